@@ -1,0 +1,229 @@
+/* The configuration table: one declarative list of every option.
+ *
+ * STT_CONFIG_MAP drives command-line parsing (with argparse-compatible aliases, unique-prefix
+ * abbreviations and `--no-<flag>` for booleans), validation (type, min, max, choices), `--help`,
+ * the control protocol's get_parameter/set_parameter for session-scoped options, and
+ * docs/config.md (`stt-server --dump-config-md`).
+ *
+ * Columns: XX(scope, type, field, flags, default, min, max, help)
+ *   scope   G = process-wide (stt_config_t), S = per session (stt_session_params_t, settable over
+ *           the control socket, initial value from the command line), X = process-wide and
+ *           readable (not writable) over the control socket.
+ *   type    STR, INT, FLOAT, BOOL, INTLIST, STRLIST
+ *   field   C field name; also the canonical option name (`--field`).
+ *   flags   comma-separated option strings, exactly as the original accepts them; the first long
+ *           one is shown in --help.
+ *   default textual default ("" for empty; booleans "0"/"1"; lists space-separated)
+ *   min/max numeric range (ignored for STR/BOOL/lists; min > max means unbounded)
+ *
+ * Thread-safety: the config is written only while parsing, before any thread starts; afterwards
+ * it is read-only and shared. Session params are copied into each session and owned by it. */
+#ifndef STT_CONFIG_H
+#define STT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define STT_DEFAULT_INITIAL_PROMPT                                                                 \
+    "Incomplete thoughts should end with '...'. Examples of complete thoughts: 'The sky is "      \
+    "blue.' 'She walked home.' Examples of incomplete thoughts: 'When the sky...' 'Because he...'"
+
+/* clang-format off */
+#define STT_CONFIG_MAP(XX) \
+    /* -- original RealtimeSTT stt-server flags (spec section 1) -- */ \
+    XX(G, STR,   model, "-m,--model", "", 1, 0, "Main (final) model: a Whisper size or a ggml file path. Ignored by the pocketsphinx engine. The original defaulted to large-v2.") \
+    XX(G, STR,   rt_model, "-r,--rt-model,--realtime_model_type", "tiny", 1, 0, "Realtime (partial) model. Ignored by the pocketsphinx engine.") \
+    XX(S, STR,   language, "-l,--lang,--language", "en", 1, 0, "Language code; empty means auto-detect. pocketsphinx supports en only.") \
+    XX(G, INT,   input_device_index, "-i,--input-device,--input-device-index", "1", 0, 1000000, "Accepted for compatibility; the server has no microphone.") \
+    XX(G, INT,   control_port, "-c,--control,--control_port", "8011", 1, 65535, "Control WebSocket port.") \
+    XX(G, INT,   data_port, "-d,--data,--data_port", "8012", 1, 65535, "Data WebSocket port.") \
+    XX(G, STR,   wake_words, "-w,--wake_words", "", 1, 0, "Comma-separated wake words. Wake-word detection is not implemented; a non-empty value is refused.") \
+    XX(G, BOOL,  debug, "-D,--debug", "0", 1, 0, "Debug logging.") \
+    XX(G, BOOL,  debug_websockets, "--debug_websockets", "0", 1, 0, "Log WebSocket library internals.") \
+    XX(G, STR,   write, "-W,--write", "", 1, 0, "Append the raw incoming PCM of each session (before resampling) to FILE; '%s' in FILE is replaced by the session id.") \
+    XX(G, INT,   batch_size, "-b,--batch,--batch_size", "16", 0, 1024, "Main-model batch size (jobs a worker may take per round).") \
+    XX(G, STR,   download_root, "--root,--download_root", "", 1, 0, "Model directory.") \
+    XX(G, BOOL,  silence_timing, "-s,--silence_timing", "1", 1, 0, "Dynamic silence timing from realtime text (section 5.10).") \
+    XX(S, FLOAT, init_realtime_after_seconds, "--init_realtime_after_seconds", "0.2", 0, 3600, "Seconds after recording start before the first realtime update.") \
+    XX(G, INT,   realtime_batch_size, "--realtime_batch_size", "16", 0, 1024, "Realtime-model batch size.") \
+    XX(G, STR,   initial_prompt_realtime, "--initial_prompt_realtime", "", 1, 0, "Prompt for the realtime model ('\\n' is unescaped).") \
+    XX(S, FLOAT, silero_sensitivity, "--silero_sensitivity", "0.05", 0, 1, "Speech sensitivity 0..1 (higher = more speech). Maps onto the VAD's speech threshold, see docs/config.md.") \
+    XX(G, BOOL,  silero_use_onnx, "--silero_use_onnx", "0", 1, 0, "Accepted for compatibility; no effect.") \
+    XX(S, INT,   webrtc_sensitivity, "--webrtc_sensitivity", "3", 0, 3, "Onset aggressiveness 0..3 (3 = least sensitive). Maps onto the VAD's onset threshold.") \
+    XX(S, FLOAT, min_length_of_recording, "--min_length_of_recording", "1.1", 0, 3600, "Minimum recording length in seconds before end-pointing or stop.") \
+    XX(S, FLOAT, min_gap_between_recordings, "--min_gap_between_recordings", "0", 0, 3600, "Minimum seconds between the end of one recording and the start of the next.") \
+    XX(G, BOOL,  enable_realtime_transcription, "--enable_realtime_transcription", "1", 1, 0, "Send realtime (partial) transcripts.") \
+    XX(S, FLOAT, realtime_processing_pause, "--realtime_processing_pause", "0.02", 0, 3600, "Minimum seconds between the starts of two realtime passes of a session.") \
+    XX(G, BOOL,  silero_deactivity_detection, "--silero_deactivity_detection", "1", 1, 0, "End of speech decided by the strict VAD threshold (on) or the onset threshold (off).") \
+    XX(S, FLOAT, deactivity_silence_confirmation_duration, "--deactivity_silence_confirmation_duration", "0.16", 0, 3600, "Seconds of VAD silence before it counts as end-of-speech silence.") \
+    XX(S, FLOAT, early_transcription_on_silence, "--early_transcription_on_silence", "0.2", 0, 3600, "Speculative final after this much silence (0 = off). No effect with pocketsphinx, which decodes incrementally.") \
+    XX(S, INT,   beam_size, "--beam_size", "5", 1, 64, "Main-model beam size.") \
+    XX(S, INT,   beam_size_realtime, "--beam_size_realtime", "3", 1, 64, "Realtime-model beam size.") \
+    XX(G, STR,   initial_prompt, "--initial_prompt", STT_DEFAULT_INITIAL_PROMPT, 1, 0, "Main-model prompt ('\\n' is unescaped).") \
+    XX(G, FLOAT, end_of_sentence_detection_pause, "--end_of_sentence_detection_pause", "0.45", 0, 3600, "Dynamic timing: silence after a complete sentence.") \
+    XX(G, FLOAT, unknown_sentence_detection_pause, "--unknown_sentence_detection_pause", "0.7", 0, 3600, "Initial post_speech_silence_duration; dynamic timing: unknown sentence end.") \
+    XX(G, FLOAT, mid_sentence_detection_pause, "--mid_sentence_detection_pause", "2.0", 0, 3600, "Dynamic timing: silence after an incomplete sentence.") \
+    XX(G, FLOAT, wake_words_sensitivity, "--wake_words_sensitivity", "0.5", 0, 1, "Wake-word sensitivity (accepted; wake words not implemented).") \
+    XX(G, FLOAT, wake_word_timeout, "--wake_word_timeout", "5.0", 0, 3600, "Wake-word timeout (accepted; wake words not implemented).") \
+    XX(S, FLOAT, wake_word_activation_delay, "--wake_word_activation_delay", "0", 0, 3600, "Wake-word activation delay (accepted; wake words not implemented).") \
+    XX(G, STR,   wakeword_backend, "--wakeword_backend", "none", 1, 0, "Wake-word backend; a backend without wake words means wake words disabled.") \
+    XX(G, STRLIST, openwakeword_model_paths, "--openwakeword_model_paths", "", 1, 0, "OpenWakeWord model paths (accepted; not implemented).") \
+    XX(G, STR,   openwakeword_inference_framework, "--openwakeword_inference_framework", "tensorflow", 1, 0, "OpenWakeWord framework (accepted; not implemented).") \
+    XX(G, FLOAT, wake_word_buffer_duration, "--wake_word_buffer_duration", "1.0", 0, 3600, "Wake-word buffer (accepted; not implemented).") \
+    XX(G, BOOL,  use_main_model_for_realtime, "--use_main_model_for_realtime", "0", 1, 0, "Use the main model for realtime passes.") \
+    XX(G, BOOL,  use_extended_logging, "--use_extended_logging", "0", 1, 0, "Log every message sent to clients.") \
+    XX(G, STR,   compute_type, "--compute_type", "default", 1, 0, "Compute type (whisper engine).") \
+    XX(G, INT,   gpu_device_index, "--gpu_device_index", "0", 0, 64, "GPU index (whisper engine).") \
+    XX(G, STR,   device, "--device", "cuda", 1, 0, "cuda or cpu (whisper engine); pocketsphinx always runs on the CPU.") \
+    XX(G, BOOL,  handle_buffer_overflow, "--handle_buffer_overflow", "0", 1, 0, "Drop the oldest queued audio beyond allowed_latency_limit.") \
+    XX(G, INTLIST, suppress_tokens, "--suppress_tokens", "-1", 1, 0, "Whisper suppress_tokens.") \
+    XX(G, INT,   allowed_latency_limit, "--allowed_latency_limit", "100", 1, 1000000, "Queue limit in 512-sample chunks (about 3.2 s).") \
+    XX(G, BOOL,  faster_whisper_vad_filter, "--faster_whisper_vad_filter", "0", 1, 0, "Accepted for compatibility; no effect.") \
+    XX(G, BOOL,  logchunks, "--logchunks", "0", 1, 0, "Log each received chunk (debug level).") \
+    /* -- stt-server extensions -- */ \
+    XX(G, STR,   host, "--host", "", 1, 0, "Address to bind every port to; empty = all interfaces.") \
+    XX(G, INT,   monitor_port, "--monitor_port", "8080", 1, 65535, "Monitoring HTTP port (/health, /livez, /readyz, /metrics).") \
+    XX(G, STR,   engine, "--engine", "pocketsphinx", 1, 0, "Recognition engine: pocketsphinx or null (no recognition, for capacity tests).") \
+    XX(G, INT,   workers, "--workers", "0", 0, 256, "Engine worker threads; 0 = number of CPU cores.") \
+    XX(G, INT,   max_sessions, "--max_sessions", "10000", 1, 1000000, "Hard cap on concurrent data sessions; more are refused with close 1013.") \
+    XX(G, INT,   decoders, "--decoders", "0", 0, 4096, "pocketsphinx decoder pool cap (utterances decoded at once); 0 = 4 x workers.") \
+    XX(S, FLOAT, post_speech_silence_duration, "--post_speech_silence_duration", "-1", -1, 3600, "Seconds of confirmed silence that end a recording; -1 = unknown_sentence_detection_pause.") \
+    XX(S, FLOAT, pre_recording_buffer_duration, "--pre_recording_buffer_duration", "1.0", 0, 10, "Seconds of audio kept before speech onset and prepended to the recording.") \
+    XX(G, FLOAT, max_utterance_seconds, "--max_utterance_seconds", "60", 1, 3600, "A recording is stopped and transcribed when it reaches this length.") \
+    XX(G, INT,   max_frame_bytes, "--max_frame_bytes", "1048576", 64, 67108864, "Largest data frame accepted; larger ones close with 1009.") \
+    XX(G, STR,   ps_hmm, "--ps_hmm", STT_PS_MODEL_DIR "/en-us", 1, 0, "pocketsphinx acoustic model directory.") \
+    XX(G, STR,   ps_lm, "--ps_lm", STT_PS_MODEL_DIR "/en-us.lm.bin", 1, 0, "pocketsphinx language model.") \
+    XX(G, STR,   ps_dict, "--ps_dict", STT_PS_MODEL_DIR "/cmudict-en-us.dict", 1, 0, "pocketsphinx pronunciation dictionary.") \
+    XX(G, STR,   log_format, "--log_format", "text", 1, 0, "Log format: text or json.") \
+    XX(G, FLOAT, drain_timeout, "--drain_timeout", "25", 0, 3600, "Seconds SIGTERM waits for live sessions to finish before closing them.") \
+    XX(S, BOOL,  transcription_start_audio, "--transcription_start_audio", "1", 1, 0, "Include audio_bytes_base64 in transcription_start (about 85 KB per second of speech).")
+/* clang-format on */
+
+#ifndef STT_PS_MODEL_DIR
+#define STT_PS_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
+#endif
+
+#define STT_LANGUAGE_MAX 16
+
+typedef struct {
+    size_t count;
+    int64_t *items; /* owned */
+} stt_intlist_t;
+
+typedef struct {
+    size_t count;
+    char **items; /* owned, each owned */
+} stt_strlist_t;
+
+/* C types per column type. Session-scoped strings are fixed arrays so sessions copy them by
+ * value. */
+#define STT_CTYPE_G_STR char *
+#define STT_CTYPE_G_INT int64_t
+#define STT_CTYPE_G_FLOAT double
+#define STT_CTYPE_G_BOOL int
+#define STT_CTYPE_G_INTLIST stt_intlist_t
+#define STT_CTYPE_G_STRLIST stt_strlist_t
+#define STT_CTYPE_X_STR char *
+#define STT_CTYPE_X_INT int64_t
+#define STT_CTYPE_X_FLOAT double
+#define STT_CTYPE_X_BOOL int
+
+/* Per-session parameters: copied into a session at start, changed by set_parameter. */
+typedef struct {
+    char language[STT_LANGUAGE_MAX];
+    double init_realtime_after_seconds;
+    double silero_sensitivity;
+    int64_t webrtc_sensitivity;
+    double min_length_of_recording;
+    double min_gap_between_recordings;
+    double realtime_processing_pause;
+    double deactivity_silence_confirmation_duration;
+    double early_transcription_on_silence;
+    int64_t beam_size;
+    int64_t beam_size_realtime;
+    double wake_word_activation_delay;
+    double post_speech_silence_duration;
+    double pre_recording_buffer_duration;
+    int transcription_start_audio;
+} stt_session_params_t;
+
+/* Process-wide configuration. Strings and lists are owned by the config. */
+typedef struct {
+    stt_session_params_t sess; /* defaults for new sessions */
+#define STT_CFG_FIELD_G(type, field) STT_CTYPE_G_##type field;
+#define STT_CFG_FIELD_X(type, field) STT_CTYPE_G_##type field;
+#define STT_CFG_FIELD_S(type, field)
+#define STT_CFG_FIELD(scope, type, field, flags, def, min, max, help)                             \
+    STT_CFG_FIELD_##scope(type, field)
+    STT_CONFIG_MAP(STT_CFG_FIELD)
+#undef STT_CFG_FIELD
+#undef STT_CFG_FIELD_G
+#undef STT_CFG_FIELD_X
+#undef STT_CFG_FIELD_S
+} stt_config_t;
+
+typedef enum {
+    STT_OPT_STR,
+    STT_OPT_INT,
+    STT_OPT_FLOAT,
+    STT_OPT_BOOL,
+    STT_OPT_INTLIST,
+    STT_OPT_STRLIST
+} stt_opt_type_t;
+
+typedef enum { STT_SCOPE_GLOBAL, STT_SCOPE_SESSION } stt_opt_scope_t;
+
+/* One row of the table, generated from STT_CONFIG_MAP. */
+typedef struct {
+    const char *name;  /* canonical name == field name */
+    const char *flags; /* "-m,--model" */
+    stt_opt_type_t type;
+    stt_opt_scope_t scope;
+    size_t offset; /* into stt_config_t for GLOBAL, into stt_session_params_t for SESSION */
+    size_t size;   /* sizeof the field (array size for session strings) */
+    const char *def;
+    double min, max;
+    const char *help;
+} stt_option_t;
+
+/* The table (NULL-name terminated), and its length. */
+extern const stt_option_t stt_options[];
+extern const size_t stt_options_count;
+
+/* Looks up an option by canonical name ("post_speech_silence_duration"). NULL if none. */
+const stt_option_t *stt_config_find(const char *name);
+
+/* Initialises `cfg` with every default. Returns 0. Free with stt_config_dispose(). */
+int stt_config_init(stt_config_t *cfg);
+
+/* Frees the strings and lists the config owns. Accepts a zeroed struct. */
+void stt_config_dispose(stt_config_t *cfg);
+
+/* Parses argv (argparse semantics: exact option strings, unique prefixes of long options,
+ * `--opt=value`, `--no-<bool>`, nargs='*' lists, negative numbers as values). On error returns
+ * STT_EINVAL and writes a one-line message naming the flag into err. `--help` sets *want_help;
+ * `--dump-config-md` sets *want_md; `--version` sets *want_version (each may be NULL). */
+int stt_config_parse_argv(stt_config_t *cfg, int argc, char **argv, char *err, size_t errlen,
+                          int *want_help, int *want_md, int *want_version);
+
+/* Writes --help text / docs/config.md (markdown) to `out` (a FILE *). */
+void stt_config_print_help(void *out, const char *prog);
+void stt_config_print_markdown(void *out);
+
+/* Session-scope access for the control protocol. `params` is a session's parameter block.
+ * Set: validates the JSON value's type and range; on error returns STT_EINVAL/STT_ERANGE and a
+ * message. Strings and numbers are accepted where the original's clients send them ("0.5" for
+ * a float is refused; 1 for a float is accepted). */
+int stt_session_param_set_json(stt_session_params_t *params, const stt_option_t *opt,
+                               const cJSON *value, char *err, size_t errlen);
+
+/* Returns a new cJSON value (caller owns) for a session-scope option, or NULL. */
+cJSON *stt_session_param_get_json(const stt_session_params_t *params, const stt_option_t *opt);
+
+/* Formats a value the way Python's str() does ("True", "0.5", "1.3") into buf, for
+ * "Parameter P set to V" messages. */
+void stt_config_python_str(const cJSON *value, char *buf, size_t buflen);
+
+#endif /* STT_CONFIG_H */

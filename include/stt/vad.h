@@ -1,0 +1,56 @@
+/* Voice activity detector: energy + spectral features with an adaptive noise floor.
+ *
+ * Silero and WebRTC VAD are not packaged in Debian, so this is our own detector. It decides per
+ * 512-sample chunk (32 ms at 16 kHz), internally on 10 ms sub-frames. It reports two decisions:
+ * `onset` (a looser test, the role WebRTC plays in the original) and `active` (a stricter test, the
+ * role Silero plays). The sensitivities of the original map onto its thresholds (see
+ * stt_vad_params_from_sensitivity and docs/config.md).
+ *
+ * Caller-allocated (init/dispose); no heap. Not thread-safe: one per session. */
+#ifndef STT_AUDIO_VAD_H
+#define STT_AUDIO_VAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STT_VAD_RATE_HZ 16000
+#define STT_VAD_CHUNK_SAMPLES 512
+
+typedef struct {
+    double active_threshold; /* 0..1 score above which a chunk is speech (strict) */
+    double onset_threshold;  /* 0..1 score above which a chunk counts toward onset (loose) */
+    double min_snr_db;       /* sub-frame energy over noise floor needed to count at all */
+    double floor_adapt_s;    /* time constant of the noise floor while not speech */
+} stt_vad_params_t;
+
+typedef struct {
+    double score; /* 0..1 speech likelihood of the chunk */
+    int onset;    /* 1 if the loose test says speech */
+    int active;   /* 1 if the strict test says speech */
+} stt_vad_result_t;
+
+/* Opaque-by-convention state; fields are private to vad.c. */
+typedef struct {
+    stt_vad_params_t p;
+    double noise_floor_db;
+    double speech_level_db;
+    double hang_score;
+    uint64_t chunks;
+    int warm;
+} stt_vad_t;
+
+stt_vad_params_t stt_vad_default_params(void);
+
+/* Maps the original's knobs: silero_sensitivity (0..1, default 0.05; speech if p > 1 - s) sets the
+ * strict threshold, webrtc_sensitivity (0..3, 3 most aggressive) sets the loose one. */
+void stt_vad_params_from_sensitivity(stt_vad_params_t *p, double silero_sensitivity,
+                                     int webrtc_sensitivity);
+
+void stt_vad_init(stt_vad_t *v, const stt_vad_params_t *p);
+void stt_vad_set_params(stt_vad_t *v, const stt_vad_params_t *p);
+void stt_vad_dispose(stt_vad_t *v);
+
+/* Classifies one chunk of exactly STT_VAD_CHUNK_SAMPLES samples at 16 kHz. */
+stt_vad_result_t stt_vad_process(stt_vad_t *v, const int16_t *chunk);
+
+#endif /* STT_AUDIO_VAD_H */

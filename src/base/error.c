@@ -1,0 +1,31 @@
+#include "stt/error.h"
+
+const char *stt_strerror(int err)
+{
+    switch (err) {
+#define STT_ERRNO_MSG(name, val, msg)                                                              \
+    case STT_##name:                                                                               \
+        return msg;
+        STT_ERRNO_MAP(STT_ERRNO_MSG)
+#undef STT_ERRNO_MSG
+    case 0:
+        return "success";
+    default:
+        return "unknown error";
+    }
+}
+
+const char *stt_err_name(int err)
+{
+    switch (err) {
+#define STT_ERRNO_NAME(name, val, msg)                                                             \
+    case STT_##name:                                                                               \
+        return #name;
+        STT_ERRNO_MAP(STT_ERRNO_NAME)
+#undef STT_ERRNO_NAME
+    case 0:
+        return "OK";
+    default:
+        return "UNKNOWN";
+    }
+}
