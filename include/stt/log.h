@@ -6,6 +6,7 @@
 #ifndef STT_LOG_H
 #define STT_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { STT_LOG_DEBUG = 0, STT_LOG_INFO, STT_LOG_WARN, STT_LOG_ERROR } stt_log_level_t;

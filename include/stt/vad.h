@@ -29,6 +29,8 @@ typedef struct {
     int active;   /* 1 if the strict test says speech */
 } stt_vad_result_t;
 
+#define STT_VAD_PITCH_HIST 256 /* 4 kHz samples kept for the periodicity measure (64 ms) */
+
 /* Opaque-by-convention state; fields are private to vad.c. */
 typedef struct {
     stt_vad_params_t p;
@@ -37,6 +39,28 @@ typedef struct {
     double hang_score;
     uint64_t chunks;
     int warm;
+    /* Filter memories (transposed direct form II): 100 Hz high-pass, 3400 Hz low-pass (speech
+     * band), two 1.5 kHz low-pass sections (pitch decimator). */
+    double iir[4][2];
+    float pitch_hist[STT_VAD_PITCH_HIST];
+    unsigned pitch_pos;
+    unsigned decim_phase;
+    /* Noise floor by minimum statistics: minimum of the 30 ms smoothed level per 200 ms block,
+     * over the last few blocks. */
+    double block_min_db[16];
+    unsigned block_idx;
+    unsigned block_fill;
+    double recent_ms[3];
+    /* The 10 ms sub-frame being accumulated; chunks are not a multiple of it. */
+    double sub_energy;
+    double sub_band_energy;
+    unsigned sub_n;
+    int in_speech;     /* strict decision, before hangover */
+    int hang_chunks;   /* hangover chunks left */
+    int unvoiced_run;  /* chunks kept in speech by the loose test since the last strict one */
+    double last_snr_db; /* features of the last chunk, for diagnostics and tests */
+    double last_voicing;
+    double last_band_ratio;
 } stt_vad_t;
 
 stt_vad_params_t stt_vad_default_params(void);

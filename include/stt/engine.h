@@ -1,0 +1,63 @@
+/* Engine interface: one small vtable every recognizer implements.
+ *
+ * Threads: load/unload run on the main thread before/after the worker pool; utt_* run on engine
+ * worker threads only. An utterance handle (`stt_utt_t`) is used by one worker at a time (the pool
+ * guarantees jobs of one utterance never run concurrently), but consecutive jobs of the same
+ * utterance may run on different workers. The model is shared read-only by all workers.
+ *
+ * Utterance lifecycle: utt_begin leases whatever per-utterance decoding state the engine needs
+ * (pocketsphinx: a decoder from a pool; a session never owns one), utt_feed pushes new 16 kHz
+ * audio and optionally returns a partial hypothesis, utt_end finishes and returns the final
+ * text and releases the lease; utt_abort releases without a result. */
+#ifndef STT_ENGINE_H
+#define STT_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stt/config.h"
+
+typedef struct stt_model stt_model_t; /* engine-specific, opaque */
+typedef struct stt_utt stt_utt_t;     /* engine-specific, opaque */
+
+/* Per-utterance options captured from the session's parameters when the utterance starts. */
+typedef struct {
+    char language[STT_LANGUAGE_MAX];
+    int beam_size;
+    int beam_size_realtime;
+} stt_utt_options_t;
+
+/* A recognition result. `text` is owned by the result (free with stt_result_dispose). */
+typedef struct {
+    char *text;
+    double confidence; /* 0..1, or -1 if unknown */
+} stt_result_t;
+
+void stt_result_dispose(stt_result_t *r);
+
+typedef struct {
+    const char *name;
+    /* Loads the model (once). Returns 0 or STT_E*, with a message in err. */
+    int (*load)(const stt_config_t *cfg, stt_model_t **out, char *err, size_t errlen);
+    void (*unload)(stt_model_t *m);
+    /* Warms up / checks the model on a worker thread (e.g. decode 1 s of silence). */
+    int (*probe)(stt_model_t *m);
+    int (*utt_begin)(stt_model_t *m, const stt_utt_options_t *opt, stt_utt_t **out);
+    /* Feeds n samples (may be 0). If want_partial, fills *partial (text may be empty). */
+    int (*utt_feed)(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
+                    stt_result_t *partial);
+    /* Feeds the last n samples, finishes the utterance, fills *final and frees u. */
+    int (*utt_end)(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *final_result);
+    /* Frees u without a result. */
+    void (*utt_abort)(stt_utt_t *u);
+    /* Gauges for metrics (may be NULL): leased and pooled decoding states. */
+    void (*stats)(stt_model_t *m, int *in_use, int *pooled);
+} stt_engine_vtable_t;
+
+/* Returns the engine named `name` ("pocketsphinx", "null"), or NULL. */
+const stt_engine_vtable_t *stt_engine_find(const char *name);
+
+extern const stt_engine_vtable_t stt_engine_pocketsphinx;
+extern const stt_engine_vtable_t stt_engine_null;
+
+#endif /* STT_ENGINE_H */

@@ -1,0 +1,308 @@
+/* Voice activity detector: energy over an adaptive noise floor, periodicity and speech-band
+ * energy, combined into one 0..1 score per 32 ms chunk.
+ *
+ * Features (all at 16 kHz, after a 100 Hz high-pass that removes DC and mains hum):
+ *   - snr_db: the loudest 10 ms sub-frame of the chunk, in dB over the noise floor. Sub-frames
+ *     below STT_VAD_ABS_GATE_DBFS (-65 dBFS, inaudible in 16-bit audio) never count.
+ *   - voicing: peak normalised autocorrelation over pitch lags 60-400 Hz of the last 32 ms,
+ *     computed on a 1.5 kHz low-passed copy decimated to 4 kHz. Voiced speech gives 0.7-0.95,
+ *     white and pink noise 0.2-0.5: this is what keeps steady or bursty noise from reading as
+ *     speech even before the floor has caught up with it.
+ *   - band_ratio: energy share of 300-3400 Hz (the telephone band, where speech formants live).
+ *
+ * score = A * (0.45 + 0.15 * B + 0.40 * V), where
+ *   A = clamp((snr_db - min_snr_db) / 10 dB, 0, 1),
+ *   V = clamp((voicing - 0.45) / 0.25, 0, 1),
+ *   B = clamp((band_ratio - 0.4) / 0.35, 0, 1).
+ * Loud voiced in-band sound scores ~1, loud unvoiced in-band sound ~0.6, loud broadband noise
+ * 0.45, anything within min_snr_db of the floor 0.
+ *
+ * Noise floor (per 10 ms sub-frame, in dB): initialised from the first sub-frame; falls towards
+ * quieter sub-frames with a 20 ms time constant; rises towards louder ones with floor_adapt_s
+ * while not in speech and 20 * floor_adapt_s while in speech (so a permanent noise step is
+ * absorbed even mid-utterance, eventually).
+ *
+ * Decisions per chunk:
+ *   onset  = score > onset_threshold (no hangover: it is the "something started" hint).
+ *   active = strict speech, entered when score > active_threshold and held while the score stays
+ *            above onset_threshold for up to 16 chunks (512 ms, covers unvoiced consonants inside
+ *            speech), then kept for STT_VAD_HANGOVER_CHUNKS (4 chunks = 128 ms) more so that short
+ *            pauses inside and between words do not flip it. Hence the last active chunk ends
+ *            128 ms (+ up to one chunk of decision granularity) after the speech does.
+ *
+ * Mapping of the original RealtimeSTT knobs (stt_vad_params_from_sensitivity):
+ *
+ *   silero_sensitivity s (0..1, default 0.05): the original calls a chunk speech when Silero's
+ *   probability p > 1 - s, so a higher s means more speech. Here
+ *       active_threshold = clamp(1 - s, 0.05, 0.99)
+ *   on our score, which is calibrated to the same scale: clear voiced speech scores > 0.95, loud
+ *   unvoiced sound ~0.6, broadband noise <= 0.45. So the default s = 0.05 (threshold 0.95)
+ *   demands voiced speech, s >= 0.4 also accepts unvoiced speech-band sound, s >= 0.55 any
+ *   sound clearly over the noise floor.
+ *
+ *   webrtc_sensitivity w (0..3, default 3): WebRTC VAD's aggressiveness mode, 3 = least likely to
+ *   call noise speech. Here it sets the loose onset test:
+ *       onset_threshold = 0.30 + 0.10 * w    (0.30, 0.40, 0.50, 0.60)
+ *   At w = 3 a chunk needs speech-band energy or periodicity on top of level (0.6); at w = 0
+ *   level alone well over the floor is enough (0.3).
+ *
+ * The remaining parameters have no counterpart in the original: min_snr_db (default 6 dB) and
+ * floor_adapt_s (default 1.0 s). */
+#include "stt/vad.h"
+
+#include <math.h>
+#include <string.h>
+
+#define SUBFRAME_SAMPLES 160 /* 10 ms at 16 kHz */
+#define STT_VAD_ABS_GATE_DBFS (-65.0)
+#define SILENCE_DBFS (-100.0)
+#define SNR_SPAN_DB 10.0
+#define FLOOR_BLOCK_S 0.2
+#define FLOOR_BLOCK_SUBFRAMES 20 /* FLOOR_BLOCK_S / 10 ms */
+#define FLOOR_BIAS_DB 1.0
+#define STT_VAD_HANGOVER_CHUNKS 4
+#define LOOSE_HOLD_CHUNKS 16
+
+/* Pitch analysis on the 4 kHz decimated signal: a 32 ms window and lags for 60..400 Hz. */
+#define DECIM 4
+#define PITCH_WIN 128
+#define PITCH_LAG_MIN 10
+#define PITCH_LAG_MAX 66
+#define PITCH_MASK (STT_VAD_PITCH_HIST - 1)
+
+_Static_assert((STT_VAD_PITCH_HIST & PITCH_MASK) == 0, "pitch history must be a power of two");
+_Static_assert(PITCH_WIN + PITCH_LAG_MAX <= STT_VAD_PITCH_HIST, "pitch history too short");
+
+/* Butterworth biquads at 16 kHz (RBJ cookbook), {b0, b1, b2, a1, a2}. Constants rather than
+ * computed at init because the VAD only ever runs at 16 kHz. */
+enum { F_HP100, F_LP3400, F_LP1500A, F_LP1500B, F_COUNT };
+static const double coef[F_COUNT][5] = {
+    /* 100 Hz high-pass, Q 0.7071 */
+    {0.972613646554, -1.94522729311, 0.972613646554, -1.94447715407, 0.945977432147},
+    /* 3400 Hz low-pass, Q 0.7071 */
+    {0.227117076514, 0.454234153028, 0.227117076514, -0.276663533503, 0.18513183956},
+    /* 1500 Hz 4th-order low-pass (Q 0.5412 and 1.3066): anti-alias for decimation by 4 */
+    {0.0556839458881, 0.111367891776, 0.0556839458881, -1.09889995583, 0.32163573938},
+    {0.0694912500348, 0.13898250007, 0.0694912500348, -1.37138147047, 0.649346470608},
+};
+_Static_assert(F_COUNT == sizeof(((stt_vad_t *)0)->iir) / sizeof(((stt_vad_t *)0)->iir[0]),
+               "one filter memory per section");
+
+static double biquad(double *z, const double *c, double x)
+{
+    double y = c[0] * x + z[0];
+    z[0] = c[1] * x - c[3] * y + z[1];
+    z[1] = c[2] * x - c[4] * y;
+    return y;
+}
+
+static double clamp01(double x)
+{
+    return x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x);
+}
+
+stt_vad_params_t stt_vad_default_params(void)
+{
+    stt_vad_params_t p = {
+        .active_threshold = 0.95,
+        .onset_threshold = 0.60,
+        .min_snr_db = 6.0,
+        .floor_adapt_s = 2.0,
+    };
+    return p;
+}
+
+void stt_vad_params_from_sensitivity(stt_vad_params_t *p, double silero_sensitivity,
+                                     int webrtc_sensitivity)
+{
+    double a = 1.0 - silero_sensitivity;
+    p->active_threshold = a < 0.05 ? 0.05 : (a > 0.99 ? 0.99 : a);
+    int w = webrtc_sensitivity < 0 ? 0 : (webrtc_sensitivity > 3 ? 3 : webrtc_sensitivity);
+    p->onset_threshold = 0.30 + 0.10 * w;
+}
+
+void stt_vad_init(stt_vad_t *v, const stt_vad_params_t *p)
+{
+    memset(v, 0, sizeof(*v));
+    v->p = p ? *p : stt_vad_default_params();
+    v->noise_floor_db = SILENCE_DBFS;
+    v->speech_level_db = SILENCE_DBFS;
+}
+
+void stt_vad_set_params(stt_vad_t *v, const stt_vad_params_t *p)
+{
+    v->p = *p;
+}
+
+void stt_vad_dispose(stt_vad_t *v)
+{
+    (void)v; /* nothing on the heap; kept for the init/dispose pairing */
+}
+
+/* Peak normalised cross-correlation of the last PITCH_WIN decimated samples with their past,
+ * over the pitch lags. 0 for (near) silence. */
+static double voicing(const stt_vad_t *v)
+{
+    const float *h = v->pitch_hist;
+    unsigned end = v->pitch_pos; /* one past the newest sample */
+    double e0 = 0;
+    for (unsigned i = 0; i < PITCH_WIN; i++) {
+        double x = h[(end - PITCH_WIN + i) & PITCH_MASK];
+        e0 += x * x;
+    }
+    if (e0 < 1e-3)
+        return 0.0;
+    double best = 0.0;
+    /* Energy of the lagged window, updated incrementally as the lag grows. */
+    double el = 0;
+    for (unsigned i = 0; i < PITCH_WIN; i++) {
+        double x = h[(end - PITCH_WIN - PITCH_LAG_MIN + i) & PITCH_MASK];
+        el += x * x;
+    }
+    for (unsigned lag = PITCH_LAG_MIN; lag <= PITCH_LAG_MAX; lag++) {
+        double xy = 0;
+        for (unsigned i = 0; i < PITCH_WIN; i++) {
+            unsigned n = end - PITCH_WIN + i;
+            xy += (double)h[n & PITCH_MASK] * h[(n - lag) & PITCH_MASK];
+        }
+        if (el > 1e-3) {
+            double r = xy / sqrt(e0 * el);
+            best = r > best ? r : best;
+        }
+        /* Slide the lagged window one sample further into the past. */
+        double in = h[(end - PITCH_WIN - lag - 1) & PITCH_MASK];
+        double out = h[(end - lag - 1) & PITCH_MASK];
+        el += in * in - out * out;
+    }
+    return best;
+}
+
+typedef struct {
+    double max_snr_db;
+    double energy;
+    double band_energy;
+} chunk_acc_t;
+
+static unsigned floor_blocks(const stt_vad_t *v)
+{
+    double n = v->p.floor_adapt_s / FLOOR_BLOCK_S;
+    unsigned max = sizeof(v->block_min_db) / sizeof(v->block_min_db[0]);
+    return n < 2.0 ? 2 : (n > max ? max : (unsigned)lrint(n));
+}
+
+/* Minimum statistics: the floor is the lowest 30 ms level seen in the current block and the
+ * previous floor_blocks() - 1 blocks. It follows a quieter level at once and a louder one after
+ * at most floor_adapt_s, needs no speech decision (so no feedback loop where speech mistaken for
+ * noise raises the floor), and speech cannot drag it up because speech has gaps and stops well
+ * within a second. */
+static void update_floor(stt_vad_t *v, double level_db)
+{
+    unsigned nb = floor_blocks(v);
+    if (v->block_fill == 0 || level_db < v->block_min_db[v->block_idx])
+        v->block_min_db[v->block_idx] = level_db;
+    double fl = v->block_min_db[v->block_idx];
+    for (unsigned i = 1; i < nb && (int)i <= v->warm; i++) {
+        double b = v->block_min_db[(v->block_idx + 16 - i) % 16];
+        fl = b < fl ? b : fl;
+    }
+    v->noise_floor_db = fl + FLOOR_BIAS_DB;
+    if (++v->block_fill == FLOOR_BLOCK_SUBFRAMES) {
+        v->block_fill = 0;
+        v->block_idx = (v->block_idx + 1) % 16;
+        if (v->warm < 16)
+            v->warm++; /* number of completed blocks, capped */
+    }
+}
+
+/* Closes one 10 ms sub-frame: scores it against the floor, then moves the floor. */
+static void end_subframe(stt_vad_t *v, chunk_acc_t *acc)
+{
+    double ms = v->sub_energy / SUBFRAME_SAMPLES / (32768.0 * 32768.0);
+    double e_db = ms > 1e-10 ? 10.0 * log10(ms) : SILENCE_DBFS;
+    /* The floor tracks a 30 ms average: the minimum of single 10 ms frames would sit several
+     * dB under the mean of fluctuating noise. */
+    v->recent_ms[2] = v->recent_ms[1];
+    v->recent_ms[1] = v->recent_ms[0];
+    v->recent_ms[0] = ms;
+    unsigned have = v->chunks == 0 && v->block_fill < 2 && v->warm == 0 ? v->block_fill + 1 : 3;
+    double avg = (v->recent_ms[0] + v->recent_ms[1] + v->recent_ms[2]) / 3.0;
+    if (have < 3) {
+        avg = 0;
+        for (unsigned i = 0; i < have; i++)
+            avg += v->recent_ms[i];
+        avg /= have;
+    }
+    double level_db = avg > 1e-10 ? 10.0 * log10(avg) : SILENCE_DBFS;
+    update_floor(v, level_db);
+
+    double snr = e_db - v->noise_floor_db;
+    if (e_db > STT_VAD_ABS_GATE_DBFS && snr > acc->max_snr_db)
+        acc->max_snr_db = snr;
+    if (v->in_speech && snr > v->p.min_snr_db)
+        v->speech_level_db += (e_db - v->speech_level_db) * 0.05;
+
+    acc->energy += v->sub_energy;
+    acc->band_energy += v->sub_band_energy;
+    v->sub_energy = 0;
+    v->sub_band_energy = 0;
+    v->sub_n = 0;
+}
+
+stt_vad_result_t stt_vad_process(stt_vad_t *v, const int16_t *chunk)
+{
+    chunk_acc_t acc = {.max_snr_db = -200.0};
+    for (size_t i = 0; i < STT_VAD_CHUNK_SAMPLES; i++) {
+        double h = biquad(v->iir[F_HP100], coef[F_HP100], (double)chunk[i]);
+        double b = biquad(v->iir[F_LP3400], coef[F_LP3400], h);
+        double l = biquad(v->iir[F_LP1500A], coef[F_LP1500A], h);
+        l = biquad(v->iir[F_LP1500B], coef[F_LP1500B], l);
+        if (++v->decim_phase == DECIM) {
+            v->decim_phase = 0;
+            v->pitch_hist[v->pitch_pos & PITCH_MASK] = (float)l;
+            v->pitch_pos++;
+        }
+        v->sub_energy += h * h;
+        v->sub_band_energy += b * b;
+        if (++v->sub_n == SUBFRAME_SAMPLES)
+            end_subframe(v, &acc);
+    }
+    /* Keep the IIR memories out of the denormal range after long digital silence. */
+    for (int f = 0; f < F_COUNT; f++)
+        for (int k = 0; k < 2; k++)
+            if (fabs(v->iir[f][k]) < 1e-15)
+                v->iir[f][k] = 0.0;
+    v->pitch_pos &= PITCH_MASK;
+    v->chunks++;
+
+    double vo = voicing(v);
+    double ratio = acc.energy > 0 ? acc.band_energy / acc.energy : 0.0;
+    double a = clamp01((acc.max_snr_db - v->p.min_snr_db) / SNR_SPAN_DB);
+    double vv = clamp01((vo - 0.45) / 0.25);
+    double bb = clamp01((ratio - 0.40) / 0.35);
+    stt_vad_result_t r;
+    r.score = a * (0.45 + 0.15 * bb + 0.40 * vv);
+    v->last_snr_db = acc.max_snr_db;
+    v->last_voicing = vo;
+    v->last_band_ratio = ratio;
+
+    r.onset = r.score > v->p.onset_threshold;
+    if (r.score > v->p.active_threshold) {
+        v->in_speech = 1;
+        v->unvoiced_run = 0;
+    } else if (v->in_speech && r.onset && v->unvoiced_run < LOOSE_HOLD_CHUNKS) {
+        v->unvoiced_run++;
+    } else {
+        v->in_speech = 0;
+    }
+    if (v->in_speech) {
+        v->hang_chunks = STT_VAD_HANGOVER_CHUNKS;
+        r.active = 1;
+    } else if (v->hang_chunks > 0) {
+        v->hang_chunks--;
+        r.active = 1;
+    } else {
+        r.active = 0;
+    }
+    v->hang_score = r.active ? (r.score > v->hang_score ? r.score : v->hang_score) : 0.0;
+    return r;
+}

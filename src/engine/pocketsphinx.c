@@ -1,0 +1,242 @@
+/* pocketsphinx engine (Debian libpocketsphinx 5prealpha + pocketsphinx-en-us).
+ *
+ * Threads: load/unload on the main thread; everything else on engine workers.
+ * Ownership: the model owns a pool of decoders. A decoder is not thread-safe and its language
+ * model caches are written during search, so decoders cannot share one LM; each costs ~93 MB and
+ * ~0.5 s to create (measured on the en-us model). They are therefore created lazily, up to
+ * `--decoders`, and leased to one utterance at a time: utt_begin takes one from the pool,
+ * utt_end/utt_abort give it back. A session never owns a decoder between utterances. When the
+ * pool is exhausted utt_begin returns STT_EBUSY and the caller retries later; it never blocks a
+ * worker (blocking would deadlock the pool, since only workers return decoders). */
+#include "stt/engine.h"
+#include "stt/error.h"
+#include "stt/log.h"
+
+#include <pocketsphinx.h>
+#include <sphinxbase/err.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct stt_model {
+    char *hmm, *lm, *dict;
+    pthread_mutex_t mu;
+    ps_decoder_t **free_list; /* pooled, idle decoders */
+    int n_free;
+    int n_created; /* created and not destroyed, idle or leased */
+    int cap;
+};
+
+struct stt_utt {
+    stt_model_t *m;
+    ps_decoder_t *ps;
+};
+
+static ps_decoder_t *decoder_create(const stt_model_t *m)
+{
+    cmd_ln_t *c = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", m->hmm, "-lm", m->lm, "-dict",
+                              m->dict, "-logfn", "/dev/null", NULL);
+    if (!c)
+        return NULL;
+    ps_decoder_t *ps = ps_init(c);
+    cmd_ln_free_r(c); /* ps_init retained its own reference */
+    return ps;
+}
+
+static int file_readable(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    fclose(f);
+    return 1;
+}
+
+static int ps_load(const stt_config_t *cfg, stt_model_t **out, char *err, size_t errlen)
+{
+    char mdef[4096];
+    snprintf(mdef, sizeof(mdef), "%s/mdef", cfg->ps_hmm);
+    const char *missing = !file_readable(mdef)        ? mdef
+                          : !file_readable(cfg->ps_lm)   ? cfg->ps_lm
+                          : !file_readable(cfg->ps_dict) ? cfg->ps_dict
+                                                         : NULL;
+    if (missing) {
+        snprintf(err, errlen,
+                 "pocketsphinx model file %s not found (install the Debian package "
+                 "pocketsphinx-en-us, or set --ps_hmm/--ps_lm/--ps_dict)",
+                 missing);
+        return STT_ENOENT;
+    }
+    /* pocketsphinx logs every load to stderr; our own logs say what matters. */
+    err_set_logfp(NULL);
+
+    stt_model_t *m = stt_calloc(1, sizeof(*m));
+    m->hmm = stt_strdup(cfg->ps_hmm);
+    m->lm = stt_strdup(cfg->ps_lm);
+    m->dict = stt_strdup(cfg->ps_dict);
+    int workers = (int)cfg->workers;
+    m->cap = cfg->decoders > 0 ? (int)cfg->decoders : 4 * (workers > 0 ? workers : 1);
+    m->free_list = stt_calloc((size_t)m->cap, sizeof(*m->free_list));
+    pthread_mutex_init(&m->mu, NULL);
+
+    /* Create one decoder now so a broken model fails at startup, not on the first call. */
+    ps_decoder_t *ps = decoder_create(m);
+    if (!ps) {
+        snprintf(err, errlen, "pocketsphinx failed to initialise a decoder from %s", m->hmm);
+        pthread_mutex_destroy(&m->mu);
+        free(m->free_list);
+        free(m->hmm), free(m->lm), free(m->dict);
+        free(m);
+        return STT_EENGINE;
+    }
+    m->free_list[m->n_free++] = ps;
+    m->n_created = 1;
+    *out = m;
+    return 0;
+}
+
+static void ps_unload(stt_model_t *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n_free; i++)
+        ps_free(m->free_list[i]);
+    pthread_mutex_destroy(&m->mu);
+    free(m->free_list);
+    free(m->hmm), free(m->lm), free(m->dict);
+    free(m);
+}
+
+/* Takes an idle decoder, or reserves a slot to create one. Returns NULL with *busy set when the
+ * pool is at its cap. */
+static ps_decoder_t *pool_take(stt_model_t *m, int *busy)
+{
+    *busy = 0;
+    pthread_mutex_lock(&m->mu);
+    if (m->n_free > 0) {
+        ps_decoder_t *ps = m->free_list[--m->n_free];
+        pthread_mutex_unlock(&m->mu);
+        return ps;
+    }
+    if (m->n_created >= m->cap) {
+        pthread_mutex_unlock(&m->mu);
+        *busy = 1;
+        return NULL;
+    }
+    m->n_created++;
+    pthread_mutex_unlock(&m->mu);
+
+    ps_decoder_t *ps = decoder_create(m); /* slow (~0.5 s): outside the lock */
+    if (!ps) {
+        pthread_mutex_lock(&m->mu);
+        m->n_created--;
+        pthread_mutex_unlock(&m->mu);
+    }
+    return ps;
+}
+
+static void pool_give(stt_model_t *m, ps_decoder_t *ps)
+{
+    pthread_mutex_lock(&m->mu);
+    m->free_list[m->n_free++] = ps;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static int ps_probe(stt_model_t *m)
+{
+    int busy;
+    ps_decoder_t *ps = pool_take(m, &busy);
+    if (!ps)
+        return busy ? 0 : STT_EENGINE;
+    int16_t silence[1600] = {0};
+    int rc = ps_start_utt(ps);
+    if (rc == 0)
+        rc = ps_process_raw(ps, silence, 1600, FALSE, FALSE) < 0 ? -1 : 0;
+    ps_end_utt(ps);
+    pool_give(m, ps);
+    return rc == 0 ? 0 : STT_EENGINE;
+}
+
+static int ps_begin(stt_model_t *m, const stt_utt_options_t *opt, stt_utt_t **out)
+{
+    int busy;
+    ps_decoder_t *ps = pool_take(m, &busy);
+    if (!ps)
+        return busy ? STT_EBUSY : STT_EENGINE;
+    if (ps_start_utt(ps) < 0) {
+        /* A decoder that cannot start is broken: drop it rather than pool it. */
+        ps_free(ps);
+        pthread_mutex_lock(&m->mu);
+        m->n_created--;
+        pthread_mutex_unlock(&m->mu);
+        return STT_EENGINE;
+    }
+    stt_utt_t *u = stt_calloc(1, sizeof(*u));
+    u->m = m;
+    u->ps = ps;
+    *out = u;
+    return 0;
+}
+
+static int hyp_into(ps_decoder_t *ps, stt_result_t *r)
+{
+    int32 score = 0;
+    const char *hyp = ps_get_hyp(ps, &score);
+    r->text = stt_strdup(hyp ? hyp : "");
+    r->confidence = -1;
+    return 0;
+}
+
+static int ps_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
+                   stt_result_t *partial)
+{
+    if (n > 0 && ps_process_raw(u->ps, pcm, n, FALSE, FALSE) < 0)
+        return STT_EENGINE;
+    if (want_partial)
+        return hyp_into(u->ps, partial);
+    return 0;
+}
+
+static void ps_abort(stt_utt_t *u)
+{
+    if (!u)
+        return;
+    ps_end_utt(u->ps);
+    pool_give(u->m, u->ps);
+    free(u);
+}
+
+static int ps_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *final_result)
+{
+    int rc = 0;
+    if (n > 0 && ps_process_raw(u->ps, pcm, n, FALSE, FALSE) < 0)
+        rc = STT_EENGINE;
+    if (ps_end_utt(u->ps) < 0)
+        rc = STT_EENGINE;
+    if (rc == 0)
+        hyp_into(u->ps, final_result);
+    pool_give(u->m, u->ps);
+    free(u);
+    return rc;
+}
+
+static void ps_stats(stt_model_t *m, int *in_use, int *pooled)
+{
+    pthread_mutex_lock(&m->mu);
+    *in_use = m->n_created - m->n_free;
+    *pooled = m->n_free;
+    pthread_mutex_unlock(&m->mu);
+}
+
+const stt_engine_vtable_t stt_engine_pocketsphinx = {
+    .name = "pocketsphinx",
+    .load = ps_load,
+    .unload = ps_unload,
+    .probe = ps_probe,
+    .utt_begin = ps_begin,
+    .utt_feed = ps_feed,
+    .utt_end = ps_end,
+    .utt_abort = ps_abort,
+    .stats = ps_stats,
+};

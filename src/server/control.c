@@ -1,0 +1,365 @@
+/* Control protocol (spec section 2): set_parameter, get_parameter, call_method.
+ *
+ * Threads: the loop thread only. A control connection acts on its paired data session (see
+ * server.c for pairing); parameters set before a session is paired are kept in the connection's
+ * overlay and applied when one pairs. Every request gets exactly one response, also before the
+ * engine has loaded. Responses are printed the way Python's json.dumps prints them (", " and ": "
+ * separators, ASCII-escaped strings, floats with a decimal point) so byte-level comparisons with
+ * the original hold. */
+#include "server.h"
+
+#include "stt/log.h"
+#include "stt/text.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Python json.dumps-compatible writer for flat objects ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} sbuf_t;
+
+static void sb_put(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->buf = stt_realloc(b->buf, cap);
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+static void sb_str(sbuf_t *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+/* Decodes one UTF-8 code point; returns bytes consumed (1 for an invalid byte, mapped to U+FFFD). */
+static size_t utf8_next(const unsigned char *p, unsigned *cp)
+{
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    int n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!n) {
+        *cp = 0xfffd;
+        return 1;
+    }
+    unsigned v = p[0] & (0x7f >> n);
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            *cp = 0xfffd;
+            return 1;
+        }
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    *cp = v;
+    return (size_t)n;
+}
+
+static void sb_json_string(sbuf_t *b, const char *s)
+{
+    char tmp[16];
+    sb_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned cp;
+        size_t n = utf8_next(p, &cp);
+        p += n;
+        switch (cp) {
+        case '"': sb_str(b, "\\\""); continue;
+        case '\\': sb_str(b, "\\\\"); continue;
+        case '\n': sb_str(b, "\\n"); continue;
+        case '\r': sb_str(b, "\\r"); continue;
+        case '\t': sb_str(b, "\\t"); continue;
+        case '\b': sb_str(b, "\\b"); continue;
+        case '\f': sb_str(b, "\\f"); continue;
+        default: break;
+        }
+        if (cp >= 0x20 && cp < 0x7f) {
+            tmp[0] = (char)cp;
+            sb_put(b, tmp, 1);
+        } else if (cp < 0x10000) {
+            snprintf(tmp, sizeof(tmp), "\\u%04x", cp);
+            sb_str(b, tmp);
+        } else {
+            unsigned v = cp - 0x10000;
+            snprintf(tmp, sizeof(tmp), "\\u%04x\\u%04x", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
+            sb_str(b, tmp);
+        }
+    }
+    sb_put(b, "\"", 1);
+}
+
+/* Python repr() of a float: the shortest round-tripping form, always with '.' or an exponent. */
+static void py_float(double v, char *out, size_t cap)
+{
+    if (isnan(v)) {
+        snprintf(out, cap, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(out, cap, v > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            break;
+    }
+    if (!strpbrk(out, ".e"))
+        strncat(out, ".0", cap - strlen(out) - 1);
+}
+
+static void sb_value(sbuf_t *b, const cJSON *v, int as_float);
+
+static void sb_value(sbuf_t *b, const cJSON *v, int as_float)
+{
+    char num[64];
+    if (!v || cJSON_IsNull(v)) {
+        sb_str(b, "null");
+    } else if (cJSON_IsBool(v)) {
+        sb_str(b, cJSON_IsTrue(v) ? "true" : "false");
+    } else if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (!as_float && d == floor(d) && fabs(d) < 1e15)
+            snprintf(num, sizeof(num), "%.0f", d);
+        else
+            py_float(d, num, sizeof(num));
+        sb_str(b, num);
+    } else if (cJSON_IsString(v)) {
+        sb_json_string(b, v->valuestring);
+    } else {
+        /* Arrays/objects (request_id may be anything): compact cJSON form is close enough. */
+        char *p = cJSON_PrintUnformatted(v);
+        sb_str(b, p);
+        free(p);
+    }
+}
+
+typedef struct {
+    const char *key;
+    const cJSON *value;
+    int as_float;
+} kv_t;
+
+static void ctl_send(stt_ctl_t *c, const kv_t *kv, size_t n)
+{
+    sbuf_t b = {0};
+    sb_put(&b, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_str(&b, ", ");
+        sb_json_string(&b, kv[i].key);
+        sb_str(&b, ": ");
+        sb_value(&b, kv[i].value, kv[i].as_float);
+    }
+    sb_put(&b, "}", 1);
+    if (c->wsi && !c->closing) {
+        stt_outq_push(&c->out, b.buf, b.len);
+        stt_server_request_write(c->wsi);
+    }
+    free(b.buf);
+}
+
+static void reply_status(stt_ctl_t *c, const char *status, const char *message)
+{
+    cJSON *st = cJSON_CreateString(status), *msg = cJSON_CreateString(message);
+    kv_t kv[] = {{"status", st, 0}, {"message", msg, 0}};
+    ctl_send(c, kv, 2);
+    cJSON_Delete(st);
+    cJSON_Delete(msg);
+}
+
+static void reply_error(stt_ctl_t *c, const char *fmt, const char *arg, const char *suffix)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg), fmt, arg, suffix);
+    reply_status(c, "error", msg);
+}
+
+/* ---- parameters ---- */
+
+/* State parameters of the original's whitelist that are read-only here. */
+static const char *const state_params[] = {"listen_start",
+                                           "recording_stop_time",
+                                           "last_transcription_bytes",
+                                           "last_transcription_bytes_b64",
+                                           "speech_end_silence_start",
+                                           "is_recording",
+                                           "use_wake_words",
+                                           NULL};
+
+static int is_state_param(const char *p)
+{
+    for (int i = 0; state_params[i]; i++)
+        if (strcmp(state_params[i], p) == 0)
+            return 1;
+    return 0;
+}
+
+static cJSON *last_audio_b64(const stt_session_t *s)
+{
+    if (!s || !s->last_utt)
+        return cJSON_CreateNull();
+    size_t nbytes = s->last_utt_n * 4;
+    uint8_t *f = stt_malloc(nbytes + 1);
+    for (size_t i = 0; i < s->last_utt_n; i++) {
+        float v = (float)s->last_utt[i] / 32768.0f;
+        memcpy(f + 4 * i, &v, 4);
+    }
+    char *b64 = stt_malloc(stt_base64_encoded_len(nbytes) + 1);
+    stt_base64_encode(f, nbytes, b64);
+    cJSON *r = cJSON_CreateString(b64);
+    free(b64);
+    free(f);
+    return r;
+}
+
+/* Returns a new value for a state parameter; *as_float says how to print numbers. */
+static cJSON *state_value(const stt_session_t *s, const char *p, int *as_float)
+{
+    *as_float = 1;
+    int recording = s && stt_turn_state(s->turn) == STT_TURN_RECORDING;
+    if (strcmp(p, "listen_start") == 0)
+        return cJSON_CreateNumber(s && !recording ? s->listen_start_epoch : 0.0);
+    if (strcmp(p, "recording_stop_time") == 0)
+        return cJSON_CreateNumber(s ? s->recording_stop_epoch : 0.0);
+    if (strcmp(p, "speech_end_silence_start") == 0)
+        return cJSON_CreateNumber(s ? s->speech_end_silence_epoch : 0.0);
+    *as_float = 0;
+    if (strcmp(p, "is_recording") == 0)
+        return cJSON_CreateBool(recording);
+    if (strcmp(p, "use_wake_words") == 0)
+        return cJSON_CreateBool(0);
+    return last_audio_b64(s); /* last_transcription_bytes[_b64] */
+}
+
+static stt_session_params_t *ctl_params(stt_ctl_t *c)
+{
+    return c->session ? &c->session->params : &c->overlay;
+}
+
+static void do_set(stt_ctl_t *c, const cJSON *req)
+{
+    const cJSON *jp = cJSON_GetObjectItemCaseSensitive(req, "parameter");
+    const char *p = cJSON_IsString(jp) ? jp->valuestring : "None";
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(req, "value");
+    const stt_option_t *opt = stt_config_find(p);
+    if (is_state_param(p)) {
+        reply_error(c, "Parameter %s is read-only%s", p, " (set_parameter)");
+        return;
+    }
+    if (!opt || opt->scope != STT_SCOPE_SESSION) {
+        reply_error(c, "Parameter %s is not allowed%s", p, " (set_parameter)");
+        return;
+    }
+    char err[256];
+    if (stt_session_param_set_json(ctl_params(c), opt, value, err, sizeof(err)) != 0) {
+        reply_status(c, "error", err);
+        return;
+    }
+    if (c->session) {
+        stt_session_params_changed(c->session);
+    } else {
+        c->overlay_set = 1;
+    }
+    char vstr[256], msg[512];
+    stt_config_python_str(value, vstr, sizeof(vstr));
+    snprintf(msg, sizeof(msg), "Parameter %s set to %s", p, vstr);
+    reply_status(c, "success", msg);
+    STT_INFO(c->session ? c->session->id : 0, "set_parameter", "%s = %s", p, vstr);
+}
+
+static void do_get(stt_ctl_t *c, const cJSON *req)
+{
+    const cJSON *jp = cJSON_GetObjectItemCaseSensitive(req, "parameter");
+    const char *p = cJSON_IsString(jp) ? jp->valuestring : "None";
+    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(req, "request_id");
+    cJSON *value = NULL;
+    int as_float = 0;
+    if (is_state_param(p)) {
+        value = state_value(c->session, p, &as_float);
+    } else {
+        const stt_option_t *opt = stt_config_find(p);
+        if (opt && opt->scope == STT_SCOPE_SESSION) {
+            value = stt_session_param_get_json(ctl_params(c), opt);
+            as_float = opt->type == STT_OPT_FLOAT;
+        }
+    }
+    if (!value) {
+        reply_error(c, "Parameter %s is not allowed%s", p, " (get_parameter)");
+        return;
+    }
+    cJSON *st = cJSON_CreateString("success"), *pn = cJSON_CreateString(p);
+    kv_t kv[4] = {{"status", st, 0}, {"parameter", pn, 0}, {"value", value, as_float}};
+    size_t n = 3;
+    if (rid)
+        kv[n++] = (kv_t){"request_id", rid, 0};
+    ctl_send(c, kv, n);
+    cJSON_Delete(st);
+    cJSON_Delete(pn);
+    cJSON_Delete(value);
+}
+
+static void do_call(stt_ctl_t *c, const cJSON *req)
+{
+    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(req, "method");
+    const char *m = cJSON_IsString(jm) ? jm->valuestring : "None";
+    stt_session_t *s = c->session;
+    char msg[256];
+    if (strcmp(m, "stop") == 0) {
+        if (s)
+            stt_turn_stop(s->turn);
+    } else if (strcmp(m, "abort") == 0) {
+        if (s)
+            stt_turn_abort(s->turn);
+    } else if (strcmp(m, "clear_audio_queue") == 0) {
+        if (s) {
+            stt_turn_clear_preroll(s->turn);
+            s->chunk_fill = 0;
+        }
+    } else if (strcmp(m, "wakeup") == 0 || strcmp(m, "set_microphone") == 0) {
+        /* wakeup restarts the wake-word window and set_microphone toggles a microphone the
+         * server does not have: both are accepted no-ops, as in the original server. */
+        if (s && strcmp(m, "wakeup") == 0)
+            s->listen_start_epoch = (double)time(NULL);
+    } else {
+        /* shutdown and text are remotely dangerous in the original and refused here. */
+        snprintf(msg, sizeof(msg), "Method %s is not allowed", m);
+        reply_status(c, "error", msg);
+        return;
+    }
+    snprintf(msg, sizeof(msg), "Method %s called", m);
+    reply_status(c, "success", msg);
+    STT_INFO(s ? s->id : 0, "call_method", "%s%s", m, s ? "" : " (no data session paired)");
+}
+
+void stt_ctl_on_message(stt_ctl_t *c, const char *msg, size_t len)
+{
+    cJSON *req = cJSON_ParseWithLength(msg, len);
+    if (!req || !cJSON_IsObject(req)) {
+        cJSON_Delete(req);
+        reply_status(c, "error", "Invalid JSON command");
+        return;
+    }
+    const cJSON *jc = cJSON_GetObjectItemCaseSensitive(req, "command");
+    const char *cmd = cJSON_IsString(jc) ? jc->valuestring : "None";
+    if (strcmp(cmd, "set_parameter") == 0)
+        do_set(c, req);
+    else if (strcmp(cmd, "get_parameter") == 0)
+        do_get(c, req);
+    else if (strcmp(cmd, "call_method") == 0)
+        do_call(c, req);
+    else
+        reply_error(c, "Unknown command %s%s", cmd, "");
+    cJSON_Delete(req);
+}

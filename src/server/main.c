@@ -1,0 +1,59 @@
+/* stt-server entry point: parse the command line, pick the engine, run the server.
+ * Threads: the main thread becomes the network loop thread (server.c). */
+#include "server.h"
+
+#include "stt/config.h"
+#include "stt/error.h"
+#include "stt/log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    stt_config_t cfg;
+    stt_config_init(&cfg);
+    char err[512] = "";
+    int want_help = 0, want_md = 0, want_version = 0;
+    if (stt_config_parse_argv(&cfg, argc, argv, err, sizeof(err), &want_help, &want_md,
+                              &want_version) != 0) {
+        fprintf(stderr, "usage: stt-server [options] (see --help)\n%s\n", err);
+        stt_config_dispose(&cfg);
+        return 2;
+    }
+    if (want_help || want_md || want_version) {
+        if (want_help)
+            stt_config_print_help(stdout, "stt-server");
+        else if (want_md)
+            stt_config_print_markdown(stdout);
+        else
+            printf("stt-server %s\n", STT_VERSION);
+        stt_config_dispose(&cfg);
+        return 0;
+    }
+    if (cfg.wake_words && cfg.wake_words[0]) {
+        fprintf(stderr, "stt-server: error: argument -w/--wake_words: wake-word detection is not "
+                        "supported by this server; omit --wake_words\n");
+        stt_config_dispose(&cfg);
+        return 2;
+    }
+    stt_log_setup(cfg.debug ? STT_LOG_DEBUG : STT_LOG_INFO, strcmp(cfg.log_format, "json") == 0);
+    const stt_engine_vtable_t *engine = stt_engine_find(cfg.engine);
+    if (!engine) {
+        fprintf(stderr, "stt-server: error: argument --engine: unknown engine '%s'\n", cfg.engine);
+        stt_config_dispose(&cfg);
+        return 2;
+    }
+    if (strcmp(engine->name, "pocketsphinx") == 0 && cfg.model && cfg.model[0])
+        STT_INFO(0, "config", "--model %s is a Whisper model; the pocketsphinx engine ignores it",
+                 cfg.model);
+    int workers = (int)cfg.workers;
+    if (workers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = n > 0 ? (int)n : 1;
+    }
+    int rc = stt_server_run(&cfg, engine, workers);
+    stt_config_dispose(&cfg);
+    return rc;
+}

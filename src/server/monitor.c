@@ -1,0 +1,359 @@
+/* Monitoring endpoints: /health (the seed's JSON), /livez, /readyz, /metrics (JSON, or
+ * Prometheus text format 0.0.4 when the scraper asks for it).
+ *
+ * Threads: the loop thread only (the pool's gauges are read under its own lock). Bodies are
+ * built into a heap buffer owned by the caller. */
+#include "server.h"
+
+#include "stt/log.h"
+#include "stt/rtstt_frame.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const double stt_hist_bounds[STT_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                  0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
+
+void stt_hist_observe(stt_hist_t *h, double v)
+{
+    int i = 0;
+    while (i < STT_HIST_BUCKETS && v > stt_hist_bounds[i])
+        i++;
+    h->counts[i]++;
+    h->sum += v;
+    h->count++;
+}
+
+/* Approximate quantile from the buckets (upper bound of the bucket holding it). */
+static double hist_quantile(const stt_hist_t *h, double q)
+{
+    if (!h->count)
+        return 0;
+    uint64_t want = (uint64_t)(q * (double)h->count + 0.5), acc = 0;
+    for (int i = 0; i < STT_HIST_BUCKETS; i++) {
+        acc += h->counts[i];
+        if (acc >= want)
+            return stt_hist_bounds[i];
+    }
+    return stt_hist_bounds[STT_HIST_BUCKETS - 1];
+}
+
+int stt_server_is_ready(const stt_server_t *srv)
+{
+    return srv->model != NULL && !srv->draining;
+}
+
+static long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d)
+        return 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 3; /* ".", "..", and the DIR's own fd */
+}
+
+static uint64_t conns_last_minute(const stt_server_t *srv)
+{
+    int64_t now = (int64_t)time(NULL);
+    uint64_t n = 0;
+    for (int i = 0; i < 60; i++)
+        if (now - srv->m.conn_minute_sec[i] < 60)
+            n += srv->m.conn_minute[i];
+    return n;
+}
+
+static const char *recorder_state(const stt_server_t *srv)
+{
+    if (srv->model_state < 0)
+        return "error";
+    if (!srv->model)
+        return "initializing";
+    if (srv->draining)
+        return "draining";
+    return "ready";
+}
+
+static int healthy(const stt_server_t *srv)
+{
+    return stt_server_is_ready(srv) && srv->m.consecutive_errors < 5;
+}
+
+static char *health_json(stt_server_t *srv)
+{
+    const stt_metrics_t *m = &srv->m;
+    double now = stt_now_s();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", healthy(srv) ? "healthy" : "unhealthy");
+    cJSON_AddStringToObject(o, "recorder_state", recorder_state(srv));
+    cJSON_AddNumberToObject(o, "uptime_seconds", now - srv->started_s);
+    cJSON_AddNumberToObject(o, "active_connections", srv->n_sessions + srv->n_ctls);
+    cJSON_AddNumberToObject(o, "total_connections",
+                            (double)(m->sessions_total + m->control_total));
+    cJSON_AddNumberToObject(o, "connections_per_minute", (double)conns_last_minute(srv));
+    cJSON_AddNumberToObject(o, "audio_chunks_processed", (double)m->frames_total);
+    cJSON_AddNumberToObject(o, "transcription_errors", (double)m->transcription_errors);
+    cJSON_AddNumberToObject(o, "recorder_errors", (double)m->recorder_errors);
+    cJSON_AddNumberToObject(o, "last_activity_seconds",
+                            now - (m->last_activity_s > 0 ? m->last_activity_s : srv->started_s));
+    cJSON_AddNumberToObject(o, "consecutive_errors", (double)m->consecutive_errors);
+    cJSON_AddNumberToObject(o, "recovery_attempts", (double)m->recovery_attempts);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static void add_hist_json(cJSON *parent, const char *name, const stt_hist_t *h)
+{
+    cJSON *o = cJSON_AddObjectToObject(parent, name);
+    cJSON_AddNumberToObject(o, "count", (double)h->count);
+    cJSON_AddNumberToObject(o, "sum_seconds", h->sum);
+    cJSON_AddNumberToObject(o, "p50_seconds", hist_quantile(h, 0.5));
+    cJSON_AddNumberToObject(o, "p95_seconds", hist_quantile(h, 0.95));
+    cJSON_AddNumberToObject(o, "p99_seconds", hist_quantile(h, 0.99));
+}
+
+static char *metrics_json(stt_server_t *srv)
+{
+    const stt_metrics_t *m = &srv->m;
+    stt_pool_stats_t ps;
+    stt_pool_stats(srv->pool, &ps);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "uptime_seconds", stt_now_s() - srv->started_s);
+    cJSON_AddStringToObject(o, "status", healthy(srv) ? "healthy" : "unhealthy");
+    cJSON_AddStringToObject(o, "recorder_state", recorder_state(srv));
+    cJSON *c = cJSON_AddObjectToObject(o, "connections");
+    cJSON_AddNumberToObject(c, "active", srv->n_sessions + srv->n_ctls);
+    cJSON_AddNumberToObject(c, "data_active", srv->n_sessions);
+    cJSON_AddNumberToObject(c, "control_active", srv->n_ctls);
+    cJSON_AddNumberToObject(c, "total", (double)(m->sessions_total + m->control_total));
+    cJSON_AddNumberToObject(c, "per_minute", (double)conns_last_minute(srv));
+    cJSON_AddNumberToObject(c, "rejected",
+                            (double)(m->sessions_rejected_capacity + m->sessions_rejected_draining));
+    cJSON *a = cJSON_AddObjectToObject(o, "audio");
+    cJSON_AddNumberToObject(a, "chunks_processed", (double)m->frames_total);
+    cJSON_AddNumberToObject(a, "seconds_received", m->audio_seconds);
+    cJSON *t = cJSON_AddObjectToObject(o, "transcription");
+    cJSON_AddNumberToObject(t, "utterances", (double)m->utterances);
+    cJSON_AddNumberToObject(t, "partials_sent", (double)m->partials_sent);
+    cJSON_AddNumberToObject(t, "finals_sent", (double)m->finals_sent);
+    cJSON_AddNumberToObject(t, "finals_dropped_client_gone", (double)m->finals_dropped);
+    cJSON_AddNumberToObject(t, "errors", (double)m->transcription_errors);
+    add_hist_json(t, "final_latency", &m->final_latency);
+    add_hist_json(t, "first_partial_latency", &m->first_partial_latency);
+    cJSON *e = cJSON_AddObjectToObject(o, "engine");
+    cJSON_AddStringToObject(e, "name", srv->engine->name);
+    cJSON_AddNumberToObject(e, "workers", ps.workers);
+    cJSON_AddNumberToObject(e, "busy_workers", ps.busy);
+    cJSON_AddNumberToObject(e, "queued_finals", (double)ps.queued_final);
+    cJSON_AddNumberToObject(e, "queued_partials", (double)ps.queued_feed);
+    cJSON_AddNumberToObject(e, "decoders_in_use", ps.decoders_in_use);
+    cJSON_AddNumberToObject(e, "decoders_idle", ps.decoders_pooled);
+    cJSON_AddNumberToObject(e, "decoder_waits", (double)m->decoder_waits);
+    cJSON *er = cJSON_AddObjectToObject(o, "errors");
+    cJSON_AddNumberToObject(er, "transcription_errors", (double)m->transcription_errors);
+    cJSON_AddNumberToObject(er, "recorder_errors", (double)m->recorder_errors);
+    cJSON_AddNumberToObject(er, "consecutive_errors", (double)m->consecutive_errors);
+    cJSON *r = cJSON_AddObjectToObject(o, "recovery");
+    cJSON_AddNumberToObject(r, "recovery_attempts", (double)m->recovery_attempts);
+    cJSON_AddBoolToObject(r, "can_recover", srv->model_state >= 0);
+    cJSON *p = cJSON_AddObjectToObject(o, "process");
+    cJSON_AddNumberToObject(p, "resident_memory_bytes", (double)rss_bytes());
+    cJSON_AddNumberToObject(p, "open_fds", open_fds());
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* ---- Prometheus text format 0.0.4 ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} pbuf_t;
+
+static void pf(pbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pf(pbuf_t *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        b->cap = b->cap * 2 + (size_t)(n > 0 ? n : 0) + 256;
+        b->buf = stt_realloc(b->buf, b->cap);
+    }
+}
+
+static void prom_scalar(pbuf_t *b, const char *name, const char *type, const char *help, double v)
+{
+    pf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+}
+
+static void prom_hist(pbuf_t *b, const char *name, const char *help, const char *labels,
+                      const stt_hist_t *h, int header)
+{
+    if (header)
+        pf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t acc = 0;
+    const char *sep = labels[0] ? "," : "";
+    for (int i = 0; i < STT_HIST_BUCKETS; i++) {
+        acc += h->counts[i];
+        pf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, stt_hist_bounds[i],
+           (unsigned long long)acc);
+    }
+    acc += h->counts[STT_HIST_BUCKETS];
+    pf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)acc);
+    if (labels[0]) {
+        pf(b, "%s_sum{%s} %.17g\n%s_count{%s} %llu\n", name, labels, h->sum, name, labels,
+           (unsigned long long)h->count);
+    } else {
+        pf(b, "%s_sum %.17g\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
+    }
+}
+
+static char *metrics_prometheus(stt_server_t *srv)
+{
+    const stt_metrics_t *m = &srv->m;
+    stt_pool_stats_t ps;
+    stt_pool_stats(srv->pool, &ps);
+    pbuf_t b = {stt_malloc(8192), 0, 8192};
+    b.buf[0] = '\0';
+    pf(&b, "# HELP stt_build_info Build information.\n# TYPE stt_build_info gauge\n"
+           "stt_build_info{version=\"%s\",engine=\"%s\"} 1\n",
+       STT_VERSION, srv->engine->name);
+    prom_scalar(&b, "stt_up", "gauge", "1 when the engine is loaded and the server is ready.",
+                stt_server_is_ready(srv));
+    prom_scalar(&b, "stt_uptime_seconds", "gauge", "Seconds since start.",
+                stt_now_s() - srv->started_s);
+    prom_scalar(&b, "stt_sessions_active", "gauge", "Live data sessions.", srv->n_sessions);
+    prom_scalar(&b, "stt_control_connections_active", "gauge", "Live control connections.",
+                srv->n_ctls);
+    prom_scalar(&b, "stt_sessions_total", "counter", "Data sessions accepted.",
+                (double)m->sessions_total);
+    pf(&b, "# HELP stt_sessions_rejected_total Data sessions refused.\n"
+           "# TYPE stt_sessions_rejected_total counter\n"
+           "stt_sessions_rejected_total{reason=\"capacity\"} %llu\n"
+           "stt_sessions_rejected_total{reason=\"draining\"} %llu\n",
+       (unsigned long long)m->sessions_rejected_capacity,
+       (unsigned long long)m->sessions_rejected_draining);
+    prom_scalar(&b, "stt_control_connections_total", "counter", "Control connections accepted.",
+                (double)m->control_total);
+    prom_scalar(&b, "stt_audio_chunks_total", "counter", "Audio frames processed.",
+                (double)m->frames_total);
+    prom_scalar(&b, "stt_audio_seconds_total", "counter", "Seconds of audio received.",
+                m->audio_seconds);
+    pf(&b, "# HELP stt_frame_errors_total Malformed data frames, by error.\n"
+           "# TYPE stt_frame_errors_total counter\n");
+    for (int e = 1; e <= STT_FRAME_TOOBIG; e++)
+        pf(&b, "stt_frame_errors_total{error=\"%s\"} %llu\n",
+           stt_frame_err_name((stt_frame_err_t)e), (unsigned long long)m->frame_errors[e]);
+    prom_scalar(&b, "stt_utterances_total", "counter", "Recordings started.",
+                (double)m->utterances);
+    prom_scalar(&b, "stt_partials_total", "counter", "Realtime (partial) transcripts sent.",
+                (double)m->partials_sent);
+    prom_scalar(&b, "stt_finals_total", "counter", "Final transcripts sent.",
+                (double)m->finals_sent);
+    prom_scalar(&b, "stt_finals_dropped_total", "counter",
+                "Final transcripts not delivered because the client had gone.",
+                (double)m->finals_dropped);
+    prom_scalar(&b, "stt_transcription_errors_total", "counter", "Failed engine jobs.",
+                (double)m->transcription_errors);
+    prom_scalar(&b, "stt_consecutive_errors", "gauge", "Engine failures since the last success.",
+                (double)m->consecutive_errors);
+    prom_scalar(&b, "stt_engine_workers", "gauge", "Engine worker threads.", ps.workers);
+    prom_scalar(&b, "stt_engine_busy_workers", "gauge", "Workers running a job.", ps.busy);
+    pf(&b, "# HELP stt_engine_queue_depth Jobs waiting for a worker.\n"
+           "# TYPE stt_engine_queue_depth gauge\n"
+           "stt_engine_queue_depth{kind=\"final\"} %zu\n"
+           "stt_engine_queue_depth{kind=\"partial\"} %zu\n",
+       ps.queued_final, ps.queued_feed);
+    prom_scalar(&b, "stt_decoders_in_use", "gauge", "Decoders leased to utterances.",
+                ps.decoders_in_use);
+    prom_scalar(&b, "stt_decoders_idle", "gauge", "Decoders idle in the pool.",
+                ps.decoders_pooled);
+    prom_scalar(&b, "stt_decoder_waits_total", "counter",
+                "Jobs that found no free decoder and were retried.", (double)m->decoder_waits);
+    prom_hist(&b, "stt_final_latency_seconds",
+              "Seconds from recording_stop to the final transcript being queued.", "",
+              &m->final_latency, 1);
+    prom_hist(&b, "stt_first_partial_latency_seconds",
+              "Seconds from recording_start to the first realtime transcript.", "",
+              &m->first_partial_latency, 1);
+    prom_hist(&b, "stt_engine_job_duration_seconds", "Engine time per job.", "kind=\"final\"",
+              &m->job_final, 1);
+    prom_hist(&b, "stt_engine_job_duration_seconds", "", "kind=\"partial\"", &m->job_feed, 0);
+    prom_scalar(&b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                (double)rss_bytes());
+    prom_scalar(&b, "process_open_fds", "gauge", "Open file descriptors.", open_fds());
+    prom_scalar(&b, "process_start_time_seconds", "gauge", "Start time since the epoch.",
+                srv->started_epoch);
+    return b.buf;
+}
+
+/* Prometheus sends an Accept header listing openmetrics-text and text/plain;version=0.0.4; a
+ * browser or curl sends "any" or application/json and gets the seed's JSON. */
+static int wants_prometheus(struct lws *wsi)
+{
+    char accept[512] = "", q[64] = "";
+    if (lws_hdr_copy(wsi, accept, sizeof(accept), WSI_TOKEN_HTTP_ACCEPT) < 0)
+        accept[0] = '\0';
+    if (lws_get_urlarg_by_name(wsi, "format=", q, sizeof(q)))
+        return strcmp(q, "prometheus") == 0 || strcmp(q, "format=prometheus") == 0;
+    return strstr(accept, "text/plain") || strstr(accept, "openmetrics-text");
+}
+
+int stt_monitor_http(stt_server_t *srv, struct lws *wsi, const char *path, char **body,
+                     size_t *body_len, const char **content_type)
+{
+    int status = 200;
+    *content_type = "application/json";
+    if (strcmp(path, "/health") == 0 || strcmp(path, "/healthz") == 0) {
+        *body = health_json(srv);
+        status = healthy(srv) ? 200 : 503;
+    } else if (strcmp(path, "/livez") == 0) {
+        *body = stt_strdup("{\"status\":\"alive\"}");
+    } else if (strcmp(path, "/readyz") == 0) {
+        int ready = stt_server_is_ready(srv);
+        char buf[128];
+        snprintf(buf, sizeof(buf), "{\"status\":\"%s\"}",
+                 ready ? "ready" : srv->draining ? "draining" : recorder_state(srv));
+        *body = stt_strdup(buf);
+        status = ready ? 200 : 503;
+    } else if (strcmp(path, "/metrics") == 0) {
+        if (wants_prometheus(wsi)) {
+            *body = metrics_prometheus(srv);
+            *content_type = "text/plain; version=0.0.4; charset=utf-8";
+        } else {
+            *body = metrics_json(srv);
+        }
+    } else {
+        *body = stt_strdup("{\"error\":\"not found\"}");
+        status = 404;
+    }
+    *body_len = strlen(*body);
+    return status;
+}

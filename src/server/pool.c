@@ -1,0 +1,238 @@
+/* Engine worker pool (see pool.h).
+ *
+ * Threads: the loop thread submits and drains; worker threads run engine calls. One mutex guards
+ * both queues and the done list; it is never held during an engine call, so the loop thread never
+ * waits on inference. */
+#include "pool.h"
+
+#include "stt/error.h"
+#include "stt/log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef struct {
+    stt_job_t *head, *tail;
+    size_t len;
+} job_queue_t;
+
+struct stt_pool {
+    const stt_engine_vtable_t *engine;
+    stt_model_t *model;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job_queue_t finals, feeds, done;
+    int stopping;
+    int n_workers;
+    int busy;
+    pthread_t *threads;
+    stt_pool_wakeup_cb wakeup;
+    void *wakeup_data;
+};
+
+double stt_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void q_push(job_queue_t *q, stt_job_t *j)
+{
+    j->next = NULL;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->len++;
+}
+
+static stt_job_t *q_pop(job_queue_t *q)
+{
+    stt_job_t *j = q->head;
+    if (!j)
+        return NULL;
+    q->head = j->next;
+    if (!q->head)
+        q->tail = NULL;
+    q->len--;
+    j->next = NULL;
+    return j;
+}
+
+static void run_job(stt_pool_t *p, stt_job_t *j)
+{
+    const stt_engine_vtable_t *e = p->engine;
+    j->started_s = stt_now_s();
+    j->status = 0;
+    if (j->kind == STT_JOB_ABORT) {
+        if (j->utt)
+            e->utt_abort(j->utt);
+        j->utt = NULL;
+        j->finished_s = stt_now_s();
+        return;
+    }
+    if (!j->utt) {
+        j->status = e->utt_begin(p->model, &j->opt, &j->utt);
+        if (j->status != 0) {
+            j->utt = NULL;
+            j->finished_s = stt_now_s();
+            return;
+        }
+    }
+    if (j->kind == STT_JOB_FEED) {
+        j->status = e->utt_feed(j->utt, j->pcm, j->n_samples, j->want_partial, &j->result);
+        if (j->status != 0) {
+            e->utt_abort(j->utt);
+            j->utt = NULL;
+        }
+    } else {
+        j->status = e->utt_end(j->utt, j->pcm, j->n_samples, &j->result);
+        j->utt = NULL; /* utt_end frees it whatever the outcome */
+    }
+    j->finished_s = stt_now_s();
+}
+
+static void *worker_main(void *arg)
+{
+    stt_pool_t *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        stt_job_t *j = NULL;
+        while (!p->stopping && (!p->model || (!(j = q_pop(&p->finals)) && !(j = q_pop(&p->feeds)))))
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (!j) /* stopping and nothing left */
+            break;
+        p->busy++;
+        pthread_mutex_unlock(&p->mu);
+
+        run_job(p, j);
+
+        pthread_mutex_lock(&p->mu);
+        p->busy--;
+        q_push(&p->done, j);
+        pthread_mutex_unlock(&p->mu);
+        p->wakeup(p->wakeup_data);
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
+                            stt_pool_wakeup_cb wakeup, void *wakeup_data)
+{
+    stt_pool_t *p = stt_calloc(1, sizeof(*p));
+    p->engine = engine;
+    p->n_workers = n_workers;
+    p->wakeup = wakeup;
+    p->wakeup_data = wakeup_data;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->threads = stt_calloc((size_t)n_workers, sizeof(pthread_t));
+    for (int i = 0; i < n_workers; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0)
+            stt_fatal(__FILE__, __LINE__, "pthread_create failed");
+    }
+    return p;
+}
+
+void stt_pool_set_model(stt_pool_t *p, stt_model_t *m)
+{
+    pthread_mutex_lock(&p->mu);
+    p->model = m;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+stt_model_t *stt_pool_model(stt_pool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    stt_model_t *m = p->model;
+    pthread_mutex_unlock(&p->mu);
+    return m;
+}
+
+void stt_pool_submit(stt_pool_t *p, stt_job_t *job)
+{
+    job->submitted_s = stt_now_s();
+    if (!p->threads) {
+        /* Stopped (shutdown): run inline so the job still comes back exactly once. */
+        if (p->model)
+            run_job(p, job);
+        else
+            job->status = STT_ECANCELED;
+        pthread_mutex_lock(&p->mu);
+        q_push(&p->done, job);
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    q_push(job->kind == STT_JOB_FEED ? &p->feeds : &p->finals, job);
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+stt_job_t *stt_pool_take_done(stt_pool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    stt_job_t *head = p->done.head;
+    p->done.head = p->done.tail = NULL;
+    p->done.len = 0;
+    pthread_mutex_unlock(&p->mu);
+    return head;
+}
+
+void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
+{
+    pthread_mutex_lock(&p->mu);
+    out->workers = p->n_workers;
+    out->busy = p->busy;
+    out->queued_final = p->finals.len;
+    out->queued_feed = p->feeds.len;
+    stt_model_t *m = p->model;
+    pthread_mutex_unlock(&p->mu);
+    out->decoders_in_use = out->decoders_pooled = 0;
+    if (m && p->engine->stats)
+        p->engine->stats(m, &out->decoders_in_use, &out->decoders_pooled);
+}
+
+void stt_pool_stop(stt_pool_t *p)
+{
+    if (!p || !p->threads)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    if (!p->model) {
+        /* Never loaded: queued jobs cannot run; hand them back as canceled. */
+        stt_job_t *j;
+        while ((j = q_pop(&p->finals)) || (j = q_pop(&p->feeds))) {
+            j->status = STT_ECANCELED;
+            q_push(&p->done, j);
+        }
+    }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->n_workers; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    p->threads = NULL;
+}
+
+void stt_pool_destroy(stt_pool_t *p)
+{
+    if (!p)
+        return;
+    stt_pool_stop(p);
+    stt_job_t *j;
+    while ((j = q_pop(&p->done))) {
+        stt_result_dispose(&j->result);
+        free(j->pcm);
+        free(j);
+    }
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}

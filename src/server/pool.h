@@ -1,0 +1,78 @@
+/* Engine worker pool: a fixed set of threads that run engine jobs.
+ *
+ * Threads: stt_pool_submit/stt_pool_take_done/stt_pool_stats are called by the loop thread;
+ * workers run the job bodies. Jobs move by hand-off only: the loop gives a job to the pool
+ * (ownership transferred), a worker runs it, and the job comes back exactly once through the done
+ * queue, after which the pool calls `wakeup` so the loop drains it (lws_cancel_service). A worker
+ * never touches a session or a socket.
+ *
+ * Priorities: finals (and aborts) before partial/feed jobs; within a class, FIFO. Every session
+ * has at most one job in flight per utterance (the session enforces it), so FIFO is round-robin
+ * across sessions. */
+#ifndef STT_SERVER_POOL_H
+#define STT_SERVER_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stt/engine.h"
+
+typedef enum {
+    STT_JOB_FEED = 0, /* push audio, maybe return a partial */
+    STT_JOB_FINAL,    /* push the rest of the audio, end the utterance, return the final */
+    STT_JOB_ABORT     /* release the utterance without a result */
+} stt_job_kind_t;
+
+typedef struct stt_job {
+    struct stt_job *next;
+    stt_job_kind_t kind;
+    void *owner;        /* the session; opaque to workers, only handed back */
+    uint32_t utt_seq;   /* the session's utterance number */
+    stt_utt_t *utt;     /* in: NULL = begin a new utterance; out: the handle (FEED) */
+    stt_utt_options_t opt;
+    int16_t *pcm;       /* owned by the job */
+    size_t n_samples;
+    int want_partial;
+    /* results, written by the worker */
+    int status;         /* 0 or STT_E* (STT_EBUSY: no decoder free, retry later) */
+    stt_result_t result;
+    double submitted_s, started_s, finished_s; /* monotonic seconds */
+} stt_job_t;
+
+typedef struct stt_pool stt_pool_t;
+
+typedef void (*stt_pool_wakeup_cb)(void *data);
+
+/* Starts n_workers threads. They wait until stt_pool_set_model() provides a model. */
+stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
+                            stt_pool_wakeup_cb wakeup, void *wakeup_data);
+
+/* Publishes the loaded model (from the loader thread); workers start taking jobs. */
+void stt_pool_set_model(stt_pool_t *p, stt_model_t *m);
+stt_model_t *stt_pool_model(stt_pool_t *p);
+
+/* Hands a job to the pool (loop thread). */
+void stt_pool_submit(stt_pool_t *p, stt_job_t *job);
+
+/* Takes every finished job, as a list linked by `next` in completion order (loop thread). */
+stt_job_t *stt_pool_take_done(stt_pool_t *p);
+
+typedef struct {
+    int workers;
+    int busy;
+    size_t queued_final, queued_feed;
+    int decoders_in_use, decoders_pooled;
+} stt_pool_stats_t;
+
+void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out);
+
+/* Stops the workers once the queues are empty and joins them (if the model never loaded, queued
+ * jobs come back as STT_ECANCELED). Afterwards stt_pool_take_done returns what is left. */
+void stt_pool_stop(stt_pool_t *p);
+
+/* Stops (if needed) and frees the pool, freeing any job still in the done queue. */
+void stt_pool_destroy(stt_pool_t *p);
+
+double stt_now_s(void); /* CLOCK_MONOTONIC seconds */
+
+#endif /* STT_SERVER_POOL_H */

@@ -1,0 +1,617 @@
+/* The network loop: libwebsockets context with three vhosts (control 8011, data 8012,
+ * monitoring 8080), control/data pairing, the periodic tick, model loading and SIGTERM drain.
+ *
+ * Threads: one loop thread runs every callback here and owns every session, control connection
+ * and timer. The model loader thread only loads the model and publishes it through an atomic
+ * pointer; engine workers only push finished jobs into the pool's done queue and call
+ * lws_cancel_service(), which makes the loop run LWS_CALLBACK_EVENT_WAIT_CANCELLED, where the jobs
+ * are handed back to their sessions. Nothing here blocks, sleeps or runs inference.
+ *
+ * Pairing (how an unmodified RealtimeSTT client, which opens one control and one data socket
+ * with no ids, finds its session): a connection may name itself with `?session=NAME` on its URL;
+ * named connections pair only with the same name. Unnamed ones pair FIFO with the earliest
+ * unpaired connection of the other kind from the same remote IP address, whichever arrives
+ * first. Commands from an unpaired control connection change its own parameter overlay, which a
+ * data session adopts when it pairs. */
+#include "server.h"
+
+#include "stt/error.h"
+#include "stt/log.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TICK_US (50 * LWS_US_PER_MS)
+#define DRAIN_NATURAL_S 3.0 /* how long SIGTERM lets utterances end by themselves */
+
+typedef struct {
+    void *obj; /* stt_session_t * or stt_ctl_t * */
+    char *body; /* HTTP response body being written (monitor vhost) */
+    size_t body_len;
+} pss_t;
+
+static volatile sig_atomic_t g_signal;
+static _Atomic(stt_model_t *) g_loaded_model;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+}
+
+void stt_server_request_write(struct lws *wsi)
+{
+    if (wsi)
+        lws_callback_on_writable(wsi);
+}
+
+/* ---- pairing ---- */
+
+static void pair(stt_ctl_t *c, stt_session_t *s)
+{
+    c->session = s;
+    s->ctl = c;
+    if (c->overlay_set) {
+        s->params = c->overlay;
+        stt_session_params_changed(s);
+    }
+    STT_INFO(s->id, "paired", "control connection from %s paired with data session%s%s", c->ip,
+             s->name[0] ? " " : "", s->name);
+}
+
+static int may_pair(const char *name_a, const char *ip_a, const char *name_b, const char *ip_b)
+{
+    if (name_a[0] || name_b[0])
+        return strcmp(name_a, name_b) == 0;
+    return strcmp(ip_a, ip_b) == 0;
+}
+
+static void pair_session(stt_server_t *srv, stt_session_t *s)
+{
+    stt_ctl_t *best = NULL;
+    for (stt_ctl_t *c = srv->ctls; c; c = c->next)
+        if (!c->session && !c->closing && may_pair(c->name, c->ip, s->name, s->ip) &&
+            (!best || c->opened_s <= best->opened_s))
+            best = c;
+    if (best)
+        pair(best, s);
+}
+
+static void pair_ctl(stt_server_t *srv, stt_ctl_t *c)
+{
+    stt_session_t *best = NULL;
+    for (stt_session_t *s = srv->sessions; s; s = s->next)
+        if (!s->ctl && !s->closing && may_pair(c->name, c->ip, s->name, s->ip) &&
+            (!best || s->opened_s <= best->opened_s))
+            best = s;
+    if (best)
+        pair(c, best);
+}
+
+/* ---- helpers ---- */
+
+static void peer_ip(struct lws *wsi, char *buf, size_t len)
+{
+    if (!lws_get_peer_simple(wsi, buf, len))
+        snprintf(buf, len, "unknown");
+}
+
+static void url_session(struct lws *wsi, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    char tmp[64];
+    if (lws_get_urlarg_by_name(wsi, "session=", tmp, sizeof(tmp))) {
+        /* 4.1 returns the value after "name=" */
+        const char *eq = strchr(tmp, '=');
+        const char *v = eq && strncmp(tmp, "session=", 8) == 0 ? eq + 1 : tmp;
+        size_t n = strlen(v) < len - 1 ? strlen(v) : len - 1;
+        memcpy(buf, v, n);
+        buf[n] = 0;
+    }
+}
+
+static void note_connection(stt_server_t *srv)
+{
+    int64_t now = (int64_t)time(NULL);
+    int slot = (int)(now % 60);
+    if (srv->m.conn_minute_sec[slot] != now) {
+        srv->m.conn_minute_sec[slot] = now;
+        srv->m.conn_minute[slot] = 0;
+    }
+    srv->m.conn_minute[slot]++;
+}
+
+static void count_close(stt_server_t *srv, int code)
+{
+    int i = code == 1000 ? 0 : code == 1001 ? 1 : code == 1007 ? 2 : code == 1009 ? 3 : 4;
+    srv->m.close_codes[i]++;
+}
+
+static int write_one(struct lws *wsi, stt_outq_t *q)
+{
+    stt_outmsg_t *m = stt_outq_pop(q);
+    if (!m)
+        return 0;
+    int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+    free(m);
+    if (n < 0)
+        return -1;
+    if (q->head)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static void reject(struct lws *wsi, int code, const char *reason)
+{
+    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+}
+
+/* ---- jobs coming back ---- */
+
+static void drain_done_jobs(stt_server_t *srv)
+{
+    stt_job_t *j = stt_pool_take_done(srv->pool);
+    while (j) {
+        stt_job_t *next = j->next;
+        stt_session_on_job_done(j);
+        j = next;
+    }
+}
+
+static void wakeup_loop(void *data)
+{
+    stt_server_t *srv = data;
+    lws_cancel_service(srv->ctx);
+}
+
+/* ---- data socket ---- */
+
+static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    stt_server_t *srv = lws_context_user(lws_get_context(wsi));
+    pss_t *pss = user;
+    stt_session_t *s = pss ? pss->obj : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        drain_done_jobs(srv);
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED: {
+        char ip[64], name[64];
+        peer_ip(wsi, ip, sizeof(ip));
+        url_session(wsi, name, sizeof(name));
+        if (srv->draining) {
+            srv->m.sessions_rejected_draining++;
+            reject(wsi, 1013, "server is draining");
+            return -1;
+        }
+        if (srv->n_sessions >= srv->cfg->max_sessions) {
+            srv->m.sessions_rejected_capacity++;
+            STT_WARN(0, "session_rejected", "max_sessions %lld reached; refusing %s",
+                     (long long)srv->cfg->max_sessions, ip);
+            reject(wsi, 1013, "server at capacity, try again later");
+            return -1;
+        }
+        s = stt_session_create(srv, wsi, ip, name);
+        pss->obj = s;
+        srv->m.sessions_total++;
+        note_connection(srv);
+        STT_INFO(s->id, "data_connected", "[PRODUCTION] Data client connected from %s%s%s", ip,
+                 name[0] ? " session=" : "", name);
+        pair_session(srv, s);
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE:
+        if (!s || s->closing)
+            return 0;
+        if (!lws_frame_is_binary(wsi)) {
+            if (lws_is_first_fragment(wsi))
+                STT_WARN(s->id, "text_frame", "text frame on the data socket ignored");
+            return 0;
+        }
+        stt_session_on_fragment(s, in, len,
+                                lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!s)
+            return 0;
+        if (s->out.head)
+            return write_one(wsi, &s->out);
+        if (s->closing) {
+            reject(wsi, s->close_code, s->close_reason);
+            return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        if (!s)
+            return 0;
+        pss->obj = NULL;
+        count_close(srv, s->closing ? s->close_code : 1000);
+        STT_INFO(s->id, "data_closed", "[PRODUCTION] Data client disconnected (%.1f s)",
+                 stt_now_s() - s->opened_s);
+        if (s->ctl) {
+            stt_ctl_t *c = s->ctl;
+            c->session = NULL;
+            c->overlay = s->params;
+            c->overlay_set = 1;
+            s->ctl = NULL;
+            stt_session_detach(s);
+            pair_ctl(srv, c);
+        } else {
+            stt_session_detach(s);
+        }
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+/* ---- control socket ---- */
+
+static void ctl_unlink(stt_server_t *srv, stt_ctl_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->ctls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->n_ctls--;
+}
+
+static int cb_control(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+    stt_server_t *srv = lws_context_user(lws_get_context(wsi));
+    pss_t *pss = user;
+    stt_ctl_t *c = pss ? pss->obj : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED: {
+        c = stt_calloc(1, sizeof(*c));
+        c->srv = srv;
+        c->wsi = wsi;
+        c->opened_s = stt_now_s();
+        peer_ip(wsi, c->ip, sizeof(c->ip));
+        url_session(wsi, c->name, sizeof(c->name));
+        c->overlay = srv->cfg->sess;
+        c->next = srv->ctls;
+        if (srv->ctls)
+            srv->ctls->prev = c;
+        srv->ctls = c;
+        srv->n_ctls++;
+        srv->m.control_total++;
+        pss->obj = c;
+        STT_INFO(0, "control_connected", "[PRODUCTION] Control client connected from %s%s%s",
+                 c->ip, c->name[0] ? " session=" : "", c->name);
+        pair_ctl(srv, c);
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE: {
+        if (!c)
+            return 0;
+        if (lws_frame_is_binary(wsi)) {
+            STT_WARN(0, "control_binary", "binary frame on the control socket ignored");
+            return 0;
+        }
+        /* Control messages are small JSON objects: assemble fragments up to 64 KiB. */
+        if (lws_is_first_fragment(wsi))
+            c->rx_len = 0;
+        if (c->rx_len + len > 65536) {
+            reject(wsi, 1009, "control message too large");
+            return -1;
+        }
+        if (!c->rx)
+            c->rx = stt_malloc(65536);
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += len;
+        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+            stt_ctl_on_message(c, c->rx, c->rx_len);
+            c->rx_len = 0;
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!c)
+            return 0;
+        if (c->out.head)
+            return write_one(wsi, &c->out);
+        if (c->closing) {
+            reject(wsi, 1001, "server shutting down");
+            return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        if (!c)
+            return 0;
+        pss->obj = NULL;
+        STT_INFO(0, "control_closed", "Control client disconnected (%s)", c->ip);
+        ctl_unlink(srv, c);
+        stt_outq_clear(&c->out);
+        if (c->session) {
+            stt_session_t *s = c->session;
+            s->ctl = NULL;
+            c->session = NULL;
+            pair_session(srv, s);
+        }
+        free(c->rx);
+        free(c);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+/* ---- monitoring HTTP ---- */
+
+static int cb_monitor(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+    stt_server_t *srv = lws_context_user(lws_get_context(wsi));
+    pss_t *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+        const char *ctype;
+        free(pss->body);
+        int status = stt_monitor_http(srv, wsi, (const char *)in, &pss->body, &pss->body_len,
+                                      &ctype);
+        unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+                                           *end = hdr + sizeof(hdr) - 1;
+        if (lws_add_http_common_headers(wsi, (unsigned)status, ctype,
+                                        (lws_filepos_t)pss->body_len, &p, end))
+            return 1;
+        if (status == 503 &&
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"Retry-After:",
+                                        (const unsigned char *)"5", 1, &p, end))
+            return 1;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"Cache-Control:",
+                                        (const unsigned char *)"no-store", 8, &p, end))
+            return 1;
+        if (lws_finalize_write_http_header(wsi, start, &p, end))
+            return 1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (!pss->body)
+            return 0;
+        size_t n = pss->body_len;
+        unsigned char *buf = stt_malloc(LWS_PRE + n + 1);
+        memcpy(buf + LWS_PRE, pss->body, n);
+        int w = lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL);
+        free(buf);
+        free(pss->body);
+        pss->body = NULL;
+        if (w != (int)n)
+            return -1;
+        if (lws_http_transaction_completed(wsi))
+            return -1;
+        return 0;
+    }
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss) {
+            free(pss->body);
+            pss->body = NULL;
+        }
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static const struct lws_protocols control_protocols[] = {
+    {"stt-control", cb_control, sizeof(pss_t), 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+static const struct lws_protocols data_protocols[] = {
+    {"stt-data", cb_data, sizeof(pss_t), 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+static const struct lws_protocols monitor_protocols[] = {
+    {"http", cb_monitor, sizeof(pss_t), 4096, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+/* ---- model loading ---- */
+
+typedef struct {
+    stt_server_t *srv;
+} loader_arg_t;
+
+static void *loader_main(void *arg)
+{
+    stt_server_t *srv = arg;
+    double t0 = stt_now_s();
+    stt_model_t *m = NULL;
+    char err[256] = "";
+    int rc = srv->engine->load(srv->cfg, &m, err, sizeof(err));
+    if (rc == 0 && srv->engine->probe && srv->engine->probe(m) != 0) {
+        snprintf(err, sizeof(err), "engine probe failed");
+        srv->engine->unload(m);
+        rc = STT_EENGINE;
+    }
+    if (rc != 0) {
+        snprintf(srv->model_error, sizeof(srv->model_error), "%s", err);
+        srv->model_state = -1;
+    } else {
+        STT_INFO(0, "model_loaded", "%s engine loaded in %.2f s", srv->engine->name,
+                 stt_now_s() - t0);
+        atomic_store(&g_loaded_model, m);
+    }
+    lws_cancel_service(srv->ctx);
+    return NULL;
+}
+
+/* ---- tick: signals, model publication, retries, drain ---- */
+
+static void begin_drain(stt_server_t *srv)
+{
+    srv->draining = 1;
+    srv->drain_deadline_s = stt_now_s() + srv->cfg->drain_timeout;
+    STT_INFO(0, "drain", "[PRODUCTION] SIGTERM: draining %d sessions (deadline %.0f s)",
+             srv->n_sessions, srv->cfg->drain_timeout);
+    for (stt_session_t *s = srv->sessions; s; s = s->next) {
+        s->drain_close = 1;
+        if (stt_session_is_idle(s) && stt_turn_state(s->turn) != STT_TURN_RECORDING)
+            stt_session_close(s, 1001, "server shutting down");
+    }
+}
+
+static void drain_step(stt_server_t *srv, double now)
+{
+    double started = srv->drain_deadline_s - srv->cfg->drain_timeout;
+    for (stt_session_t *s = srv->sessions; s; s = s->next) {
+        if (s->closing)
+            continue;
+        if (now >= srv->drain_deadline_s) {
+            stt_session_close(s, 1001, "server shutting down");
+        } else if (now - started >= DRAIN_NATURAL_S &&
+                   stt_turn_state(s->turn) == STT_TURN_RECORDING) {
+            /* The utterance did not end by itself: end it now so its final is delivered; one
+             * shorter than min_length_of_recording cannot be stopped and is discarded. */
+            if (stt_turn_stop(s->turn) != 0)
+                stt_turn_abort(s->turn);
+        } else if (stt_session_is_idle(s) && stt_turn_state(s->turn) != STT_TURN_RECORDING) {
+            stt_session_close(s, 1001, "server shutting down");
+        }
+    }
+    if (srv->n_sessions == 0) {
+        for (stt_ctl_t *c = srv->ctls; c; c = c->next) {
+            if (!c->closing) {
+                c->closing = 1;
+                lws_callback_on_writable(c->wsi);
+            }
+        }
+    }
+    if (srv->n_sessions == 0 && srv->n_ctls == 0)
+        srv->stop_loop = 1;
+    if (now >= srv->drain_deadline_s + 2.0)
+        srv->stop_loop = 1; /* sockets that ignore the close handshake */
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+    stt_server_t *srv = lws_container_of(sul, stt_server_t, tick);
+    double now = stt_now_s();
+    if (!srv->model) {
+        stt_model_t *m = atomic_load(&g_loaded_model);
+        if (m) {
+            srv->model = m;
+            stt_pool_set_model(srv->pool, m);
+            STT_INFO(0, "ready", "[PRODUCTION] Server ready (start to ready %.2f s)",
+                     now - srv->started_s);
+        } else if (srv->model_state < 0) {
+            STT_ERROR(0, "model_failed", "%s", srv->model_error);
+            srv->stop_loop = 2;
+        }
+    }
+    if (g_signal && !srv->draining)
+        begin_drain(srv);
+    drain_done_jobs(srv);
+    for (stt_session_t *s = srv->sessions; s; s = s->next)
+        stt_session_tick(s, now);
+    if (srv->draining)
+        drain_step(srv, now);
+    lws_sul_schedule(srv->ctx, 0, &srv->tick, tick_cb, TICK_US);
+}
+
+/* ---- lifecycle ---- */
+
+static struct lws_vhost *make_vhost(stt_server_t *srv, const char *name, int port,
+                                    const struct lws_protocols *protocols)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = name;
+    info.port = port;
+    info.iface = srv->cfg->host && srv->cfg->host[0] ? srv->cfg->host : NULL;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.keepalive_timeout = 5;
+    struct lws_vhost *vh = lws_create_vhost(srv->ctx, &info);
+    if (!vh)
+        STT_ERROR(0, "listen_failed", "cannot listen on %s:%d (%s)",
+                  info.iface ? info.iface : "*", port, name);
+    return vh;
+}
+
+int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers)
+{
+    stt_server_t *srv = stt_calloc(1, sizeof(*srv));
+    int rc = 1;
+    srv->cfg = cfg;
+    srv->engine = engine;
+    srv->n_workers = workers;
+    srv->started_s = stt_now_s();
+    srv->started_epoch = (double)time(NULL);
+
+    lws_set_log_level(cfg->debug_websockets ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO)
+                                            : LLL_ERR,
+                      NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.user = srv;
+    info.count_threads = 1;
+    info.fd_limit_per_thread = 0;
+    srv->ctx = lws_create_context(&info);
+    if (!srv->ctx) {
+        STT_ERROR(0, "lws", "cannot create the websocket context");
+        goto fail_ctx;
+    }
+    if (!make_vhost(srv, "control", (int)cfg->control_port, control_protocols) ||
+        !make_vhost(srv, "data", (int)cfg->data_port, data_protocols) ||
+        !make_vhost(srv, "monitor", (int)cfg->monitor_port, monitor_protocols))
+        goto fail_vhost;
+
+    srv->pool = stt_pool_create(engine, workers, wakeup_loop, srv);
+    pthread_t loader;
+    if (pthread_create(&loader, NULL, loader_main, srv) != 0)
+        stt_fatal(__FILE__, __LINE__, "pthread_create failed");
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *h = cfg->host && cfg->host[0] ? cfg->host : "0.0.0.0";
+    STT_INFO(0, "start",
+             "[PRODUCTION] stt-server %s starting: control ws://%s:%lld data ws://%s:%lld "
+             "monitoring http://%s:%lld engine=%s workers=%d",
+             STT_VERSION, h, (long long)cfg->control_port, h, (long long)cfg->data_port, h,
+             (long long)cfg->monitor_port, engine->name, workers);
+
+    lws_sul_schedule(srv->ctx, 0, &srv->tick, tick_cb, TICK_US);
+    while (!srv->stop_loop)
+        if (lws_service(srv->ctx, 0) < 0)
+            break;
+
+    pthread_join(loader, NULL);
+    rc = srv->stop_loop == 2 ? 1 : 0;
+    lws_sul_cancel(&srv->tick);
+    /* Destroying the context closes every socket (CLOSED callbacks detach sessions); then the
+     * pool finishes what is queued and the last jobs are drained and freed. */
+    lws_context_destroy(srv->ctx);
+    srv->ctx = NULL;
+    stt_pool_stop(srv->pool);
+    stt_job_t *j;
+    while ((j = stt_pool_take_done(srv->pool))) { /* jobs may submit ABORTs, run inline now */
+        while (j) {
+            stt_job_t *next = j->next;
+            stt_session_on_job_done(j);
+            j = next;
+        }
+    }
+    stt_pool_destroy(srv->pool);
+    stt_model_t *m = atomic_load(&g_loaded_model);
+    if (m)
+        engine->unload(m);
+    STT_INFO(0, "stop", "[PRODUCTION] stt-server stopped (exit %d)", rc);
+    free(srv);
+    return rc;
+
+fail_vhost:
+    lws_context_destroy(srv->ctx);
+fail_ctx:
+    free(srv);
+    return 1;
+}

@@ -1,0 +1,203 @@
+/* Server-internal types shared by the files of src/server.
+ *
+ * Threads: everything declared here is owned and touched by the network loop thread only, except
+ * the pool (pool.h), whose jobs come back to the loop through the done queue. */
+#ifndef STT_SERVER_SERVER_H
+#define STT_SERVER_SERVER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <libwebsockets.h>
+
+#include "pool.h"
+#include "stt/config.h"
+#include "stt/engine.h"
+#include "stt/resample.h"
+#include "stt/turn.h"
+#include "stt/vad.h"
+
+typedef struct stt_server stt_server_t;
+typedef struct stt_session stt_session_t;
+typedef struct stt_ctl stt_ctl_t;
+
+/* One queued outgoing WebSocket text message; buf has LWS_PRE bytes of headroom. */
+typedef struct stt_outmsg {
+    struct stt_outmsg *next;
+    size_t len;
+    unsigned char buf[];
+} stt_outmsg_t;
+
+typedef struct {
+    stt_outmsg_t *head, *tail;
+    size_t count, bytes;
+} stt_outq_t;
+
+/* Engine-side state of one utterance. Owned by its session; referenced by at most one job at a
+ * time (inflight). Freed when its FINAL/ABORT job came back, or at once if it never reached the
+ * engine. */
+typedef struct stt_uttstate {
+    struct stt_uttstate *next; /* in session->finishing */
+    stt_session_t *session;
+    uint32_t seq;
+    stt_utt_t *handle; /* engine handle while no job holds it */
+    int inflight;      /* a job for this utterance is with the pool */
+    size_t fed;        /* samples already handed to the engine */
+    int ended;         /* recording stopped: final wanted */
+    int abandoned;     /* session gone or aborted: release, no result */
+    int16_t *final_pcm; /* the whole utterance once ended (owned) */
+    size_t final_n;
+    double retry_at_s;  /* no decoder free: retry after this time */
+    double stop_wall_s; /* monotonic time of recording_stop */
+    double start_wall_s;
+    int partials_sent;
+    char *last_partial;
+} stt_uttstate_t;
+
+struct stt_session {
+    uint64_t id;
+    stt_server_t *srv;
+    struct lws *wsi; /* NULL once the socket is gone */
+    struct stt_session *next, *prev; /* server->sessions */
+    char ip[64];
+    char name[64];
+    stt_ctl_t *ctl; /* paired control connection, or NULL */
+    double opened_s;
+    stt_session_params_t params;
+
+    /* receive assembly of one (possibly fragmented) binary message */
+    uint8_t *rx;
+    size_t rx_len, rx_cap;
+
+    /* DSP */
+    stt_resampler_t *rs;
+    int16_t *rs_out;
+    size_t rs_out_cap;
+    int16_t chunk[STT_TURN_CHUNK_SAMPLES];
+    size_t chunk_fill;
+    stt_vad_t vad;
+    stt_turn_t *turn;
+    FILE *wav; /* -W output, raw input PCM */
+    uint64_t wav_bytes;
+    int wav_rate;
+
+    /* recognition */
+    uint32_t utt_seq;
+    stt_uttstate_t *cur;       /* utterance being recorded */
+    stt_uttstate_t *finishing; /* ended utterances awaiting their final */
+    int jobs_out;              /* jobs with the pool */
+    double last_partial_start_s;
+    int16_t *last_utt;        /* audio of the last final, for last_transcription_bytes_b64 */
+    size_t last_utt_n;
+    double listen_start_epoch, recording_stop_epoch, speech_end_silence_epoch;
+
+    /* output */
+    stt_outq_t out;
+    int closing;       /* close after the queue drains */
+    int close_code;
+    char close_reason[120];
+    int drain_close;   /* close with 1001 once idle (SIGTERM) */
+};
+
+/* A control-socket connection. */
+struct stt_ctl {
+    stt_server_t *srv;
+    struct lws *wsi;
+    struct stt_ctl *next, *prev;
+    char ip[64];
+    char name[64];
+    double opened_s;
+    stt_session_t *session;      /* paired data session, or NULL */
+    stt_session_params_t overlay; /* parameters set before a session was paired */
+    int overlay_set;
+    stt_outq_t out;
+    char *rx; /* control message assembly (64 KiB, lazily) */
+    size_t rx_len;
+    int closing;
+};
+
+#define STT_HIST_BUCKETS 12
+
+typedef struct {
+    uint64_t counts[STT_HIST_BUCKETS + 1]; /* +Inf last */
+    double sum;
+    uint64_t count;
+} stt_hist_t;
+
+extern const double stt_hist_bounds[STT_HIST_BUCKETS];
+void stt_hist_observe(stt_hist_t *h, double v);
+
+typedef struct {
+    uint64_t sessions_total, sessions_rejected_capacity, sessions_rejected_draining;
+    uint64_t control_total;
+    uint64_t frames_total, frame_errors[16];
+    double audio_seconds;
+    uint64_t utterances, partials_sent, finals_sent, finals_dropped;
+    uint64_t transcription_errors, recorder_errors, consecutive_errors, recovery_attempts;
+    uint64_t decoder_waits;
+    uint64_t close_codes[5]; /* 1000, 1001, 1007, 1009, other */
+    uint64_t conn_minute[60]; /* data connections per second slot, for connections_per_minute */
+    int64_t conn_minute_sec[60];
+    double last_activity_s;
+    stt_hist_t final_latency, first_partial_latency, job_final, job_feed;
+} stt_metrics_t;
+
+struct stt_server {
+    stt_config_t *cfg;
+    struct lws_context *ctx;
+    const stt_engine_vtable_t *engine;
+    stt_pool_t *pool;
+    stt_model_t *model; /* set on the loop once loaded */
+    volatile int model_state; /* 0 loading, 1 ready, -1 failed (written by the loader thread) */
+    char model_error[256];
+    stt_session_t *sessions;
+    stt_ctl_t *ctls;
+    int n_sessions, n_ctls;
+    uint64_t next_session_id;
+    double started_s;
+    double started_epoch;
+    int draining;
+    double drain_deadline_s;
+    int stop_loop;
+    stt_metrics_t m;
+    lws_sorted_usec_list_t tick;
+    int n_workers;
+};
+
+/* server.c */
+/* Runs the server until SIGTERM/SIGINT drained it; returns the process exit code. */
+int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers);
+void stt_server_request_write(struct lws *wsi);
+
+/* session.c */
+stt_session_t *stt_session_create(stt_server_t *srv, struct lws *wsi, const char *ip,
+                                  const char *name);
+/* Handles one complete binary message. Returns 0, or -1 if the session is now closing. */
+int stt_session_on_message(stt_session_t *s, const uint8_t *buf, size_t len);
+/* Appends a fragment; returns 0, or -1 if the message exceeds the frame cap (session closing). */
+int stt_session_on_fragment(stt_session_t *s, const uint8_t *in, size_t len, int final);
+void stt_session_on_job_done(stt_job_t *job);
+/* The socket is gone: detach and free once no job is outstanding. */
+void stt_session_detach(stt_session_t *s);
+void stt_session_tick(stt_session_t *s, double now);
+/* Queues a JSON text message (takes ownership of the string from cJSON_Print). */
+void stt_session_send_json(stt_session_t *s, char *json);
+void stt_session_close(stt_session_t *s, int code, const char *reason);
+/* Applies parameters (after set_parameter or pairing). */
+void stt_session_params_changed(stt_session_t *s);
+int stt_session_is_idle(const stt_session_t *s);
+
+/* control.c */
+void stt_ctl_on_message(stt_ctl_t *c, const char *msg, size_t len);
+
+/* outq helpers (session.c) */
+void stt_outq_push(stt_outq_t *q, const char *data, size_t len);
+stt_outmsg_t *stt_outq_pop(stt_outq_t *q);
+void stt_outq_clear(stt_outq_t *q);
+
+/* monitor.c */
+int stt_monitor_http(stt_server_t *srv, struct lws *wsi, const char *path, char **body,
+                     size_t *body_len, const char **content_type);
+int stt_server_is_ready(const stt_server_t *srv);
+
+#endif /* STT_SERVER_SERVER_H */

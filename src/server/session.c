@@ -1,0 +1,697 @@
+/* Data sessions: one per data-socket connection, fully isolated.
+ *
+ * Threads: the loop thread only. Ownership: a session owns its receive buffer, DSP state, turn
+ * machine, output queue and utterance states. Audio leaves the session only inside jobs (copied,
+ * owned by the job) and comes back as results through stt_session_on_job_done. Two-phase
+ * teardown: when the socket goes, the session is detached (wsi = NULL, current utterance
+ * abandoned) and freed only once every job it handed out has come back (jobs_out == 0).
+ *
+ * Pipeline per binary frame: parse (proto/rtstt_frame) -> optional -W write -> resample to
+ * 16 kHz (stateful) -> 512-sample chunks -> VAD -> turn machine -> events; while recording, new
+ * audio goes to the engine in FEED jobs, at most one in flight per utterance, so audio that
+ * arrives meanwhile simply accumulates and the next job carries all of it (natural coalescing). */
+#include "server.h"
+
+#include "stt/error.h"
+#include "stt/log.h"
+#include "stt/rtstt_frame.h"
+#include "stt/text.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define OUTQ_MAX_BYTES (64u << 20) /* a client that stops reading is closed past this */
+#define DECODER_RETRY_S 0.05
+
+static double epoch_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void stt_outq_push(stt_outq_t *q, const char *data, size_t len)
+{
+    stt_outmsg_t *m = stt_malloc(sizeof(*m) + LWS_PRE + len);
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->buf + LWS_PRE, data, len);
+    if (q->tail)
+        q->tail->next = m;
+    else
+        q->head = m;
+    q->tail = m;
+    q->count++;
+    q->bytes += len;
+}
+
+stt_outmsg_t *stt_outq_pop(stt_outq_t *q)
+{
+    stt_outmsg_t *m = q->head;
+    if (!m)
+        return NULL;
+    q->head = m->next;
+    if (!q->head)
+        q->tail = NULL;
+    q->count--;
+    q->bytes -= m->len;
+    return m;
+}
+
+void stt_outq_clear(stt_outq_t *q)
+{
+    stt_outmsg_t *m;
+    while ((m = stt_outq_pop(q)))
+        free(m);
+}
+
+void stt_session_send_json(stt_session_t *s, char *json)
+{
+    if (!json)
+        return;
+    if (s->wsi && !s->closing) {
+        size_t len = strlen(json);
+        if (s->out.bytes + len > OUTQ_MAX_BYTES) {
+            free(json);
+            STT_WARN(s->id, "slow_client", "output queue over %u bytes; closing", OUTQ_MAX_BYTES);
+            stt_session_close(s, 1008, "client is not reading transcripts");
+            return;
+        }
+        if (s->srv->cfg->use_extended_logging)
+            STT_INFO(s->id, "send", "%.200s", json);
+        stt_outq_push(&s->out, json, len);
+        stt_server_request_write(s->wsi);
+    }
+    free(json);
+}
+
+static void send_type(stt_session_t *s, const char *type)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", type);
+    stt_session_send_json(s, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
+static void send_text(stt_session_t *s, const char *type, const char *text)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", type);
+    cJSON_AddStringToObject(o, "text", text);
+    stt_session_send_json(s, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
+void stt_session_close(stt_session_t *s, int code, const char *reason)
+{
+    if (!s->wsi || s->closing)
+        return;
+    s->closing = 1;
+    s->close_code = code;
+    /* Close reasons must fit a control frame (123 bytes); longer ones are cut. */
+    size_t n = strlen(reason);
+    if (n >= sizeof(s->close_reason))
+        n = sizeof(s->close_reason) - 1;
+    memcpy(s->close_reason, reason, n);
+    s->close_reason[n] = '\0';
+    stt_server_request_write(s->wsi);
+}
+
+static void send_error(stt_session_t *s, const char *code, const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "error");
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", message);
+    stt_session_send_json(s, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
+static stt_turn_params_t turn_params(const stt_session_t *s)
+{
+    const stt_session_params_t *p = &s->params;
+    stt_turn_params_t t = stt_turn_default_params();
+    t.min_length_of_recording_s = p->min_length_of_recording;
+    t.min_gap_between_recordings_s = p->min_gap_between_recordings;
+    t.deactivity_silence_confirmation_s = p->deactivity_silence_confirmation_duration;
+    t.post_speech_silence_s = p->post_speech_silence_duration;
+    t.early_transcription_on_silence_s = p->early_transcription_on_silence;
+    t.pre_recording_buffer_s = p->pre_recording_buffer_duration;
+    t.max_utterance_s = s->srv->cfg->max_utterance_seconds;
+    return t;
+}
+
+void stt_session_params_changed(stt_session_t *s)
+{
+    stt_turn_params_t tp = turn_params(s);
+    stt_turn_set_params(s->turn, &tp);
+    stt_vad_params_t vp = stt_vad_default_params();
+    stt_vad_params_from_sensitivity(&vp, s->params.silero_sensitivity,
+                                    (int)s->params.webrtc_sensitivity);
+    stt_vad_set_params(&s->vad, &vp);
+}
+
+/* ---- utterances and jobs ---- */
+
+static stt_job_t *job_new(stt_uttstate_t *u, stt_job_kind_t kind)
+{
+    stt_session_t *s = u->session;
+    stt_job_t *j = stt_calloc(1, sizeof(*j));
+    j->kind = kind;
+    j->owner = u;
+    j->utt_seq = u->seq;
+    j->utt = u->handle;
+    u->handle = NULL;
+    snprintf(j->opt.language, sizeof(j->opt.language), "%s", s->params.language);
+    j->opt.beam_size = (int)s->params.beam_size;
+    j->opt.beam_size_realtime = (int)s->params.beam_size_realtime;
+    u->inflight = 1;
+    s->jobs_out++;
+    return j;
+}
+
+static void uttstate_free(stt_uttstate_t *u)
+{
+    free(u->final_pcm);
+    free(u->last_partial);
+    free(u);
+}
+
+static void finishing_remove(stt_session_t *s, stt_uttstate_t *u)
+{
+    for (stt_uttstate_t **pp = &s->finishing; *pp; pp = &(*pp)->next) {
+        if (*pp == u) {
+            *pp = u->next;
+            u->next = NULL;
+            return;
+        }
+    }
+}
+
+/* Releases an utterance that will produce no result: hands its engine handle back through an
+ * ABORT job, or frees it at once if the engine never saw it. */
+static void utt_release(stt_uttstate_t *u)
+{
+    u->abandoned = 1;
+    if (u->inflight)
+        return; /* finished when the job comes back */
+    if (u->handle) {
+        stt_pool_submit(u->session->srv->pool, job_new(u, STT_JOB_ABORT));
+        return;
+    }
+    uttstate_free(u);
+}
+
+static int partial_due(stt_session_t *s, stt_uttstate_t *u, double now)
+{
+    const stt_config_t *cfg = s->srv->cfg;
+    if (!cfg->enable_realtime_transcription || u->ended)
+        return 0;
+    if (stt_turn_awaiting_speech_end(s->turn))
+        return 0;
+    if (now - u->start_wall_s < 0)
+        return 0;
+    if (now - s->last_partial_start_s < s->params.realtime_processing_pause)
+        return 0;
+    return 1;
+}
+
+/* Hands the audio recorded since the last job to the engine, if no job for this utterance is out. */
+static void utt_pump(stt_session_t *s, double now)
+{
+    stt_uttstate_t *u = s->cur;
+    if (!u || u->inflight || u->ended || now < u->retry_at_s || !s->srv->model)
+        return;
+    size_t n;
+    const int16_t *rec = stt_turn_recording(s->turn, &n);
+    if (!rec || n <= u->fed)
+        return;
+    stt_job_t *j = job_new(u, STT_JOB_FEED);
+    j->n_samples = n - u->fed;
+    j->pcm = stt_malloc(j->n_samples * sizeof(int16_t));
+    memcpy(j->pcm, rec + u->fed, j->n_samples * sizeof(int16_t));
+    u->fed = n;
+    j->want_partial = partial_due(s, u, now);
+    if (j->want_partial)
+        s->last_partial_start_s = now;
+    stt_pool_submit(s->srv->pool, j);
+}
+
+static void utt_submit_final(stt_uttstate_t *u)
+{
+    stt_session_t *s = u->session;
+    stt_job_t *j = job_new(u, STT_JOB_FINAL);
+    size_t from = u->fed <= u->final_n ? u->fed : u->final_n;
+    j->n_samples = u->final_n - from;
+    j->pcm = stt_malloc((j->n_samples ? j->n_samples : 1) * sizeof(int16_t));
+    memcpy(j->pcm, u->final_pcm + from, j->n_samples * sizeof(int16_t));
+    u->fed = u->final_n;
+    stt_pool_submit(s->srv->pool, j);
+}
+
+static void send_transcription_start(stt_session_t *s, const int16_t *pcm, size_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "transcription_start");
+    if (s->params.transcription_start_audio) {
+        /* float32 LE in [-1, 1), as the original sends (spec 3.3). */
+        size_t nbytes = n * 4;
+        uint8_t *f = stt_malloc(nbytes ? nbytes : 1);
+        for (size_t i = 0; i < n; i++) {
+            float v = (float)pcm[i] / 32768.0f;
+            memcpy(f + 4 * i, &v, 4);
+        }
+        char *b64 = stt_malloc(stt_base64_encoded_len(nbytes) + 1);
+        stt_base64_encode(f, nbytes, b64);
+        cJSON_AddStringToObject(o, "audio_bytes_base64", b64);
+        free(b64);
+        free(f);
+    } else {
+        cJSON_AddStringToObject(o, "audio_bytes_base64", "");
+    }
+    stt_session_send_json(s, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
+static void on_recording_start(stt_session_t *s)
+{
+    if (s->cur) /* cannot happen: a stop always precedes a start */
+        utt_release(s->cur);
+    stt_uttstate_t *u = stt_calloc(1, sizeof(*u));
+    u->session = s;
+    u->seq = ++s->utt_seq;
+    u->start_wall_s = stt_now_s();
+    s->cur = u;
+    s->srv->m.utterances++;
+    STT_DEBUG(s->id, "recording_start", "utterance %u", u->seq);
+}
+
+static void on_recording_stop(stt_session_t *s)
+{
+    stt_uttstate_t *u = s->cur;
+    s->cur = NULL;
+    s->recording_stop_epoch = epoch_now();
+    size_t n = 0;
+    int16_t *pcm = stt_turn_take_utterance(s->turn, &n);
+    if (!u) {
+        free(pcm);
+        return;
+    }
+    if (!pcm) { /* abort: no final */
+        utt_release(u);
+        return;
+    }
+    u->ended = 1;
+    u->final_pcm = pcm;
+    u->final_n = n;
+    u->stop_wall_s = stt_now_s();
+    send_transcription_start(s, pcm, n);
+    free(s->last_utt);
+    s->last_utt = stt_malloc(n * sizeof(int16_t) + 1);
+    memcpy(s->last_utt, pcm, n * sizeof(int16_t));
+    s->last_utt_n = n;
+    u->next = s->finishing;
+    s->finishing = u;
+    STT_DEBUG(s->id, "recording_stop", "utterance %u: %.2f s", u->seq, (double)n / 16000.0);
+    if (!u->inflight && s->srv->model)
+        utt_submit_final(u);
+}
+
+static void turn_event(void *data, stt_turn_event_t ev, uint64_t at_sample)
+{
+    stt_session_t *s = data;
+    switch (ev) {
+    case STT_TEV_EARLY_TRANSCRIPTION:
+        return; /* incremental engines need no speculative final */
+    case STT_TEV_VAD_DETECT_START:
+        s->listen_start_epoch = epoch_now();
+        break;
+    case STT_TEV_START_TURN_DETECTION:
+        s->speech_end_silence_epoch = epoch_now();
+        break;
+    case STT_TEV_STOP_TURN_DETECTION:
+        s->speech_end_silence_epoch = 0;
+        break;
+    case STT_TEV_RECORDING_START:
+        on_recording_start(s);
+        break;
+    default:
+        break;
+    }
+    send_type(s, stt_turn_event_name(ev));
+    if (ev == STT_TEV_RECORDING_STOP)
+        on_recording_stop(s);
+}
+
+static void handle_partial(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
+{
+    if (!j->want_partial || !j->result.text || u != s->cur || u->ended)
+        return;
+    char text[4096];
+    stt_text_realtime(j->result.text, text, sizeof(text));
+    if (!text[0] || (u->last_partial && strcmp(u->last_partial, text) == 0))
+        return;
+    double elapsed = stt_now_s() - u->start_wall_s;
+    if (elapsed < s->params.init_realtime_after_seconds)
+        return;
+    free(u->last_partial);
+    u->last_partial = stt_strdup(text);
+    if (u->partials_sent++ == 0)
+        stt_hist_observe(&s->srv->m.first_partial_latency, elapsed);
+    s->srv->m.partials_sent++;
+    send_text(s, "realtime", text);
+}
+
+static void handle_final(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
+{
+    stt_metrics_t *m = &s->srv->m;
+    finishing_remove(s, u);
+    if (j->status != 0) {
+        m->transcription_errors++;
+        m->consecutive_errors++;
+        STT_ERROR(s->id, "final_failed", "utterance %u: %s", u->seq, stt_strerror(j->status));
+        if (s->wsi)
+            send_error(s, "transcription_failed", stt_strerror(j->status));
+        return;
+    }
+    m->consecutive_errors = 0;
+    char text[8192];
+    stt_text_final(j->result.text ? j->result.text : "", text, sizeof(text));
+    if (s->wsi && !s->closing) {
+        stt_hist_observe(&m->final_latency, stt_now_s() - u->stop_wall_s);
+        m->finals_sent++;
+        send_text(s, "fullSentence", text);
+        STT_INFO(s->id, "final", "utterance %u: %zu chars, %.2f s audio", u->seq, strlen(text),
+                 (double)u->final_n / 16000.0);
+    } else {
+        m->finals_dropped++;
+    }
+}
+
+void stt_session_on_job_done(stt_job_t *j)
+{
+    stt_uttstate_t *u = j->owner;
+    stt_session_t *s = u->session;
+    stt_server_t *srv = s->srv;
+    s->jobs_out--;
+    u->inflight = 0;
+    u->handle = j->utt;
+    double dur = j->finished_s - j->started_s;
+
+    if (j->kind == STT_JOB_ABORT) {
+        uttstate_free(u);
+    } else if (j->status == STT_EBUSY) {
+        /* No decoder free: nothing was decoded; rewind and retry shortly. */
+        srv->m.decoder_waits++;
+        u->fed = 0;
+        u->retry_at_s = stt_now_s() + DECODER_RETRY_S;
+        if (u->abandoned)
+            uttstate_free(u);
+    } else if (j->kind == STT_JOB_FEED) {
+        stt_hist_observe(&srv->m.job_feed, dur);
+        if (j->status != 0) {
+            srv->m.transcription_errors++;
+            srv->m.consecutive_errors++;
+            u->fed = 0; /* the engine dropped the utterance; start over with a new one */
+        } else {
+            srv->m.consecutive_errors = 0;
+        }
+        if (u->abandoned) {
+            utt_release(u);
+        } else {
+            handle_partial(s, u, j);
+            if (u->ended)
+                utt_submit_final(u);
+        }
+    } else {
+        stt_hist_observe(&srv->m.job_final, dur);
+        if (u->abandoned)
+            uttstate_free(u);
+        else {
+            handle_final(s, u, j);
+            uttstate_free(u);
+        }
+    }
+    stt_result_dispose(&j->result);
+    free(j->pcm);
+    free(j);
+
+    if (!s->wsi) {
+        if (s->jobs_out == 0)
+            stt_session_detach(s); /* frees */
+        return;
+    }
+    utt_pump(s, stt_now_s());
+    if (s->drain_close && stt_session_is_idle(s))
+        stt_session_close(s, 1001, "server shutting down");
+}
+
+void stt_session_tick(stt_session_t *s, double now)
+{
+    if (!s->wsi || !s->srv->model)
+        return;
+    /* Utterances that waited for a decoder or for the model. */
+    for (stt_uttstate_t *u = s->finishing; u; u = u->next)
+        if (!u->inflight && now >= u->retry_at_s)
+            utt_submit_final(u);
+    utt_pump(s, now);
+}
+
+int stt_session_is_idle(const stt_session_t *s)
+{
+    return !s->cur && !s->finishing && s->jobs_out == 0;
+}
+
+/* ---- audio path ---- */
+
+static void feed_16k(stt_session_t *s, const int16_t *pcm, size_t n)
+{
+    while (n > 0) {
+        size_t take = STT_TURN_CHUNK_SAMPLES - s->chunk_fill;
+        if (take > n)
+            take = n;
+        memcpy(s->chunk + s->chunk_fill, pcm, take * sizeof(int16_t));
+        s->chunk_fill += take;
+        pcm += take;
+        n -= take;
+        if (s->chunk_fill == STT_TURN_CHUNK_SAMPLES) {
+            stt_vad_result_t v = stt_vad_process(&s->vad, s->chunk);
+            int active = s->srv->cfg->silero_deactivity_detection ? v.active : v.onset;
+            stt_turn_feed(s->turn, s->chunk, v.onset, active);
+            s->chunk_fill = 0;
+            if (!s->wsi || s->closing)
+                return;
+        }
+    }
+}
+
+static void wav_header(FILE *f, int rate, uint32_t data_bytes)
+{
+    uint8_t h[44];
+    uint32_t v;
+    memcpy(h, "RIFF", 4);
+    v = 36 + data_bytes;
+    memcpy(h + 4, &v, 4);
+    memcpy(h + 8, "WAVEfmt ", 8);
+    v = 16;
+    memcpy(h + 16, &v, 4);
+    uint16_t fmt = 1, ch = 1, bits = 16, align = 2;
+    memcpy(h + 20, &fmt, 2);
+    memcpy(h + 22, &ch, 2);
+    v = (uint32_t)rate;
+    memcpy(h + 24, &v, 4);
+    v = (uint32_t)rate * 2;
+    memcpy(h + 28, &v, 4);
+    memcpy(h + 32, &align, 2);
+    memcpy(h + 34, &bits, 2);
+    memcpy(h + 36, "data", 4);
+    memcpy(h + 40, &data_bytes, 4);
+    fseek(f, 0, SEEK_SET);
+    fwrite(h, 1, sizeof(h), f);
+    fseek(f, 0, SEEK_END);
+}
+
+static void write_raw(stt_session_t *s, const stt_rtstt_frame_t *fr)
+{
+    const char *pattern = s->srv->cfg->write;
+    if (!pattern || !pattern[0])
+        return;
+    if (!s->wav) {
+        char path[1024];
+        const char *pct = strstr(pattern, "%s");
+        if (pct)
+            snprintf(path, sizeof(path), "%.*s%llu%s", (int)(pct - pattern), pattern,
+                     (unsigned long long)s->id, pct + 2);
+        else
+            snprintf(path, sizeof(path), "%s", pattern);
+        s->wav = fopen(path, "wb+");
+        if (!s->wav) {
+            STT_WARN(s->id, "write_failed", "cannot open %s", path);
+            return;
+        }
+        s->wav_rate = fr->sample_rate_hz; /* rate of the first chunk, as the original */
+        wav_header(s->wav, s->wav_rate, 0);
+    }
+    fwrite(fr->pcm, 2, fr->n_samples, s->wav);
+    s->wav_bytes += fr->n_samples * 2;
+    wav_header(s->wav, s->wav_rate, (uint32_t)s->wav_bytes);
+}
+
+int stt_session_on_message(stt_session_t *s, const uint8_t *buf, size_t len)
+{
+    stt_server_t *srv = s->srv;
+    stt_frame_limits_t lim = {.max_frame_bytes = (size_t)srv->cfg->max_frame_bytes,
+                              .max_metadata_bytes = STT_FRAME_MAX_METADATA_BYTES};
+    stt_rtstt_frame_t fr;
+    char err[256];
+    stt_frame_err_t e = stt_rtstt_frame_parse(buf, len, &lim, &fr, err, sizeof(err));
+    if (e != STT_FRAME_OK) {
+        srv->m.frame_errors[e < 16 ? e : 15]++;
+        srv->m.recorder_errors++;
+        STT_WARN(s->id, "bad_frame", "%s: %s", stt_frame_err_name(e), err);
+        send_error(s, stt_frame_err_name(e), err);
+        stt_session_close(s, stt_frame_err_close_code(e), err);
+        return -1;
+    }
+    srv->m.frames_total++;
+    srv->m.last_activity_s = stt_now_s();
+    srv->m.audio_seconds += (double)fr.n_samples / fr.sample_rate_hz;
+    if (srv->cfg->logchunks)
+        STT_DEBUG(s->id, "chunk", "%zu samples at %d Hz", fr.n_samples, fr.sample_rate_hz);
+    write_raw(s, &fr);
+    if (fr.n_samples == 0)
+        return 0;
+
+    if (!s->rs) {
+        s->rs = stt_resampler_create(fr.sample_rate_hz, 16000, STT_RESAMPLE_QUALITY_DEFAULT);
+        if (!s->rs) {
+            send_error(s, "unsupported_sample_rate", "resampler rejected the rate");
+            stt_session_close(s, 1007, "unsupported sample rate");
+            return -1;
+        }
+    } else if (stt_resampler_input_rate(s->rs) != fr.sample_rate_hz) {
+        stt_resampler_set_input_rate(s->rs, fr.sample_rate_hz);
+    }
+    size_t cap = stt_resampler_max_output(s->rs, fr.n_samples);
+    if (cap > s->rs_out_cap) {
+        s->rs_out = stt_realloc(s->rs_out, cap * sizeof(int16_t));
+        s->rs_out_cap = cap;
+    }
+    size_t produced = 0;
+    stt_resampler_process(s->rs, fr.pcm, fr.n_samples, s->rs_out, s->rs_out_cap, &produced);
+    feed_16k(s, s->rs_out, produced);
+    if (s->wsi && !s->closing)
+        utt_pump(s, stt_now_s());
+    return s->closing ? -1 : 0;
+}
+
+int stt_session_on_fragment(stt_session_t *s, const uint8_t *in, size_t len, int final)
+{
+    size_t max = (size_t)s->srv->cfg->max_frame_bytes;
+    if (s->rx_len + len > max) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "frame of more than %zu bytes exceeds the %zu-byte limit",
+                 s->rx_len + len, max);
+        s->srv->m.frame_errors[STT_FRAME_TOOBIG]++;
+        s->srv->m.recorder_errors++;
+        STT_WARN(s->id, "bad_frame", "frame_too_large: %s", msg);
+        send_error(s, "frame_too_large", msg);
+        stt_session_close(s, 1009, msg);
+        s->rx_len = 0;
+        return -1;
+    }
+    if (final && s->rx_len == 0) /* common case: unfragmented, parse in place */
+        return stt_session_on_message(s, in, len);
+    if (s->rx_len + len > s->rx_cap) {
+        size_t cap = s->rx_cap ? s->rx_cap : 8192;
+        while (cap < s->rx_len + len)
+            cap *= 2;
+        s->rx = stt_realloc(s->rx, cap);
+        s->rx_cap = cap;
+    }
+    memcpy(s->rx + s->rx_len, in, len);
+    s->rx_len += len;
+    if (!final)
+        return 0;
+    size_t n = s->rx_len;
+    s->rx_len = 0;
+    return stt_session_on_message(s, s->rx, n);
+}
+
+stt_session_t *stt_session_create(stt_server_t *srv, struct lws *wsi, const char *ip,
+                                  const char *name)
+{
+    stt_session_t *s = stt_calloc(1, sizeof(*s));
+    s->id = ++srv->next_session_id;
+    s->srv = srv;
+    s->wsi = wsi;
+    snprintf(s->ip, sizeof(s->ip), "%s", ip);
+    snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
+    s->opened_s = stt_now_s();
+    s->params = srv->cfg->sess;
+    stt_vad_params_t vp = stt_vad_default_params();
+    stt_vad_params_from_sensitivity(&vp, s->params.silero_sensitivity,
+                                    (int)s->params.webrtc_sensitivity);
+    stt_vad_init(&s->vad, &vp);
+    stt_turn_params_t tp = turn_params(s);
+    s->turn = stt_turn_create(&tp, turn_event, s);
+    /* link */
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    srv->n_sessions++;
+    stt_turn_start(s->turn);
+    return s;
+}
+
+void stt_session_detach(stt_session_t *s)
+{
+    stt_server_t *srv = s->srv;
+    if (s->wsi) {
+        s->wsi = NULL;
+        stt_outq_clear(&s->out);
+        if (s->cur) {
+            stt_uttstate_t *u = s->cur;
+            s->cur = NULL;
+            utt_release(u);
+        }
+        /* Ended utterances keep running only to return their decoder; results are dropped. */
+        for (stt_uttstate_t *u = s->finishing, *nx; u; u = nx) {
+            nx = u->next;
+            finishing_remove(s, u);
+            srv->m.finals_dropped++;
+            utt_release(u);
+        }
+        if (s->wav) {
+            fclose(s->wav);
+            s->wav = NULL;
+        }
+        /* unlink from the live list; ctl pairing is undone by the server */
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            srv->sessions = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
+        s->next = s->prev = NULL;
+        srv->n_sessions--;
+    }
+    if (s->jobs_out > 0)
+        return; /* freed by the last job's completion */
+    /* Anything still listed has no job out and is abandoned. */
+    for (stt_uttstate_t *u = s->finishing, *nx; u; u = nx) {
+        nx = u->next;
+        uttstate_free(u);
+    }
+    s->finishing = NULL;
+    stt_turn_destroy(s->turn);
+    stt_vad_dispose(&s->vad);
+    stt_resampler_destroy(s->rs);
+    free(s->rs_out);
+    free(s->rx);
+    free(s->last_utt);
+    free(s);
+}

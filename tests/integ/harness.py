@@ -1,0 +1,671 @@
+"""Shared helpers for the integration tests in tests/integ/.
+
+Everything here talks to a real stt-server binary started on free 127.0.0.1 ports. Only the
+standard library and `websockets` (Debian python3-websockets 10.4) are used; WER is scored with
+NIST sclite (Debian `sctk`) so the numbers match what the rest of the project reports.
+
+Environment (set by ctest, see CMakeLists.txt; defaults are for running a script by hand):
+  STT_SERVER      stt-server binary            (default $STT_BUILD_DIR/stt-server)
+  STT_CLIENT      stt-client binary            (default $STT_BUILD_DIR/stt-client)
+  STT_SOURCE_DIR  repository root              (default: two levels above this file)
+  STT_BUILD_DIR   build directory              (default $STT_SOURCE_DIR/build)
+  STT_INTEG_KEEP  if set, keep temp dirs and server logs after the run
+"""
+
+import asyncio
+import atexit
+import base64
+import ctypes
+import faulthandler
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import wave
+
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("STT_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+BUILD_DIR = os.environ.get("STT_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
+SERVER_BIN = os.environ.get("STT_SERVER") or os.path.join(BUILD_DIR, "stt-server")
+CLIENT_BIN = os.environ.get("STT_CLIENT") or os.path.join(BUILD_DIR, "stt-client")
+
+PS_TESTDATA = "/usr/share/pocketsphinx/test/data"
+LIBRIVOX_DIR = os.path.join(PS_TESTDATA, "librivox")
+
+# What Prometheus 2.42 sends when it scrapes.
+PROM_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+               "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+PROM_ACCEPT_PLAIN = "text/plain;version=0.0.4"
+
+# The event types the server may send on the data socket (spec 3.3 plus the error event).
+EVENT_TYPES = {
+    "vad_detect_start", "vad_detect_stop", "recording_start", "realtime",
+    "start_turn_detection", "stop_turn_detection", "recording_stop", "transcription_start",
+    "fullSentence", "wakeword_detection_start", "wakeword_detection_end", "wakeword_detected",
+    "error",
+}
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+def watchdog(seconds=170):
+    """Hard bound on a script's run time: dump all stacks and exit non-zero. Servers we started
+    die with us (PR_SET_PDEATHSIG), so nothing is left behind."""
+    faulthandler.dump_traceback_later(seconds, exit=True)
+
+
+def require_tool(name, fallback=None):
+    path = shutil.which(name) or (fallback if fallback and os.path.exists(fallback) else None)
+    if not path:
+        raise AssertionError(f"required tool {name!r} not found (install the Debian package)")
+    return path
+
+
+def tmpdir(prefix):
+    d = tempfile.mkdtemp(prefix=f"stt-integ-{prefix}-")
+    if not os.environ.get("STT_INTEG_KEEP"):
+        atexit.register(shutil.rmtree, d, True)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------
+# Ports and processes
+# ---------------------------------------------------------------------------------------------
+
+def free_ports(n):
+    """n distinct ports that were free a moment ago (held open together so they differ)."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _die_with_parent():
+    # PR_SET_PDEATHSIG = 1: if the test script dies (watchdog, crash), the server gets SIGKILL.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except OSError:
+        pass
+
+
+_LIVE = []
+
+
+@atexit.register
+def _kill_leftovers():
+    for p in _LIVE:
+        if p.poll() is None:
+            p.kill()
+
+
+def spawn(argv, log_path, **kw):
+    f = open(log_path, "wb")
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                         preexec_fn=_die_with_parent, **kw)
+    f.close()
+    _LIVE.append(p)
+    return p
+
+
+def http_get(url, headers=None, timeout=5.0):
+    """(status, headers dict with lowercase keys, body bytes); 4xx/5xx are returned, not raised."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                      "ThreadSanitizer", "Segmentation fault")
+
+
+class Server:
+    """One stt-server process on free 127.0.0.1 ports, logging to a file.
+
+    Use as a context manager; on an exception the log tail is printed. stop() raises if the log
+    shows a sanitizer report (when STT_SERVER is an ASan/UBSan build)."""
+
+    def __init__(self, *extra, engine="pocketsphinx", name="srv", drain_timeout=3.0,
+                 binary=None, host="127.0.0.1"):
+        self.extra = [str(a) for a in extra]
+        self.engine = engine
+        self.name = name
+        self.drain_timeout = drain_timeout
+        self.binary = binary or SERVER_BIN
+        self.host = host
+        self.dir = tmpdir(name)
+        self.log_path = os.path.join(self.dir, "server.log")
+        self.proc = None
+        self.control_port = self.data_port = self.monitor_port = None
+        self.argv = None
+
+    # -- lifecycle --
+    def build_argv(self):
+        argv = [self.binary, "--host", self.host,
+                "--control_port", str(self.control_port), "--data_port", str(self.data_port),
+                "--monitor_port", str(self.monitor_port)]
+        if self.engine:
+            argv += ["--engine", self.engine]
+        if self.drain_timeout is not None:
+            argv += ["--drain_timeout", str(self.drain_timeout)]
+        return argv + self.extra
+
+    def start(self, ready_timeout=20.0, argv_fn=None):
+        if not os.access(self.binary, os.X_OK):
+            raise AssertionError(f"stt-server binary not found or not executable: {self.binary}")
+        last_err = None
+        for attempt in range(3):
+            self.control_port, self.data_port, self.monitor_port = free_ports(3)
+            self.argv = argv_fn(self) if argv_fn else self.build_argv()
+            self.proc = spawn(self.argv, self.log_path)
+            try:
+                self.wait_ready(ready_timeout)
+                return self
+            except AssertionError as e:
+                last_err = e
+                # A port taken between free_ports() and bind() is the one retryable failure.
+                if self.proc.poll() is not None and re.search(
+                        r"(?i)address already in use|EADDRINUSE|bind", self.log_text()):
+                    continue
+                self.kill()
+                raise
+        raise last_err
+
+    def wait_ready(self, timeout):
+        t_end = time.monotonic() + timeout
+        while time.monotonic() < t_end:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name}: stt-server exited with {self.proc.returncode} "
+                                     f"before ready\nargv: {self.argv}\n{self.log_tail()}")
+            try:
+                status, _, _ = http_get(self.http_url("/readyz"), timeout=1.0)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name}: /readyz not 200 within {timeout}s\n{self.log_tail()}")
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self, timeout=None):
+        """SIGTERM, wait, SIGKILL as a last resort. Returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            wait = timeout if timeout is not None else (self.drain_timeout or 25) + 10
+            if self.wait_exit(wait) is None:
+                self.kill()
+                raise AssertionError(f"{self.name}: did not exit within {wait}s of SIGTERM\n"
+                                     f"{self.log_tail()}")
+        self.check_sanitizers()
+        return self.proc.returncode
+
+    def check_sanitizers(self):
+        text = self.log_text()
+        for pat in SANITIZER_PATTERNS:
+            if pat in text:
+                raise AssertionError(f"{self.name}: sanitizer/crash report in server log "
+                                     f"({pat!r}):\n{self.log_tail(120)}")
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, et, ev, tb):
+        try:
+            rc = self.stop()
+        except AssertionError:
+            if et is None:
+                raise
+            rc = None
+        if et is not None:
+            log(f"--- {self.name} log tail ({self.log_path}) ---\n{self.log_tail()}")
+        elif rc not in (0, None):
+            raise AssertionError(f"{self.name}: exit status {rc} after SIGTERM\n{self.log_tail()}")
+        return False
+
+    # -- addresses --
+    def data_url(self, session=None):
+        return f"ws://127.0.0.1:{self.data_port}/" + (f"?session={session}" if session else "")
+
+    def control_url(self, session=None):
+        return f"ws://127.0.0.1:{self.control_port}/" + (f"?session={session}" if session else "")
+
+    def http_url(self, path):
+        return f"http://127.0.0.1:{self.monitor_port}{path}"
+
+    def get(self, path, headers=None):
+        return http_get(self.http_url(path), headers)
+
+    def get_json(self, path):
+        status, hdrs, body = self.get(path)
+        return status, json.loads(body.decode())
+
+    # -- logs --
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n=60):
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Audio
+# ---------------------------------------------------------------------------------------------
+
+def read_wav(path):
+    """(pcm16 LE mono bytes, sample rate)."""
+    with wave.open(path, "rb") as w:
+        if w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise AssertionError(f"{path}: expected mono 16-bit WAV")
+        return w.readframes(w.getnframes()), w.getframerate()
+
+
+def sox(*args):
+    require_tool("sox")
+    r = subprocess.run(["sox", *map(str, args)], capture_output=True)
+    if r.returncode != 0:
+        raise AssertionError(f"sox {args} failed: {r.stderr.decode()}")
+
+
+def convert_wav(src, dst, rate):
+    """Resample (sox's default high-quality rate effect) to a mono 16-bit WAV."""
+    sox(src, "-r", rate, "-c", 1, "-b", 16, "-e", "signed-integer", dst)
+    return dst
+
+
+def raw16k_to_wav(src, dst):
+    sox("-t", "raw", "-r", 16000, "-e", "signed-integer", "-b", 16, "-c", 1, src, dst)
+    return dst
+
+
+def silence(seconds, rate):
+    return b"\x00\x00" * int(round(seconds * rate))
+
+
+def duration(pcm, rate):
+    return len(pcm) / 2.0 / rate
+
+
+def make_frame(pcm, rate=16000, meta=None):
+    """Data-socket frame: uint32 LE metadata length + JSON metadata + PCM16 LE mono."""
+    m = {"sampleRate": rate} if meta is None else meta
+    mb = json.dumps(m).encode() if not isinstance(m, (bytes, bytearray)) else bytes(m)
+    return struct.pack("<I", len(mb)) + mb + pcm
+
+
+def librivox_set():
+    """[(utt_id, wav path, reference text)] from the pocketsphinx test data."""
+    out = []
+    with open(os.path.join(LIBRIVOX_DIR, "transcription")) as f:
+        for line in f:
+            m = re.match(r"\s*<s>(.*)</s>\s*\((.+)\)\s*$", line)
+            if m:
+                utt = m.group(2).strip()
+                out.append((utt, os.path.join(LIBRIVOX_DIR, utt + ".wav"), m.group(1).strip()))
+    if len(out) != 5:
+        raise AssertionError(f"expected 5 librivox utterances, found {len(out)}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# WebSocket clients
+# ---------------------------------------------------------------------------------------------
+
+def _close_code(exc):
+    rcvd = getattr(exc, "rcvd", None)
+    return rcvd.code if rcvd is not None else 1006
+
+
+async def ws_connect(url, local_addr=None, **kw):
+    kw.setdefault("max_size", None)
+    kw.setdefault("ping_interval", None)
+    kw.setdefault("open_timeout", 10)
+    kw.setdefault("close_timeout", 5)
+    # The RealtimeSTT client (websocket-client) never offers permessage-deflate.
+    kw.setdefault("compression", None)
+    if local_addr:
+        kw["local_addr"] = (local_addr, 0)
+    return await websockets.connect(url, **kw)
+
+
+class DataClient:
+    """A data-socket connection that records every server message with its arrival time
+    (time.monotonic()) and the close code."""
+
+    def __init__(self, url, name="", local_addr=None):
+        self.url = url
+        self.name = name or url
+        self.local_addr = local_addr
+        self.ws = None
+        self.events = []          # [(t, dict)] parsed JSON text frames
+        self.anomalies = []       # non-JSON text, binary frames, unknown types
+        self.close_code = None
+        self.close_reason = None
+        self.closed_at = None
+        self.send_error = None
+        self._reader_task = None
+        self._cond = asyncio.Condition()
+
+    async def connect(self):
+        self.ws = await ws_connect(self.url, self.local_addr)
+        self._reader_task = asyncio.ensure_future(self._reader())
+        return self
+
+    async def _reader(self):
+        try:
+            async for msg in self.ws:
+                t = time.monotonic()
+                if isinstance(msg, bytes):
+                    self.anomalies.append((t, "binary", len(msg)))
+                    continue
+                try:
+                    ev = json.loads(msg)
+                except ValueError:
+                    self.anomalies.append((t, "non-json", msg[:200]))
+                    continue
+                if not isinstance(ev, dict) or ev.get("type") not in EVENT_TYPES:
+                    self.anomalies.append((t, "unknown", str(ev)[:200]))
+                async with self._cond:
+                    self.events.append((t, ev))
+                    self._cond.notify_all()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            self.close_reason = self.ws.close_reason
+            self.closed_at = time.monotonic()
+            async with self._cond:
+                self._cond.notify_all()
+
+    async def send_raw(self, data):
+        try:
+            await self.ws.send(data)
+            return True
+        except ConnectionClosed as e:
+            self.send_error = e
+            return False
+
+    async def send_pcm(self, pcm, rate, frames_per_msg=1024, realtime=True, t0=None, meta=None):
+        """Send pcm in frames_per_msg-sample messages. In real-time mode message k leaves at
+        t0 + k*frames_per_msg/rate on a fixed clock (no drift from sleep overruns). Returns the
+        scheduled time at which the last sample 'happened' (t0 + samples/rate), for chaining."""
+        if t0 is None:
+            t0 = time.monotonic()
+        step = frames_per_msg * 2
+        n = len(pcm) // 2
+        for k, off in enumerate(range(0, len(pcm), step)):
+            if realtime:
+                delay = t0 + k * frames_per_msg / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            if not await self.send_raw(make_frame(pcm[off:off + step], rate, meta)):
+                break
+        end = t0 + n / rate
+        if realtime:
+            delay = end - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        return end
+
+    async def wait_for(self, pred, timeout, what="event"):
+        """Wait for an event matching pred(ev); returns (t, ev). Raises on timeout/close."""
+        t_end = time.monotonic() + timeout
+        async with self._cond:
+            while True:
+                for t, ev in self.events:
+                    if pred(ev):
+                        return t, ev
+                if self.closed_at is not None:
+                    raise AssertionError(f"{self.name}: socket closed ({self.close_code}) while "
+                                         f"waiting for {what}; events: {self.summary()}")
+                left = t_end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{self.name}: timed out after {timeout}s waiting for "
+                                         f"{what}; events: {self.summary()}")
+                try:
+                    await asyncio.wait_for(self._cond.wait(), left)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def wait_count(self, type_, count, timeout):
+        await self.wait_for(lambda ev: sum(1 for _, e in self.events if e.get("type") == type_)
+                            >= count, timeout, f"{count} x {type_}")
+
+    async def wait_closed(self, timeout):
+        try:
+            await asyncio.wait_for(asyncio.shield(self._reader_task), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{self.name}: server did not close within {timeout}s")
+        return self.close_code
+
+    async def close(self):
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader_task is not None:
+            try:
+                await asyncio.wait_for(self._reader_task, 5)
+            except asyncio.TimeoutError:
+                self._reader_task.cancel()
+
+    # -- views --
+    def of_type(self, type_):
+        return [(t, ev) for t, ev in self.events if ev.get("type") == type_]
+
+    def types(self):
+        return [ev.get("type") for _, ev in self.events]
+
+    def finals(self):
+        return [ev.get("text", "") for _, ev in self.of_type("fullSentence")]
+
+    def texts(self):
+        return [ev.get("text", "") for _, ev in self.events if "text" in ev]
+
+    def count(self, type_):
+        return sum(1 for _, ev in self.events if ev.get("type") == type_)
+
+    def summary(self):
+        out = []
+        for _, ev in self.events:
+            ty = ev.get("type")
+            if ty in ("realtime", "fullSentence"):
+                out.append(f"{ty}({ev.get('text', '')!r})")
+            elif ty == "transcription_start":
+                out.append(f"{ty}({len(ev.get('audio_bytes_base64') or '')}b64)")
+            elif ty == "error":
+                out.append(f"error({ev.get('code')})")
+            else:
+                out.append(ty)
+        # Collapse runs of realtime updates so failure messages stay readable.
+        res, prev, run = [], None, 0
+        for s in out + [None]:
+            key = s.split("(")[0] if s else None
+            if key == "realtime" and prev == "realtime":
+                run += 1
+                last_rt = s
+                continue
+            if prev == "realtime" and run:
+                res.append(f"...+{run} realtime, last {last_rt}")
+            run = 0
+            if s is not None:
+                res.append(s)
+            prev = key
+        return ", ".join(res)
+
+
+class ControlClient:
+    """Control-socket connection: one JSON response per request, in order."""
+
+    def __init__(self, url, local_addr=None):
+        self.url = url
+        self.local_addr = local_addr
+        self.ws = None
+
+    async def connect(self):
+        self.ws = await ws_connect(self.url, self.local_addr)
+        return self
+
+    async def request(self, msg, timeout=5.0):
+        """Send msg (dict → JSON text, str → as is, bytes → binary) and return the parsed reply."""
+        await self.ws.send(json.dumps(msg) if isinstance(msg, dict) else msg)
+        return await self.recv(timeout)
+
+    async def recv(self, timeout=5.0):
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        self.last_raw = raw
+        if not isinstance(raw, str):
+            raise AssertionError(f"control reply is binary ({len(raw)} bytes)")
+        return json.loads(raw)
+
+    async def get(self, parameter, request_id=None, timeout=5.0):
+        msg = {"command": "get_parameter", "parameter": parameter}
+        if request_id is not None:
+            msg["request_id"] = request_id
+        return await self.request(msg, timeout)
+
+    async def set(self, parameter, value, timeout=5.0):
+        return await self.request({"command": "set_parameter", "parameter": parameter,
+                                   "value": value}, timeout)
+
+    async def call(self, method, args=None, kwargs=None, timeout=5.0):
+        return await self.request({"command": "call_method", "method": method,
+                                   "args": args or [], "kwargs": kwargs or {}}, timeout)
+
+    async def close(self):
+        if self.ws is not None:
+            await self.ws.close()
+
+
+async def transcribe(url, pcm, rate, tail_s=1.5, frames_per_msg=1024, realtime=True,
+                     expect_finals=1, final_timeout=30.0, settle_s=1.0, name="", local_addr=None,
+                     client=None):
+    """Stream pcm + tail_s of silence on one data connection, wait for expect_finals
+    fullSentence events (then settle_s more, to catch extras) and close. Returns the DataClient
+    with .t0 (first send), .t_speech_end (scheduled end of pcm) and .t_end (end of tail)."""
+    c = client or await DataClient(url, name=name, local_addr=local_addr).connect()
+    c.t0 = time.monotonic()
+    c.t_speech_end = await c.send_pcm(pcm, rate, frames_per_msg, realtime, c.t0)
+    c.t_end = await c.send_pcm(silence(tail_s, rate), rate, frames_per_msg, realtime,
+                               c.t_speech_end if realtime else None)
+    c.wait_error = None
+    if expect_finals:
+        # Not raised here: concurrent callers (asyncio.gather) still get every client back; the
+        # caller's count assertions report the shortfall with the event summary.
+        try:
+            await c.wait_count("fullSentence", expect_finals, final_timeout)
+        except AssertionError as e:
+            c.wait_error = str(e)
+    await asyncio.sleep(settle_s)
+    await c.close()
+    return c
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+# ---------------------------------------------------------------------------------------------
+
+SCLITE = "/usr/lib/sctk/bin/sclite"
+
+
+def normalize(text):
+    """Lowercase, punctuation stripped (word-internal apostrophes kept), whitespace collapsed."""
+    t = text.lower().replace("\u2019", "'")
+    t = re.sub(r"[^a-z0-9' ]+", " ", t)
+    words = [w.strip("'") for w in t.split()]
+    return " ".join(w for w in words if w)
+
+
+def wer(pairs):
+    """Corpus WER of [(reference, hypothesis)] with NIST sclite. Returns
+    (error_rate, n_ref_words, n_errors). Texts are normalized first."""
+    sclite = require_tool("sclite", SCLITE)
+    d = tempfile.mkdtemp(prefix="stt-sclite-")
+    try:
+        ref_p, hyp_p = os.path.join(d, "ref.trn"), os.path.join(d, "hyp.trn")
+        with open(ref_p, "w") as rf, open(hyp_p, "w") as hf:
+            for i, (ref, hyp) in enumerate(pairs):
+                # "-i rm" ids are speaker-utterance; one pseudo speaker for the corpus.
+                rf.write(f"{normalize(ref)} (spk-u{i:03d})\n")
+                hf.write(f"{normalize(hyp)} (spk-u{i:03d})\n")
+        r = subprocess.run([sclite, "-r", ref_p, "trn", "-h", hyp_p, "trn", "-i", "rm",
+                            "-o", "sum", "stdout"], capture_output=True, text=True)
+        m = re.search(r"\|\s*Sum/Avg\s*\|\s*(\d+)\s+(\d+)\s*\|\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)"
+                      r"\s+([\d.]+)\s+([\d.]+)", r.stdout)
+        if r.returncode != 0 or not m:
+            raise AssertionError(f"sclite failed (rc {r.returncode}):\n{r.stdout}\n{r.stderr}")
+        n_words = int(m.group(2))
+        err_pct = float(m.group(7))
+        return err_pct / 100.0, n_words, int(round(err_pct * n_words / 100.0))
+    finally:
+        shutil.rmtree(d, True)
+
+
+def word_overlap(a, b):
+    """Fraction of a's words that also occur in b (after normalization)."""
+    wa, wb = normalize(a).split(), set(normalize(b).split())
+    return sum(1 for w in wa if w in wb) / len(wa) if wa else 0.0
+
+
+def decode_f32_b64(s):
+    raw = base64.b64decode(s)
+    if len(raw) % 4:
+        raise AssertionError(f"transcription_start audio is {len(raw)} bytes, not float32-aligned")
+    return struct.unpack(f"<{len(raw) // 4}f", raw)
+
+
+def check_transcription_start(ev, min_s, max_s):
+    """audio_bytes_base64 must be float32 LE 16 kHz samples in [-1, 1] of plausible length."""
+    b64 = ev.get("audio_bytes_base64")
+    if not isinstance(b64, str) or not b64:
+        raise AssertionError(f"transcription_start without audio_bytes_base64: {str(ev)[:200]}")
+    samples = decode_f32_b64(b64)
+    secs = len(samples) / 16000.0
+    if not (min_s <= secs <= max_s):
+        raise AssertionError(f"transcription_start audio is {secs:.2f}s, expected "
+                             f"{min_s:.2f}..{max_s:.2f}s")
+    peak = max(abs(x) for x in samples) if samples else 0.0
+    if not (0.0 < peak <= 1.0):
+        raise AssertionError(f"transcription_start audio peak {peak} not in (0, 1]")
+    return secs
+
+
+def run_async(coro):
+    return asyncio.run(coro)

@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""Monitoring port: /health (exact keys, JSON types, 200), /metrics as JSON by default and as
+Prometheus text 0.0.4 for both a plain and Prometheus 2.42's Accept header (must pass
+`promtool check metrics`), histogram +Inf bucket == _count, stt_sessions_active tracks a live
+session, counters move after streaming one file, /livez and /readyz."""
+
+import asyncio
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+import harness as h
+
+HEALTH_KEYS = {
+    "status": (str,), "recorder_state": (str,), "uptime_seconds": "number",
+    "active_connections": (int,), "total_connections": (int,),
+    "connections_per_minute": "number", "audio_chunks_processed": (int,),
+    "transcription_errors": (int,), "recorder_errors": (int,),
+    "last_activity_seconds": "number?", "consecutive_errors": (int,),
+    "recovery_attempts": (int,),
+}
+SRV = None
+
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)(\s+\d+)?$')
+
+
+def parse_prom(text):
+    """{(name, frozenset(labels)): value} for every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE_RE.match(line)
+        if not m:
+            raise AssertionError(f"unparseable sample line: {line!r}")
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def promtool_check(text):
+    exe = h.require_tool("promtool")
+    r = subprocess.run([exe, "check", "metrics"], input=text, capture_output=True, text=True,
+                       timeout=30)
+    return r.returncode, (r.stdout + r.stderr).strip()
+
+
+def prom(headers):
+    status, hdrs, body = SRV.get("/metrics", headers)
+    return status, hdrs, body.decode()
+
+
+class Monitoring(unittest.TestCase):
+
+    def test_health(self):
+        status, hdrs, body = SRV.get("/health")
+        self.assertEqual(status, 200, body)
+        self.assertIn("application/json", hdrs.get("content-type", ""))
+        data = json.loads(body)
+        h.log(f"  /health: {data}")
+        self.assertEqual(set(data), set(HEALTH_KEYS), "key set differs")
+        for k, ty in HEALTH_KEYS.items():
+            v = data[k]
+            if ty in ("number", "number?"):
+                ok = (isinstance(v, (int, float)) and not isinstance(v, bool)) or \
+                     (ty == "number?" and v is None)
+            else:
+                ok = isinstance(v, ty) and not isinstance(v, bool)
+            self.assertTrue(ok, f"{k}={v!r} has the wrong type")
+        self.assertTrue(data["status"], "empty status")
+        self.assertGreaterEqual(data["uptime_seconds"], 0)
+
+    def test_livez_readyz(self):
+        for path in ("/livez", "/readyz"):
+            status, _, body = SRV.get(path)
+            self.assertEqual(status, 200, f"{path}: {body!r}")
+        status, _, _ = SRV.get("/no-such-endpoint")
+        self.assertEqual(status, 404)
+
+    def test_metrics_json_default(self):
+        for headers in ({}, {"Accept": "application/json"}, {"Accept": "*/*"}):
+            status, hdrs, body = SRV.get("/metrics", headers)
+            self.assertEqual(status, 200)
+            self.assertIn("application/json", hdrs.get("content-type", ""), headers)
+            data = json.loads(body)
+            self.assertIsInstance(data, dict)
+            self.assertTrue(data, "empty metrics object")
+
+    def test_prometheus_text_passes_promtool(self):
+        for accept in (h.PROM_ACCEPT_PLAIN, h.PROM_ACCEPT):
+            status, hdrs, text = prom({"Accept": accept})
+            self.assertEqual(status, 200)
+            ctype = hdrs.get("content-type", "")
+            self.assertTrue(ctype.startswith("text/plain") and "0.0.4" in ctype,
+                            f"Accept {accept!r} -> Content-Type {ctype!r}")
+            rc, out = promtool_check(text)
+            h.log(f"  promtool check metrics (Accept {accept[:40]}...): rc {rc} {out[:500]}")
+            self.assertEqual(rc, 0, f"promtool: {out}\n--- metrics ---\n{text[:3000]}")
+            samples = parse_prom(text)
+            names = {n for n, _ in samples}
+            self.assertIn("stt_sessions_active", names)
+            # Every histogram: the +Inf bucket equals _count for the same label set.
+            hist = 0
+            for (name, labels), v in samples.items():
+                if name.endswith("_bucket") and ("le", "+Inf") in labels:
+                    base = name[:-len("_bucket")]
+                    rest = frozenset(l for l in labels if l[0] != "le")
+                    cnt = samples.get((base + "_count", rest))
+                    self.assertIsNotNone(cnt, f"{base}_count missing for {set(rest)}")
+                    self.assertEqual(v, cnt, f"{base}: +Inf bucket {v} != count {cnt}")
+                    self.assertIn((base + "_sum", rest), samples, f"{base}_sum missing")
+                    hist += 1
+            self.assertGreaterEqual(hist, 1, "no histogram with an le=\"+Inf\" bucket")
+            for (name, labels), v in samples.items():
+                self.assertFalse(math.isnan(v), f"{name} is NaN")
+
+    def test_counters_move_after_streaming(self):
+        utt, path, ref = h.librivox_set()[1]
+        pcm, rate = h.read_wav(path)
+        _, before = SRV.get_json("/health")
+        prom_before = parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
+
+        async def go():
+            c = await h.DataClient(SRV.data_url("mon"), name="mon").connect()
+            await asyncio.sleep(0.3)
+            during = parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
+            _, health_during = SRV.get_json("/health")
+            # Fast (not real-time) streaming: this test is about counters, not timing.
+            await h.transcribe(None, pcm, rate, tail_s=1.5, realtime=False, final_timeout=30,
+                               settle_s=0.5, client=c)
+            return c, during, health_during
+
+        c, during, health_during = h.run_async(go())
+        active = [v for (n, _), v in during.items() if n == "stt_sessions_active"]
+        h.log(f"  stt_sessions_active during a session: {active}; /health active_connections "
+              f"{health_during['active_connections']}")
+        self.assertGreaterEqual(sum(active), 1)
+        self.assertGreaterEqual(health_during["active_connections"], 1)
+        self.assertEqual(c.count("fullSentence"), 1, c.summary())
+
+        _, after = SRV.get_json("/health")
+        h.log(f"  /health before {before}\n  /health after  {after}")
+        self.assertGreater(after["audio_chunks_processed"], before["audio_chunks_processed"])
+        self.assertGreater(after["total_connections"], before["total_connections"])
+        prom_after = parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
+        moved = sorted(f"{n}{dict(l) if l else ''}: {prom_before.get((n, l), 0)} -> {v}"
+                       for (n, l), v in prom_after.items()
+                       if v > prom_before.get((n, l), 0) and not n.endswith("_bucket"))
+        h.log("  Prometheus samples that increased:\n    " + "\n    ".join(moved))
+        self.assertTrue(any(re.search(r"audio|chunk|frame|bytes", m) for m in moved),
+                        "no audio/chunk counter increased")
+        self.assertTrue(any(re.search(r"_count", m) for m in moved), "no histogram observed")
+        # The session is gone again.
+        for _ in range(20):
+            act = sum(v for (n, _), v in parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
+                      .items() if n == "stt_sessions_active")
+            if act == 0:
+                break
+            h.run_async(asyncio.sleep(0.1))
+        self.assertEqual(act, 0, "stt_sessions_active did not return to 0")
+
+
+def main():
+    global SRV
+    h.watchdog(170)
+    SRV = h.Server(name="monitoring").start()
+    ok = False
+    rc = None
+    try:
+        ok = unittest.main(exit=False, verbosity=2).result.wasSuccessful()
+    finally:
+        try:
+            rc = SRV.stop()
+        finally:
+            if not ok or rc != 0:
+                h.log(f"--- server log tail ---\n{SRV.log_tail()}")
+    if rc != 0:
+        h.log(f"server exit status {rc}")
+        return 1
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

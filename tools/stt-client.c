@@ -1,0 +1,1042 @@
+/* stt-client: streams WAV files to an stt-server data WebSocket (RealtimeSTT data protocol, spec
+ * section 3) and prints the transcripts.
+ *
+ * Threading: one thread. Everything after option parsing runs on the libwebsockets event loop:
+ * sends are paced by lws timers (lws_sul) on a fixed CLOCK_MONOTONIC schedule, so a slow write
+ * delays one chunk without shifting the ones after it, and nothing in the loop ever sleeps.
+ *
+ * Ownership: main() owns the lws context and one conn_t per file; a conn_t owns its audio source,
+ * its send and receive buffers and its two timers, and is freed only after its connection closed
+ * and its timers were cancelled.
+ *
+ * Exit codes: 0 success, 1 connection failure or error close, 2 usage error (also an unreadable
+ * input file, detected before connecting), 3 timeout without a final transcript, 130 interrupted.
+ */
+#include <cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libwebsockets.h>
+#include <math.h>
+#include <signal.h>
+#include <sndfile.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stt/error.h"
+#include "stt/log.h"
+#include "stt/resample.h"
+#include "stt/rtstt_frame.h"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_CONN = 1,
+    EXIT_USAGE = 2,
+    EXIT_TIMEOUT = 3,
+    EXIT_INTERRUPTED = 130,
+};
+
+#define DEFAULT_URL "ws://127.0.0.1:8012/"
+#define DEFAULT_CHUNK_SAMPLES 1024
+#define MAX_CHUNK_SAMPLES 262144 /* 512 KiB of PCM: stays under the server's 1 MiB frame cap */
+#define MAX_MESSAGE_BYTES (64u << 20) /* transcription_start of a ~10 min utterance still fits */
+#define QUIET_US 2000000          /* no events for this long after the audio means we are done */
+#define FRAME_META_RESERVE 256    /* length prefix + {"sampleRate":48000} with room to spare */
+
+#define CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+typedef struct {
+    const char *url;
+    int fast;
+    size_t chunk_samples;
+    int rate_hz; /* 0: send at the file's own rate */
+    int json;
+    double tail_silence_s;
+    double timeout_s;
+    const char *session;
+    int quiet;
+} client_opts_t;
+
+/* Mono int16 audio at the send rate: the file, then the tail silence, through the resampler. */
+typedef struct {
+    SNDFILE *sf;
+    int channels;
+    int in_rate_hz;
+    int out_rate_hz;
+    int64_t file_frames;
+    int file_done;
+    int64_t tail_left_frames; /* input-rate frames of silence still to append */
+    stt_resampler_t *rs;      /* NULL when the rates are equal */
+    size_t block_frames;      /* input frames read per refill */
+    float *fbuf;              /* interleaved, block_frames * channels */
+    int16_t *mono;            /* block_frames */
+    uint8_t *le;              /* block_frames * 2: little-endian bytes for the resampler */
+    int16_t *pend;            /* output-rate samples not yet sent */
+    size_t pend_len;
+    size_t pend_cap;
+} audio_src_t;
+
+typedef struct {
+    const client_opts_t *o;
+    const char *file;
+    struct lws_context *ctx;
+    struct lws *wsi;
+    audio_src_t src;
+
+    lws_sorted_usec_list_t send_sul;
+    lws_sorted_usec_list_t finish_sul;
+    uint8_t *txbuf; /* LWS_PRE headroom + one frame */
+    size_t txcap;
+    int16_t *chunk;
+    int64_t t0_us;
+    uint64_t chunks_sent;
+    uint64_t samples_sent;
+    int audio_done;
+    int64_t audio_done_us;
+
+    char *rx; /* current incoming message, accumulated over fragments */
+    size_t rx_len;
+    size_t rx_cap;
+    int rx_in_message;
+    int rx_overflow;
+
+    unsigned n_full;
+    unsigned n_stop;
+    int recording;
+    int listening_after_stop;
+    int64_t last_event_us;
+    char *last_partial;
+    int partial_on_tty; /* an overwritable partial line is on stderr */
+
+    int established;
+    int closing;  /* a close frame is to be sent from the next writeable callback */
+    int finished; /* the connection is gone; the loop may stop */
+    int decided;  /* result holds the outcome */
+    int result;
+    int peer_close_code; /* 0: the server sent no close frame */
+} conn_t;
+
+static volatile sig_atomic_t g_interrupted;
+static int g_stderr_tty;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupted++;
+}
+
+/* ---- audio source ------------------------------------------------------------------------ */
+
+static int audio_src_open(audio_src_t *s, const char *path, int rate_hz, double tail_s, int quiet,
+                          size_t chunk_samples)
+{
+    SF_INFO info;
+    memset(s, 0, sizeof(*s));
+    memset(&info, 0, sizeof(info));
+    s->sf = sf_open(path, SFM_READ, &info);
+    if (!s->sf) {
+        fprintf(stderr, "stt-client: cannot read %s: %s\n", path, sf_strerror(NULL));
+        return STT_EIO;
+    }
+    if (info.channels < 1 || info.samplerate < 1) {
+        fprintf(stderr, "stt-client: %s: no audio channels\n", path);
+        sf_close(s->sf);
+        s->sf = NULL;
+        return STT_EUNSUPPORTED;
+    }
+    s->channels = info.channels;
+    s->in_rate_hz = info.samplerate;
+    s->file_frames = info.frames;
+    s->out_rate_hz = rate_hz ? rate_hz : info.samplerate;
+    /* The server only accepts 8..48 kHz frames; rather than be refused, send the closest rate. */
+    if (s->out_rate_hz < STT_FRAME_MIN_RATE_HZ || s->out_rate_hz > STT_FRAME_MAX_RATE_HZ) {
+        s->out_rate_hz = s->out_rate_hz < STT_FRAME_MIN_RATE_HZ ? STT_FRAME_MIN_RATE_HZ
+                                                                 : STT_FRAME_MAX_RATE_HZ;
+        if (!quiet)
+            fprintf(stderr, "stt-client: %s: %d Hz is outside %d..%d Hz, resampling to %d Hz\n",
+                    path, s->in_rate_hz, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ,
+                    s->out_rate_hz);
+    }
+    if (s->out_rate_hz != s->in_rate_hz) {
+        s->rs = stt_resampler_create(s->in_rate_hz, s->out_rate_hz, STT_RESAMPLE_QUALITY_DEFAULT);
+        if (!s->rs) {
+            fprintf(stderr, "stt-client: %s: cannot resample %d Hz to %d Hz\n", path,
+                    s->in_rate_hz, s->out_rate_hz);
+            sf_close(s->sf);
+            s->sf = NULL;
+            return STT_EUNSUPPORTED;
+        }
+    }
+    /* The silence goes through the resampler too, which also flushes its filter delay. */
+    s->tail_left_frames = (int64_t)llround(tail_s * s->in_rate_hz);
+    s->block_frames = chunk_samples < 256 ? 256 : chunk_samples;
+    s->fbuf = stt_malloc(s->block_frames * (size_t)s->channels * sizeof(float));
+    s->mono = stt_malloc(s->block_frames * sizeof(int16_t));
+    s->le = stt_malloc(s->block_frames * 2);
+    s->pend_cap = chunk_samples + 2 * s->block_frames;
+    s->pend = stt_malloc(s->pend_cap * sizeof(int16_t));
+    return 0;
+}
+
+static void audio_src_dispose(audio_src_t *s)
+{
+    if (s->sf)
+        sf_close(s->sf);
+    stt_resampler_destroy(s->rs);
+    free(s->fbuf);
+    free(s->mono);
+    free(s->le);
+    free(s->pend);
+    memset(s, 0, sizeof(*s));
+}
+
+/* libsndfile reads 16-bit PCM as x / 32768, so scaling by 32768 passes it through bit-exact. */
+static int16_t to_s16(float x)
+{
+    float v = x * 32768.0f;
+    if (!(v > -32768.0f)) /* also maps NaN to the floor rather than leaving it undefined */
+        return -32768;
+    if (v > 32767.0f)
+        return 32767;
+    return (int16_t)lrintf(v);
+}
+
+/* Reads one block of input-rate mono samples (file, then silence). Returns how many, 0 at the
+ * end, or STT_EIO. */
+static long read_block(audio_src_t *s)
+{
+    if (!s->file_done) {
+        sf_count_t got = sf_readf_float(s->sf, s->fbuf, (sf_count_t)s->block_frames);
+        if (got < 0 || sf_error(s->sf) != SF_ERR_NO_ERROR)
+            return STT_EIO;
+        if (got < (sf_count_t)s->block_frames)
+            s->file_done = 1;
+        if (got > 0) {
+            for (sf_count_t i = 0; i < got; i++) {
+                float acc = 0.0f;
+                for (int c = 0; c < s->channels; c++)
+                    acc += s->fbuf[i * s->channels + c];
+                s->mono[i] = to_s16(acc / (float)s->channels);
+            }
+            return (long)got;
+        }
+    }
+    if (s->tail_left_frames > 0) {
+        size_t n = s->tail_left_frames < (int64_t)s->block_frames ? (size_t)s->tail_left_frames
+                                                                   : s->block_frames;
+        memset(s->mono, 0, n * sizeof(int16_t));
+        s->tail_left_frames -= (int64_t)n;
+        return (long)n;
+    }
+    return 0;
+}
+
+static int audio_src_exhausted(const audio_src_t *s)
+{
+    return s->pend_len == 0 && s->file_done && s->tail_left_frames == 0;
+}
+
+/* Fills out with up to n output-rate samples; stores the count (0 at the end) in *got. */
+static int audio_src_next(audio_src_t *s, int16_t *out, size_t n, size_t *got)
+{
+    while (s->pend_len < n && !(s->file_done && s->tail_left_frames == 0)) {
+        long in = read_block(s);
+        if (in < 0)
+            return (int)in;
+        if (in == 0)
+            continue; /* the file just ended; the next pass reads the silence */
+        if (!s->rs) {
+            memcpy(s->pend + s->pend_len, s->mono, (size_t)in * sizeof(int16_t));
+            s->pend_len += (size_t)in;
+            continue;
+        }
+        size_t need = s->pend_len + stt_resampler_max_output(s->rs, (size_t)in);
+        if (need > s->pend_cap) {
+            s->pend_cap = need;
+            s->pend = stt_realloc(s->pend, s->pend_cap * sizeof(int16_t));
+        }
+        for (long i = 0; i < in; i++) {
+            uint16_t u = (uint16_t)s->mono[i];
+            s->le[2 * i] = (uint8_t)(u & 0xff);
+            s->le[2 * i + 1] = (uint8_t)(u >> 8);
+        }
+        size_t w = 0;
+        int rc = stt_resampler_process(s->rs, s->le, (size_t)in, s->pend + s->pend_len,
+                                       s->pend_cap - s->pend_len, &w);
+        if (rc < 0)
+            return rc;
+        s->pend_len += w;
+    }
+    size_t k = s->pend_len < n ? s->pend_len : n;
+    memcpy(out, s->pend, k * sizeof(int16_t));
+    memmove(s->pend, s->pend + k, (s->pend_len - k) * sizeof(int16_t));
+    s->pend_len -= k;
+    *got = k;
+    return 0;
+}
+
+/* ---- display ------------------------------------------------------------------------------ */
+
+/* Copies text for display with control characters turned into spaces, so a server string can
+ * neither break the one-line-per-sentence output nor inject terminal escapes. */
+static char *sanitize(const char *text)
+{
+    char *s = stt_strdup(text);
+    for (unsigned char *p = (unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    return s;
+}
+
+static int terminal_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10)
+        return ws.ws_col;
+    return 80;
+}
+
+static void clear_partial(conn_t *c)
+{
+    if (c->partial_on_tty) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        c->partial_on_tty = 0;
+    }
+}
+
+static void show_partial(conn_t *c, const char *text)
+{
+    if (c->last_partial && strcmp(c->last_partial, text) == 0)
+        return; /* the server does not dedupe; repeating a line adds nothing */
+    free(c->last_partial);
+    c->last_partial = stt_strdup(text);
+    char *s = sanitize(text);
+    if (g_stderr_tty) {
+        /* Show the end of the text: a line that wraps cannot be overwritten with \r. Columns
+         * are counted as UTF-8 code points, which is right for most scripts. */
+        size_t max_cols = (size_t)terminal_columns() - 1, cols = 0;
+        const char *start = s + strlen(s);
+        while (start > s) {
+            const char *p = start - 1;
+            while (p > s && ((unsigned char)*p & 0xc0) == 0x80)
+                p--;
+            if (cols + 1 > max_cols)
+                break;
+            cols++;
+            start = p;
+        }
+        fprintf(stderr, "\r\033[K%s", start);
+        c->partial_on_tty = 1;
+    } else {
+        fprintf(stderr, "%s\n", s);
+    }
+    fflush(stderr);
+    free(s);
+}
+
+static void show_final(conn_t *c, const char *text)
+{
+    clear_partial(c);
+    free(c->last_partial);
+    c->last_partial = NULL;
+    char *s = sanitize(text);
+    fprintf(stdout, "%s\n", s);
+    fflush(stdout);
+    free(s);
+}
+
+/* ---- completion --------------------------------------------------------------------------- */
+
+/* Records the outcome and asks for a clean close from the writeable callback. */
+static void decide(conn_t *c, int result)
+{
+    if (c->decided)
+        return;
+    c->decided = 1;
+    c->result = result;
+    lws_sul_cancel(&c->send_sul);
+    lws_sul_cancel(&c->finish_sul);
+    if (c->wsi && !c->finished) {
+        c->closing = 1;
+        lws_callback_on_writable(c->wsi);
+    }
+}
+
+static void finish_sul_cb(lws_sorted_usec_list_t *sul);
+
+/* Called after the audio is sent and on every event since: decides success, timeout or waiting,
+ * and arms the timer for the next moment the answer could change. */
+static void check_done(conn_t *c)
+{
+    if (c->decided || !c->audio_done)
+        return;
+    int64_t now = now_us();
+    int64_t deadline = c->audio_done_us + (int64_t)(c->o->timeout_s * 1e6);
+    int64_t next = deadline;
+    unsigned pending = c->n_stop > c->n_full ? c->n_stop - c->n_full : 0;
+
+    if (c->n_full > 0 && pending == 0 && !c->recording) {
+        /* With --fast the server may still hold a backlog of our audio, so its "listening" state
+         * says nothing about the end of the file; only silence from it does. */
+        if (c->listening_after_stop && !c->o->fast) {
+            decide(c, EXIT_OK);
+            return;
+        }
+        int64_t quiet_from = c->last_event_us > c->audio_done_us ? c->last_event_us
+                                                                 : c->audio_done_us;
+        if (now - quiet_from >= QUIET_US) {
+            decide(c, EXIT_OK);
+            return;
+        }
+        if (quiet_from + QUIET_US < next)
+            next = quiet_from + QUIET_US;
+    }
+    if (now >= deadline) {
+        clear_partial(c);
+        if (c->n_full > 0) {
+            fprintf(stderr, "stt-client: %s: gave up after %.1f s waiting for the server to "
+                    "finish (%u utterance(s) still pending)\n", c->file, c->o->timeout_s,
+                    pending + (unsigned)c->recording);
+            decide(c, EXIT_OK);
+        } else {
+            fprintf(stderr, "stt-client: %s: no final transcript within %.1f s after the "
+                    "audio ended\n", c->file, c->o->timeout_s);
+            decide(c, EXIT_TIMEOUT);
+        }
+        return;
+    }
+    lws_sul_schedule(c->ctx, 0, &c->finish_sul, finish_sul_cb, next - now);
+}
+
+static void finish_sul_cb(lws_sorted_usec_list_t *sul)
+{
+    check_done(CONTAINER_OF(sul, conn_t, finish_sul));
+}
+
+/* ---- sending ------------------------------------------------------------------------------ */
+
+static void send_sul_cb(lws_sorted_usec_list_t *sul)
+{
+    conn_t *c = CONTAINER_OF(sul, conn_t, send_sul);
+    if (c->wsi)
+        lws_callback_on_writable(c->wsi);
+}
+
+static int64_t chunk_due_us(const conn_t *c, uint64_t k)
+{
+    return c->t0_us +
+           (int64_t)(k * (uint64_t)c->o->chunk_samples * 1000000u / (uint64_t)c->src.out_rate_hz);
+}
+
+/* Arms the wakeup for the next chunk: at once with --fast or when it is already due (we are
+ * behind after backpressure and catch up), otherwise at its slot on the fixed clock. */
+static void schedule_send(conn_t *c)
+{
+    int64_t delay = c->o->fast ? 0 : chunk_due_us(c, c->chunks_sent) - now_us();
+    if (delay <= 0)
+        lws_callback_on_writable(c->wsi);
+    else
+        lws_sul_schedule(c->ctx, 0, &c->send_sul, send_sul_cb, delay);
+}
+
+static void audio_finished(conn_t *c)
+{
+    c->audio_done = 1;
+    c->audio_done_us = now_us();
+    if (!c->o->quiet && !c->o->json) {
+        clear_partial(c);
+        double secs = (double)c->samples_sent / c->src.out_rate_hz;
+        fprintf(stderr, "stt-client: sent %.2f s of audio in %.2f s (%llu frames); waiting for "
+                "the transcript\n", secs, (double)(c->audio_done_us - c->t0_us) / 1e6,
+                (unsigned long long)c->chunks_sent);
+    }
+    check_done(c);
+}
+
+/* One frame per writeable callback: lws buffers what the socket does not take and holds back
+ * the next WRITEABLE until it drained, which is our backpressure. */
+static int on_writeable(conn_t *c)
+{
+    if (c->closing) {
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        return -1;
+    }
+    if (c->audio_done || c->decided)
+        return 0;
+    if (!c->o->fast && now_us() < chunk_due_us(c, c->chunks_sent)) {
+        schedule_send(c); /* woken early by lws; wait for the slot */
+        return 0;
+    }
+    size_t n = 0;
+    int rc = audio_src_next(&c->src, c->chunk, c->o->chunk_samples, &n);
+    if (rc < 0) {
+        fprintf(stderr, "stt-client: %s: read error: %s\n", c->file, stt_strerror(rc));
+        decide(c, EXIT_CONN);
+        return 0;
+    }
+    if (n == 0) {
+        audio_finished(c);
+        return 0;
+    }
+    uint8_t *frame = c->txbuf + LWS_PRE;
+    size_t len = stt_rtstt_frame_build(frame, c->txcap - LWS_PRE, c->src.out_rate_hz, c->chunk, n,
+                                       NULL);
+    if (len == 0) {
+        fprintf(stderr, "stt-client: cannot build a frame of %zu samples\n", n);
+        decide(c, EXIT_CONN);
+        return 0;
+    }
+    int w = lws_write(c->wsi, frame, len, LWS_WRITE_BINARY);
+    if (w < (int)len) {
+        fprintf(stderr, "stt-client: %s: write failed\n", c->file);
+        c->decided = 1;
+        c->result = EXIT_CONN;
+        return -1;
+    }
+    c->chunks_sent++;
+    c->samples_sent += n;
+    if (audio_src_exhausted(&c->src))
+        audio_finished(c);
+    else
+        schedule_send(c);
+    return 0;
+}
+
+/* ---- receiving ---------------------------------------------------------------------------- */
+
+static const char *json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+static void print_json_event(cJSON *msg, const char *type)
+{
+    /* The utterance audio is megabytes of base64; its size is what a reader of the log wants. */
+    if (type && strcmp(type, "transcription_start") == 0) {
+        const char *b64 = json_str(msg, "audio_bytes_base64");
+        if (b64)
+            cJSON_ReplaceItemInObjectCaseSensitive(msg, "audio_bytes_base64",
+                                                   cJSON_CreateNumber((double)strlen(b64)));
+    }
+    char *line = cJSON_PrintUnformatted(msg);
+    if (!line)
+        stt_fatal(__FILE__, __LINE__, "cJSON_PrintUnformatted");
+    fprintf(stdout, "%s\n", line);
+    fflush(stdout);
+    cJSON_free(line);
+}
+
+static void handle_message(conn_t *c)
+{
+    c->last_event_us = now_us();
+    cJSON *msg = cJSON_ParseWithLength(c->rx, c->rx_len);
+    if (!cJSON_IsObject(msg)) {
+        fprintf(stderr, "stt-client: ignoring a %zu-byte text message that is not a JSON "
+                "object\n", c->rx_len);
+        cJSON_Delete(msg);
+        return;
+    }
+    const char *type = json_str(msg, "type");
+    const char *text = json_str(msg, "text");
+    if (c->o->json)
+        print_json_event(msg, type);
+    if (!type) {
+        cJSON_Delete(msg);
+        return;
+    }
+    if (strcmp(type, "realtime") == 0) {
+        if (text && !c->o->json && !c->o->quiet)
+            show_partial(c, text);
+    } else if (strcmp(type, "fullSentence") == 0) {
+        c->n_full++;
+        if (!c->o->json)
+            show_final(c, text ? text : "");
+    } else if (strcmp(type, "recording_start") == 0) {
+        c->recording = 1;
+        c->listening_after_stop = 0;
+    } else if (strcmp(type, "recording_stop") == 0) {
+        c->recording = 0;
+        c->n_stop++;
+        c->listening_after_stop = 0;
+    } else if (strcmp(type, "vad_detect_start") == 0) {
+        if (c->n_stop > 0)
+            c->listening_after_stop = 1;
+    } else if (strcmp(type, "error") == 0) {
+        const char *m = json_str(msg, "message");
+        char *s = sanitize(m ? m : c->rx);
+        clear_partial(c);
+        fprintf(stderr, "stt-client: server error: %s\n", s);
+        free(s);
+    }
+    cJSON_Delete(msg);
+    check_done(c);
+}
+
+static void on_receive(conn_t *c, const void *in, size_t len)
+{
+    if (!c->rx_in_message) {
+        c->rx_in_message = 1;
+        c->rx_len = 0;
+        c->rx_overflow = 0;
+    }
+    if (!c->rx_overflow && c->rx_len + len > MAX_MESSAGE_BYTES) {
+        fprintf(stderr, "stt-client: dropping a server message larger than %u bytes\n",
+                MAX_MESSAGE_BYTES);
+        c->rx_overflow = 1;
+    }
+    if (!c->rx_overflow) {
+        if (c->rx_len + len > c->rx_cap) {
+            size_t cap = c->rx_cap ? c->rx_cap : 65536;
+            while (cap < c->rx_len + len)
+                cap *= 2;
+            c->rx = stt_realloc(c->rx, cap);
+            c->rx_cap = cap;
+        }
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += len;
+    }
+    if (!lws_is_final_fragment(c->wsi))
+        return;
+    c->rx_in_message = 0;
+    if (c->rx_overflow)
+        return;
+    if (lws_frame_is_binary(c->wsi)) {
+        fprintf(stderr, "stt-client: ignoring a %zu-byte binary message\n", c->rx_len);
+        return;
+    }
+    handle_message(c);
+}
+
+/* ---- connection ----------------------------------------------------------------------------- */
+
+static void on_closed(conn_t *c)
+{
+    c->finished = 1;
+    c->wsi = NULL;
+    lws_sul_cancel(&c->send_sul);
+    lws_sul_cancel(&c->finish_sul);
+    clear_partial(c);
+    if (c->decided)
+        return;
+    c->decided = 1;
+    if (c->peer_close_code && c->peer_close_code != LWS_CLOSE_STATUS_NORMAL) {
+        c->result = EXIT_CONN; /* already printed when the close frame arrived */
+    } else if (c->audio_done && c->n_full > 0) {
+        c->result = EXIT_OK;
+    } else {
+        fprintf(stderr, "stt-client: %s: the server closed the connection before the transcript "
+                "was complete\n", c->file);
+        c->result = EXIT_CONN;
+    }
+}
+
+static void on_peer_close(conn_t *c, const uint8_t *in, size_t len)
+{
+    int code = len >= 2 ? (in[0] << 8) | in[1] : 0;
+    c->peer_close_code = code ? code : LWS_CLOSE_STATUS_NORMAL;
+    if (code == 0 || code == LWS_CLOSE_STATUS_NORMAL)
+        return;
+    char reason[128];
+    size_t rlen = len - 2 < sizeof(reason) - 1 ? len - 2 : sizeof(reason) - 1;
+    memcpy(reason, in + 2, rlen);
+    reason[rlen] = '\0';
+    char *s = sanitize(reason);
+    clear_partial(c);
+    fprintf(stderr, "stt-client: %s: server closed the connection: code %d%s%s\n", c->file,
+            code, *s ? ", reason: " : "", s);
+    free(s);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    conn_t *c = ctx ? *(conn_t **)lws_context_user(ctx) : NULL;
+    if (!c)
+        return 0;
+
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        fprintf(stderr, "stt-client: cannot connect to %s: %s\n", c->o->url,
+                in ? (const char *)in : "unknown error");
+        c->wsi = NULL;
+        c->finished = 1;
+        if (!c->decided) {
+            c->decided = 1;
+            c->result = EXIT_CONN;
+        }
+        lws_sul_cancel(&c->send_sul);
+        lws_sul_cancel(&c->finish_sul);
+        return 0;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        c->wsi = wsi;
+        c->established = 1;
+        c->t0_us = now_us();
+        c->last_event_us = c->t0_us;
+        schedule_send(c);
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return on_writeable(c);
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        on_receive(c, in, len);
+        return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        on_peer_close(c, in, len);
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        on_closed(c);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"stt-client", callback, 0, 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Builds "/path[?|&]session=ID" with the id percent-encoded. Caller frees. */
+static char *build_path(const char *path, const char *session)
+{
+    size_t cap = strlen(path) + 2 + (session ? 9 + 3 * strlen(session) : 0) + 1;
+    char *out = stt_malloc(cap);
+    /* lws_parse_uri drops the leading '/' of a path but returns "/" for an empty one. */
+    size_t o = (size_t)snprintf(out, cap, "%s%s", path[0] == '/' ? "" : "/", path);
+    if (session) {
+        o += (size_t)snprintf(out + o, cap - o, "%csession=", strchr(path, '?') ? '&' : '?');
+        for (const unsigned char *p = (const unsigned char *)session; *p; p++) {
+            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+                out[o++] = (char)*p;
+            else
+                o += (size_t)snprintf(out + o, cap - o, "%%%02X", *p);
+        }
+        out[o] = '\0';
+    }
+    return out;
+}
+
+typedef struct {
+    char *buf; /* lws_parse_uri cuts this one in place; the fields below point into it */
+    const char *address;
+    int port;
+    int tls;
+    char *path;
+    char host[300];
+} target_t;
+
+static int target_parse(target_t *t, const char *url, const char *session)
+{
+    const char *prot = NULL, *path = NULL;
+    memset(t, 0, sizeof(*t));
+    t->buf = stt_strdup(url);
+    if (lws_parse_uri(t->buf, &prot, &t->address, &t->port, &path) || !*t->address)
+        return STT_EINVAL;
+    if (strcmp(prot, "wss") == 0) {
+#if defined(LWS_WITH_TLS)
+        t->tls = 1;
+#else
+        return STT_EUNSUPPORTED;
+#endif
+    } else if (strcmp(prot, "ws") != 0) {
+        return STT_EINVAL;
+    }
+    t->path = build_path(path, session);
+    snprintf(t->host, sizeof(t->host), "%s:%d", t->address, t->port);
+    return 0;
+}
+
+static void target_dispose(target_t *t)
+{
+    free(t->buf);
+    free(t->path);
+}
+
+/* Streams one file over its own connection; returns an exit code. */
+static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t *o,
+                    const target_t *t, const char *file, int announce)
+{
+    conn_t *c = stt_calloc(1, sizeof(*c));
+    c->o = o;
+    c->file = file;
+    c->ctx = ctx;
+    int result = EXIT_CONN;
+    if (audio_src_open(&c->src, file, o->rate_hz, o->tail_silence_s, o->quiet || o->json,
+                       o->chunk_samples) < 0)
+        goto fail_src;
+    c->txcap = LWS_PRE + FRAME_META_RESERVE + 2 * o->chunk_samples;
+    c->txbuf = stt_malloc(c->txcap);
+    c->chunk = stt_malloc(o->chunk_samples * sizeof(int16_t));
+    if (announce)
+        fprintf(stderr, "stt-client: %s: %.2f s, %d Hz, %d channel(s); sending at %d Hz to "
+                "%s%s\n", file, (double)c->src.file_frames / c->src.in_rate_hz,
+                c->src.in_rate_hz, c->src.channels, c->src.out_rate_hz, o->url,
+                o->fast ? " (fast)" : "");
+
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = ctx;
+    ci.address = t->address;
+    ci.port = t->port;
+    ci.path = t->path;
+    ci.host = t->host;
+    ci.origin = t->host;
+    ci.ssl_connection = t->tls ? LCCSCF_USE_SSL : 0;
+    ci.pwsi = &c->wsi;
+    *slot = c;
+    if (!lws_client_connect_via_info(&ci) && !c->decided) {
+        /* Some failures return before the CONNECTION_ERROR callback could report them. */
+        fprintf(stderr, "stt-client: cannot connect to %s\n", o->url);
+        c->decided = 1;
+        c->result = EXIT_CONN;
+        c->finished = 1;
+    }
+    int interrupts_seen = 0;
+    while (!c->finished) {
+        if (g_interrupted > interrupts_seen) {
+            interrupts_seen = (int)g_interrupted;
+            if (interrupts_seen > 1 || !c->wsi || !c->established)
+                break; /* a second ^C, or nothing to close cleanly: leave now */
+            clear_partial(c);
+            c->decided = 0; /* an interrupt overrides any outcome still being closed */
+            decide(c, EXIT_INTERRUPTED);
+        }
+        if (lws_service(ctx, 0) < 0)
+            break;
+    }
+    result = c->decided ? c->result : EXIT_INTERRUPTED;
+    lws_sul_cancel(&c->send_sul);
+    lws_sul_cancel(&c->finish_sul);
+    free(c->txbuf);
+    free(c->chunk);
+    free(c->rx);
+    free(c->last_partial);
+fail_src:
+    audio_src_dispose(&c->src);
+    /* A connection left open by a second ^C still points here; its callbacks must find none. */
+    *slot = NULL;
+    free(c);
+    return result;
+}
+
+/* ---- command line ------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: stt-client [options] FILE.wav [FILE2.wav ...]\n"
+            "Streams audio files to an stt-server data WebSocket (RealtimeSTT protocol) and\n"
+            "prints each final sentence on stdout, partial text on stderr.\n"
+            "\n"
+            "  --url ws://HOST:PORT/PATH  server data socket (default " DEFAULT_URL ")\n"
+            "  --fast                     send as fast as the server accepts, not in real time\n"
+            "  --chunk N                  frames per message (default %d)\n"
+            "  --rate HZ                  resample to HZ (%d..%d) before sending\n"
+            "                             (default: the file's own rate)\n"
+            "  --json                     print every server event as one JSON line on stdout\n"
+            "                             (audio_bytes_base64 is replaced by its length)\n"
+            "  --tail-silence SEC         silence appended after each file (default 1.5)\n"
+            "  --timeout SEC              wait this long for the final after the audio (30)\n"
+            "  --session ID               append ?session=ID to the URL\n"
+            "  -q, --quiet                only final sentences and errors\n"
+            "  -h, --help                 this help\n"
+            "\n"
+            "Any format libsndfile reads; channels are mixed down to mono. Each file uses its own\n"
+            "connection. Exit status: 0 ok, 1 connection failure or error close, 2 usage error\n"
+            "or unreadable file, 3 no final transcript before the timeout.\n",
+            DEFAULT_CHUNK_SAMPLES, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ);
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return STT_ERANGE;
+    *out = v;
+    return 0;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return STT_ERANGE;
+    *out = v;
+    return 0;
+}
+
+enum { OPT_URL = 256, OPT_FAST, OPT_CHUNK, OPT_RATE, OPT_JSON, OPT_TAIL, OPT_TIMEOUT, OPT_SESSION };
+
+static int parse_args(int argc, char **argv, client_opts_t *o)
+{
+    static const struct option longopts[] = {
+        {"url", required_argument, NULL, OPT_URL},
+        {"fast", no_argument, NULL, OPT_FAST},
+        {"chunk", required_argument, NULL, OPT_CHUNK},
+        {"rate", required_argument, NULL, OPT_RATE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"tail-silence", required_argument, NULL, OPT_TAIL},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"session", required_argument, NULL, OPT_SESSION},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long l;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_URL:
+            o->url = optarg;
+            break;
+        case OPT_FAST:
+            o->fast = 1;
+            break;
+        case OPT_CHUNK:
+            if (parse_long(optarg, 1, MAX_CHUNK_SAMPLES, &l) < 0) {
+                fprintf(stderr, "stt-client: --chunk must be 1..%d\n", MAX_CHUNK_SAMPLES);
+                return -1;
+            }
+            o->chunk_samples = (size_t)l;
+            break;
+        case OPT_RATE:
+            if (parse_long(optarg, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ, &l) < 0) {
+                fprintf(stderr, "stt-client: --rate must be %d..%d\n", STT_FRAME_MIN_RATE_HZ,
+                        STT_FRAME_MAX_RATE_HZ);
+                return -1;
+            }
+            o->rate_hz = (int)l;
+            break;
+        case OPT_JSON:
+            o->json = 1;
+            break;
+        case OPT_TAIL:
+            if (parse_double(optarg, 0, 600, &o->tail_silence_s) < 0) {
+                fprintf(stderr, "stt-client: --tail-silence must be 0..600 seconds\n");
+                return -1;
+            }
+            break;
+        case OPT_TIMEOUT:
+            if (parse_double(optarg, 0.1, 86400, &o->timeout_s) < 0) {
+                fprintf(stderr, "stt-client: --timeout must be 0.1..86400 seconds\n");
+                return -1;
+            }
+            break;
+        case OPT_SESSION:
+            if (!*optarg) {
+                fprintf(stderr, "stt-client: --session needs a non-empty id\n");
+                return -1;
+            }
+            o->session = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(EXIT_OK);
+        default:
+            return -1;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "stt-client: no input file\n");
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    client_opts_t o = {
+        .url = DEFAULT_URL,
+        .chunk_samples = DEFAULT_CHUNK_SAMPLES,
+        .tail_silence_s = 1.5,
+        .timeout_s = 30,
+    };
+    if (parse_args(argc, argv, &o) < 0) {
+        fprintf(stderr, "Try 'stt-client --help'.\n");
+        return EXIT_USAGE;
+    }
+    g_stderr_tty = isatty(STDERR_FILENO);
+
+    /* Check every input before connecting, so a typo in the third name fails at once. */
+    for (int i = optind; i < argc; i++) {
+        SF_INFO info;
+        memset(&info, 0, sizeof(info));
+        SNDFILE *sf = sf_open(argv[i], SFM_READ, &info);
+        if (!sf) {
+            fprintf(stderr, "stt-client: cannot read %s: %s\n", argv[i], sf_strerror(NULL));
+            return EXIT_USAGE;
+        }
+        sf_close(sf);
+    }
+
+    target_t t;
+    int rc = target_parse(&t, o.url, o.session);
+    if (rc < 0) {
+        fprintf(stderr, "stt-client: %s URL '%s' (expected ws://HOST:PORT/PATH)\n",
+                rc == STT_EUNSUPPORTED ? "TLS is not available for" : "bad", o.url);
+        target_dispose(&t);
+        return EXIT_USAGE;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    lws_set_log_level(o.quiet ? 0 : LLL_ERR, NULL);
+    conn_t *current = NULL;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.user = &current;
+    info.fd_limit_per_thread = 16;
+    info.timeout_secs = 15;
+    if (t.tls)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    struct lws_context *ctx = lws_create_context(&info);
+    if (!ctx) {
+        fprintf(stderr, "stt-client: cannot create the libwebsockets context\n");
+        target_dispose(&t);
+        return EXIT_CONN;
+    }
+
+    int result = EXIT_OK;
+    for (int i = optind; i < argc && !g_interrupted; i++) {
+        if (argc - optind > 1 && !o.quiet && !o.json)
+            fprintf(stderr, "==> %s <==\n", argv[i]);
+        rc = run_file(ctx, &current, &o, &t, argv[i], !o.quiet && !o.json);
+        if (rc != EXIT_OK && result == EXIT_OK)
+            result = rc;
+    }
+    if (g_interrupted)
+        result = EXIT_INTERRUPTED;
+    lws_context_destroy(ctx);
+    target_dispose(&t);
+    return result;
+}
