@@ -856,10 +856,12 @@ static void usage(FILE *f)
             "  -q, --quiet                only final sentences and errors\n"
             "  -h, --help                 this help\n"
             "\n"
-            "Any format libsndfile reads; channels are mixed down to mono. Each file uses its own\n"
-            "connection. Exit status: 0 ok, 1 connection failure or error close, 2 usage error\n"
+            "Any format libsndfile reads; channels are mixed down to mono, and a file outside\n"
+            "%d..%d Hz is resampled to the nearest of the two. wss:// needs lws with TLS. Each\n"
+            "file uses its own connection. Exit status: 0 ok, 1 connection failure or error close, 2 usage error\n"
             "or unreadable file, 3 no final transcript before the timeout.\n",
-            DEFAULT_CHUNK_SAMPLES, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ);
+            DEFAULT_CHUNK_SAMPLES, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ,
+            STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ);
 }
 
 static int parse_double(const char *s, double lo, double hi, double *out)

@@ -7,8 +7,7 @@
  *
  * Columns: XX(scope, type, field, flags, default, min, max, help)
  *   scope   G = process-wide (stt_config_t), S = per session (stt_session_params_t, settable over
- *           the control socket, initial value from the command line), X = process-wide and
- *           readable (not writable) over the control socket.
+ *           the control socket, initial value from the command line).
  *   type    STR, INT, FLOAT, BOOL, INTLIST, STRLIST
  *   field   C field name; also the canonical option name (`--field`).
  *   flags   comma-separated option strings, exactly as the original accepts them; the first long
@@ -45,13 +44,13 @@
     XX(G, STR,   write, "-W,--write", "", 1, 0, "Append the raw incoming PCM of each session (before resampling) to FILE; '%s' in FILE is replaced by the session id.") \
     XX(G, INT,   batch_size, "-b,--batch,--batch_size", "16", 0, 1024, "Main-model batch size (jobs a worker may take per round).") \
     XX(G, STR,   download_root, "--root,--download_root", "", 1, 0, "Model directory.") \
-    XX(G, BOOL,  silence_timing, "-s,--silence_timing", "1", 1, 0, "Dynamic silence timing from realtime text (section 5.10).") \
+    XX(G, BOOL,  silence_timing, "-s,--silence_timing", "0", 1, 0, "Dynamic silence timing: post_speech_silence_duration follows the realtime text (end/mid/unknown sentence pauses) and a recording whose realtime text stops changing for 3 s is ended. The original accepted -s but its timing never ran, so it is off unless given.") \
     XX(S, FLOAT, init_realtime_after_seconds, "--init_realtime_after_seconds", "0.2", 0, 3600, "Seconds after recording start before the first realtime update.") \
     XX(G, INT,   realtime_batch_size, "--realtime_batch_size", "16", 0, 1024, "Realtime-model batch size.") \
     XX(G, STR,   initial_prompt_realtime, "--initial_prompt_realtime", "", 1, 0, "Prompt for the realtime model ('\\n' is unescaped).") \
-    XX(S, FLOAT, silero_sensitivity, "--silero_sensitivity", "0.05", 0, 1, "Speech sensitivity 0..1 (higher = more speech). Maps onto the VAD's speech threshold, see docs/config.md.") \
+    XX(S, FLOAT, silero_sensitivity, "--silero_sensitivity", "0.05", 0, 1, "Speech sensitivity 0..1 (higher = more speech). Maps onto the VAD's strict speech threshold, see docs/vad.md.") \
     XX(G, BOOL,  silero_use_onnx, "--silero_use_onnx", "0", 1, 0, "Accepted for compatibility; no effect.") \
-    XX(S, INT,   webrtc_sensitivity, "--webrtc_sensitivity", "3", 0, 3, "Onset aggressiveness 0..3 (3 = least sensitive). Maps onto the VAD's onset threshold.") \
+    XX(S, INT,   webrtc_sensitivity, "--webrtc_sensitivity", "3", 0, 3, "Onset aggressiveness 0..3 (3 = least sensitive). Maps onto the VAD's onset threshold, see docs/vad.md.") \
     XX(S, FLOAT, min_length_of_recording, "--min_length_of_recording", "1.1", 0, 3600, "Minimum recording length in seconds before end-pointing or stop.") \
     XX(S, FLOAT, min_gap_between_recordings, "--min_gap_between_recordings", "0", 0, 3600, "Minimum seconds between the end of one recording and the start of the next.") \
     XX(G, BOOL,  enable_realtime_transcription, "--enable_realtime_transcription", "1", 1, 0, "Send realtime (partial) transcripts.") \
@@ -125,10 +124,6 @@ typedef struct {
 #define STT_CTYPE_G_BOOL int
 #define STT_CTYPE_G_INTLIST stt_intlist_t
 #define STT_CTYPE_G_STRLIST stt_strlist_t
-#define STT_CTYPE_X_STR char *
-#define STT_CTYPE_X_INT int64_t
-#define STT_CTYPE_X_FLOAT double
-#define STT_CTYPE_X_BOOL int
 
 /* Per-session parameters: copied into a session at start, changed by set_parameter. */
 typedef struct {
@@ -153,14 +148,12 @@ typedef struct {
 typedef struct {
     stt_session_params_t sess; /* defaults for new sessions */
 #define STT_CFG_FIELD_G(type, field) STT_CTYPE_G_##type field;
-#define STT_CFG_FIELD_X(type, field) STT_CTYPE_G_##type field;
 #define STT_CFG_FIELD_S(type, field)
 #define STT_CFG_FIELD(scope, type, field, flags, def, min, max, help)                             \
     STT_CFG_FIELD_##scope(type, field)
     STT_CONFIG_MAP(STT_CFG_FIELD)
 #undef STT_CFG_FIELD
 #undef STT_CFG_FIELD_G
-#undef STT_CFG_FIELD_X
 #undef STT_CFG_FIELD_S
 } stt_config_t;
 

@@ -1,7 +1,7 @@
 /* Voice activity detector: energy + spectral features with an adaptive noise floor.
  *
  * Silero and WebRTC VAD are not packaged in Debian, so this is our own detector. It decides per
- * 512-sample chunk (32 ms at 16 kHz), internally on 10 ms sub-frames. It reports two decisions:
+ * 512-sample chunk (32 ms at 16 kHz), internally on four 8 ms sub-frames. It reports two decisions:
  * `onset` (a looser test, the role WebRTC plays in the original) and `active` (a stricter test, the
  * role Silero plays). The sensitivities of the original map onto its thresholds (see
  * stt_vad_params_from_sensitivity and docs/config.md).
@@ -15,6 +15,10 @@
 
 #define STT_VAD_RATE_HZ 16000
 #define STT_VAD_CHUNK_SAMPLES 512
+/* Chunks `active` stays 1 after the last chunk that was speech (4 chunks = 128 ms), so a pause
+ * inside or between words does not flip it. The end of speech is therefore reported
+ * STT_VAD_HANGOVER_CHUNKS chunks late; an endpointer may subtract it. */
+#define STT_VAD_HANGOVER_CHUNKS 4
 
 typedef struct {
     double active_threshold; /* 0..1 score above which a chunk is speech (strict) */
@@ -45,16 +49,13 @@ typedef struct {
     float pitch_hist[STT_VAD_PITCH_HIST];
     unsigned pitch_pos;
     unsigned decim_phase;
-    /* Noise floor by minimum statistics: minimum of the 30 ms smoothed level per 200 ms block,
+    /* Noise floor by minimum statistics: minimum of the 24 ms smoothed level per 200 ms block,
      * over the last few blocks. */
     double block_min_db[16];
     unsigned block_idx;
     unsigned block_fill;
     double recent_ms[3];
-    /* The 10 ms sub-frame being accumulated; chunks are not a multiple of it. */
-    double sub_energy;
-    double sub_band_energy;
-    unsigned sub_n;
+    unsigned recent_n;
     int in_speech;     /* strict decision, before hangover */
     int hang_chunks;   /* hangover chunks left */
     int unvoiced_run;  /* chunks kept in speech by the loose test since the last strict one */

@@ -53,14 +53,17 @@
 #include <math.h>
 #include <string.h>
 
-#define SUBFRAME_SAMPLES 160 /* 10 ms at 16 kHz */
+/* 8 ms sub-frames: four per chunk exactly, so a chunk's decision depends only on its own
+ * samples (plus filter and floor history) and its boundaries are the chunk's. */
+#define SUBFRAME_SAMPLES 128
+#define SUBFRAMES_PER_CHUNK (STT_VAD_CHUNK_SAMPLES / SUBFRAME_SAMPLES)
 #define STT_VAD_ABS_GATE_DBFS (-65.0)
 #define SILENCE_DBFS (-100.0)
+#define DIGITAL_SILENCE_MS 1e-9 /* -90 dBFS: a signal of +-1 LSB or less */
 #define SNR_SPAN_DB 10.0
 #define FLOOR_BLOCK_S 0.2
-#define FLOOR_BLOCK_SUBFRAMES 20 /* FLOOR_BLOCK_S / 10 ms */
+#define FLOOR_BLOCK_SUBFRAMES 25 /* FLOOR_BLOCK_S / 8 ms */
 #define FLOOR_BIAS_DB 1.0
-#define STT_VAD_HANGOVER_CHUNKS 4
 #define LOOSE_HOLD_CHUNKS 16
 
 /* Pitch analysis on the 4 kHz decimated signal: a 32 ms window and lags for 60..400 Hz. */
@@ -214,57 +217,59 @@ static void update_floor(stt_vad_t *v, double level_db)
     }
 }
 
-/* Closes one 10 ms sub-frame: scores it against the floor, then moves the floor. */
-static void end_subframe(stt_vad_t *v, chunk_acc_t *acc)
+/* Scores one 8 ms sub-frame (sum of squares `energy`) against the floor, then moves the
+ * floor. */
+static void end_subframe(stt_vad_t *v, chunk_acc_t *acc, double energy)
 {
-    double ms = v->sub_energy / SUBFRAME_SAMPLES / (32768.0 * 32768.0);
+    double ms = energy / SUBFRAME_SAMPLES / (32768.0 * 32768.0);
     double e_db = ms > 1e-10 ? 10.0 * log10(ms) : SILENCE_DBFS;
-    /* The floor tracks a 30 ms average: the minimum of single 10 ms frames would sit several
-     * dB under the mean of fluctuating noise. */
-    v->recent_ms[2] = v->recent_ms[1];
-    v->recent_ms[1] = v->recent_ms[0];
-    v->recent_ms[0] = ms;
-    unsigned have = v->chunks == 0 && v->block_fill < 2 && v->warm == 0 ? v->block_fill + 1 : 3;
-    double avg = (v->recent_ms[0] + v->recent_ms[1] + v->recent_ms[2]) / 3.0;
-    if (have < 3) {
-        avg = 0;
-        for (unsigned i = 0; i < have; i++)
+    /* Digital silence (a resampler's leading zeros, a muted client) says nothing about the room:
+     * it is left out of the floor, or room tone right after it would look like speech. */
+    if (ms >= DIGITAL_SILENCE_MS) {
+        /* The floor tracks a 24 ms average: the minimum of single 8 ms frames would sit several
+         * dB under the mean of fluctuating noise. At the very start fewer frames exist. */
+        v->recent_ms[2] = v->recent_ms[1];
+        v->recent_ms[1] = v->recent_ms[0];
+        v->recent_ms[0] = ms;
+        if (v->recent_n < 3)
+            v->recent_n++;
+        double avg = 0;
+        for (unsigned i = 0; i < v->recent_n; i++)
             avg += v->recent_ms[i];
-        avg /= have;
+        avg /= v->recent_n;
+        /* Nor does the floor go below the absolute gate, under which nothing counts anyway. */
+        double level_db = 10.0 * log10(avg);
+        update_floor(v, level_db > STT_VAD_ABS_GATE_DBFS ? level_db : STT_VAD_ABS_GATE_DBFS);
     }
-    double level_db = avg > 1e-10 ? 10.0 * log10(avg) : SILENCE_DBFS;
-    update_floor(v, level_db);
 
     double snr = e_db - v->noise_floor_db;
     if (e_db > STT_VAD_ABS_GATE_DBFS && snr > acc->max_snr_db)
         acc->max_snr_db = snr;
     if (v->in_speech && snr > v->p.min_snr_db)
         v->speech_level_db += (e_db - v->speech_level_db) * 0.05;
-
-    acc->energy += v->sub_energy;
-    acc->band_energy += v->sub_band_energy;
-    v->sub_energy = 0;
-    v->sub_band_energy = 0;
-    v->sub_n = 0;
 }
 
 stt_vad_result_t stt_vad_process(stt_vad_t *v, const int16_t *chunk)
 {
     chunk_acc_t acc = {.max_snr_db = -200.0};
-    for (size_t i = 0; i < STT_VAD_CHUNK_SAMPLES; i++) {
-        double h = biquad(v->iir[F_HP100], coef[F_HP100], (double)chunk[i]);
-        double b = biquad(v->iir[F_LP3400], coef[F_LP3400], h);
-        double l = biquad(v->iir[F_LP1500A], coef[F_LP1500A], h);
-        l = biquad(v->iir[F_LP1500B], coef[F_LP1500B], l);
-        if (++v->decim_phase == DECIM) {
-            v->decim_phase = 0;
-            v->pitch_hist[v->pitch_pos & PITCH_MASK] = (float)l;
-            v->pitch_pos++;
+    const int16_t *x = chunk;
+    for (unsigned sf = 0; sf < SUBFRAMES_PER_CHUNK; sf++) {
+        double energy = 0;
+        for (unsigned i = 0; i < SUBFRAME_SAMPLES; i++) {
+            double h = biquad(v->iir[F_HP100], coef[F_HP100], (double)*x++);
+            double b = biquad(v->iir[F_LP3400], coef[F_LP3400], h);
+            double l = biquad(v->iir[F_LP1500A], coef[F_LP1500A], h);
+            l = biquad(v->iir[F_LP1500B], coef[F_LP1500B], l);
+            if (++v->decim_phase == DECIM) {
+                v->decim_phase = 0;
+                v->pitch_hist[v->pitch_pos & PITCH_MASK] = (float)l;
+                v->pitch_pos++;
+            }
+            energy += h * h;
+            acc.band_energy += b * b;
         }
-        v->sub_energy += h * h;
-        v->sub_band_energy += b * b;
-        if (++v->sub_n == SUBFRAME_SAMPLES)
-            end_subframe(v, &acc);
+        acc.energy += energy;
+        end_subframe(v, &acc, energy);
     }
     /* Keep the IIR memories out of the denormal range after long digital silence. */
     for (int f = 0; f < F_COUNT; f++)
@@ -280,7 +285,7 @@ stt_vad_result_t stt_vad_process(stt_vad_t *v, const int16_t *chunk)
     double vv = clamp01((vo - 0.45) / 0.25);
     double bb = clamp01((ratio - 0.40) / 0.35);
     stt_vad_result_t r;
-    r.score = a * (0.45 + 0.15 * bb + 0.40 * vv);
+    r.score = a * (0.45 + 0.20 * bb + 0.35 * vv);
     v->last_snr_db = acc.max_snr_db;
     v->last_voicing = vo;
     v->last_band_ratio = ratio;

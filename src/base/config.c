@@ -20,7 +20,7 @@
 #include "stt/error.h"
 #include "stt/log.h"
 
-/* ---- the table ---------------------------------------------------------------------------- */
+/* ---- the table ------------------------------------------------------------------------------- */
 
 #define MEMBER_SIZE(type, member) sizeof(((type *)0)->member)
 #define OPT_BASE_G stt_config_t
@@ -28,7 +28,7 @@
 #define OPT_SCOPE_G STT_SCOPE_GLOBAL
 #define OPT_SCOPE_S STT_SCOPE_SESSION
 
-#define OPT_ROW(scope, type, field, flags, def, min, max, help)                                  \
+#define OPT_ROW(scope, type, field, flags, def, min, max, help)                                    \
     {#field,                                                                                       \
      flags,                                                                                        \
      STT_OPT_##type,                                                                               \
@@ -46,13 +46,15 @@ const size_t stt_options_count = sizeof(stt_options) / sizeof(stt_options[0]) - 
 /* stt_session_params_t is written by hand, so check that each S row's field has the C type its
  * column type promises; the G fields are generated from the table and cannot disagree. A
  * session STR field is a char array, which _Generic sees as char *. */
+/* clang-format off */
 #define TYPECHECK_STR char * : 1
 #define TYPECHECK_INT int64_t : 1
 #define TYPECHECK_FLOAT double : 1
 #define TYPECHECK_BOOL int : 1
+/* clang-format on */
 #define OPT_CHECK_G(type, field)
 #define OPT_CHECK_S(type, field)                                                                   \
-    _Static_assert(_Generic(((stt_session_params_t *)0)->field, TYPECHECK_##type, default : 0),  \
+    _Static_assert(_Generic(((stt_session_params_t *)0)->field, TYPECHECK_##type, default : 0),    \
                    "stt_session_params_t." #field " does not match its STT_CONFIG_MAP type");
 #define OPT_CHECK(scope, type, field, flags, def, min, max, help) OPT_CHECK_##scope(type, field)
 STT_CONFIG_MAP(OPT_CHECK)
@@ -63,8 +65,8 @@ static const char *const engine_choices[] = {"pocketsphinx", "null", NULL};
 static const char *const log_format_choices[] = {"text", "json", NULL};
 static const char *const device_choices[] = {"cuda", "cpu", NULL};
 static const char *const wakeword_backend_choices[] = {
-    "none", "pvporcupine", "pvp", "porcupine", "oww", "openwakeword", "openwakewords",
-    "open_wakeword", NULL};
+    "none",         "pvporcupine",   "pvp",           "porcupine", "oww",
+    "openwakeword", "openwakewords", "open_wakeword", NULL};
 
 static const struct {
     const char *name;
@@ -115,7 +117,7 @@ static void *field_ptr(stt_config_t *cfg, const stt_option_t *opt)
     return base + opt->offset;
 }
 
-/* ---- bounded string building and number formatting ---------------------------------------- */
+/* ---- bounded string building and number formatting ------------------------------------------- */
 
 typedef struct {
     char *buf;
@@ -213,7 +215,7 @@ static void format_number(char *buf, size_t cap, double v)
     }
 }
 
-/* ---- converting and storing one value ------------------------------------------------------ */
+/* ---- converting and storing one value -------------------------------------------------------- */
 
 /* Skips the trailing whitespace that Python's int() and float() ignore (strtoll and strtod
  * already skip the leading one). */
@@ -299,8 +301,9 @@ static bool check_string(const stt_option_t *opt, const char *s, char *why, size
     /* Wake-word detection is not implemented; silently running without the wake words a user
      * asked for would make every utterance trigger, so a non-empty list is refused. */
     if (strcmp(opt->name, "wake_words") == 0 && *s) {
-        snprintf(why, whylen, "wake-word detection is not implemented; only an empty value is "
-                              "accepted, got '%s'",
+        snprintf(why, whylen,
+                 "wake-word detection is not implemented; only an empty value is "
+                 "accepted, got '%s'",
                  s);
         return false;
     }
@@ -450,7 +453,7 @@ static int set_default(stt_config_t *cfg, const stt_option_t *opt, char *why, si
     return rc;
 }
 
-/* ---- init / dispose ------------------------------------------------------------------------ */
+/* ---- init / dispose -------------------------------------------------------------------------- */
 
 static void resolve_post_speech_silence(stt_config_t *cfg)
 {
@@ -496,7 +499,7 @@ void stt_config_dispose(stt_config_t *cfg)
     }
 }
 
-/* ---- command line ------------------------------------------------------------------------- */
+/* ---- command line ---------------------------------------------------------------------------- */
 
 typedef enum { ACT_OPT, ACT_NEG, ACT_HELP, ACT_VERSION, ACT_MD } act_kind_t;
 
@@ -758,21 +761,29 @@ static int consume_option(parser_t *ps, int argc, char **argv, const argclass_t 
     char why[300];
     (*i)++;
 
-    /* Flags: "-Ds" is "-D -s"; "-Dmtiny" is "-D -m tiny". */
+    /* Flags: "-Ds" is "-D -s"; "-Dmtiny" is "-D -m tiny". argparse checks the whole cluster
+     * before it runs any of it, so "-hx" is an error rather than a help request. */
+    const optstr_t *cur = os;
+    const char *rest = explicit_arg;
+    while (takes_no_value(cur) && rest) {
+        const optstr_t *next = NULL;
+        if (cur->str[1] != '-' && rest[0] != '\0') {
+            char s[3] = {'-', rest[0], '\0'};
+            next = optmap_exact(ps->map, s, 2);
+        }
+        if (!next) {
+            snprintf(why, sizeof(why), "ignored explicit argument '%s'", rest);
+            return fail_action(ps, cur, why);
+        }
+        cur = next;
+        rest = rest[1] ? rest + 1 : NULL;
+    }
     while (takes_no_value(os)) {
         apply_flag(ps, os);
         if (ps->stop || !explicit_arg)
             return 0;
-        const optstr_t *next = NULL;
-        if (os->str[1] != '-' && explicit_arg[0] != '\0') {
-            char s[3] = {'-', explicit_arg[0], '\0'};
-            next = optmap_exact(ps->map, s, 2);
-        }
-        if (!next) {
-            snprintf(why, sizeof(why), "ignored explicit argument '%s'", explicit_arg);
-            return fail_action(ps, os, why);
-        }
-        os = next;
+        char s[3] = {'-', explicit_arg[0], '\0'};
+        os = optmap_exact(ps->map, s, 2);
         explicit_arg = explicit_arg[1] ? explicit_arg + 1 : NULL;
     }
 
@@ -855,7 +866,7 @@ int stt_config_parse_argv(stt_config_t *cfg, int argc, char **argv, char *err, s
     return rc;
 }
 
-/* ---- --help and docs/config.md ------------------------------------------------------------- */
+/* ---- --help and docs/config.md --------------------------------------------------------------- */
 
 static bool is_list(const stt_option_t *opt)
 {
@@ -1015,8 +1026,6 @@ void stt_config_print_markdown(void *out)
     FILE *f = out;
     fputs("# stt-server configuration\n"
           "\n"
-          "<!-- Generated by `stt-server --dump-config-md`; do not edit by hand. -->\n"
-          "\n"
           "This file is generated by `stt-server --dump-config-md` from the option table "
           "`STT_CONFIG_MAP` in\n"
           "`include/stt/config.h`. To change an option, edit the table and regenerate this "
@@ -1054,6 +1063,9 @@ void stt_config_print_markdown(void *out)
           "the control\n"
           "WebSocket (`get_parameter` / `set_parameter`), where the value must have the type "
           "and range shown.\n"
+          "A negative minimum in the Range column is a command-line sentinel (`-1` = use "
+          "another option);\n"
+          "the control socket refuses it.\n"
           "\n"
           "| Flags | Type | Default | Range | Scope | Description |\n"
           "|---|---|---|---|---|---|\n",
@@ -1089,7 +1101,7 @@ void stt_config_print_markdown(void *out)
     }
 }
 
-/* ---- per-session parameters over the control socket ---------------------------------------- */
+/* ---- per-session parameters over the control socket ------------------------------------------ */
 
 /* Writes "value for P <rule>, got <json>" into err. */
 static int value_error(int code, const stt_option_t *opt, const char *rule, const cJSON *value,

@@ -32,12 +32,6 @@ int main(int argc, char **argv)
         stt_config_dispose(&cfg);
         return 0;
     }
-    if (cfg.wake_words && cfg.wake_words[0]) {
-        fprintf(stderr, "stt-server: error: argument -w/--wake_words: wake-word detection is not "
-                        "supported by this server; omit --wake_words\n");
-        stt_config_dispose(&cfg);
-        return 2;
-    }
     stt_log_setup(cfg.debug ? STT_LOG_DEBUG : STT_LOG_INFO, strcmp(cfg.log_format, "json") == 0);
     const stt_engine_vtable_t *engine = stt_engine_find(cfg.engine);
     if (!engine) {

@@ -52,6 +52,7 @@ typedef struct stt_uttstate {
     double start_wall_s;
     int partials_sent;
     char *last_partial;
+    double same_text_since_s; /* dynamic silence timing: when the partial text last changed */
 } stt_uttstate_t;
 
 struct stt_session {
@@ -85,6 +86,8 @@ struct stt_session {
     uint32_t utt_seq;
     stt_uttstate_t *cur;       /* utterance being recorded */
     stt_uttstate_t *finishing; /* ended utterances awaiting their final */
+    stt_uttstate_t *stopped;   /* just stopped; transcription_start not yet sent */
+    int vad_start_pending;     /* vad_detect_start held back until the final is out */
     int jobs_out;              /* jobs with the pool */
     double last_partial_start_s;
     int16_t *last_utt;        /* audio of the last final, for last_transcription_bytes_b64 */

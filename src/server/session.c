@@ -288,6 +288,9 @@ static void on_recording_start(stt_session_t *s)
     STT_DEBUG(s->id, "recording_start", "utterance %u", u->seq);
 }
 
+/* recording_stop: the utterance is taken at once, but transcription_start and the final job
+ * wait until the machine has emitted stop_turn_detection, to keep the original's order
+ * (recording_stop, stop_turn_detection, transcription_start, fullSentence, vad_detect_start). */
 static void on_recording_stop(stt_session_t *s)
 {
     stt_uttstate_t *u = s->cur;
@@ -307,14 +310,25 @@ static void on_recording_stop(stt_session_t *s)
     u->final_pcm = pcm;
     u->final_n = n;
     u->stop_wall_s = stt_now_s();
-    send_transcription_start(s, pcm, n);
-    free(s->last_utt);
-    s->last_utt = stt_malloc(n * sizeof(int16_t) + 1);
-    memcpy(s->last_utt, pcm, n * sizeof(int16_t));
-    s->last_utt_n = n;
     u->next = s->finishing;
     s->finishing = u;
-    STT_DEBUG(s->id, "recording_stop", "utterance %u: %.2f s", u->seq, (double)n / 16000.0);
+    s->stopped = u;
+}
+
+/* Sends transcription_start and submits the final of the utterance that just stopped. */
+static void flush_stopped(stt_session_t *s)
+{
+    stt_uttstate_t *u = s->stopped;
+    if (!u)
+        return;
+    s->stopped = NULL;
+    send_transcription_start(s, u->final_pcm, u->final_n);
+    free(s->last_utt);
+    s->last_utt = stt_malloc(u->final_n * sizeof(int16_t) + 1);
+    memcpy(s->last_utt, u->final_pcm, u->final_n * sizeof(int16_t));
+    s->last_utt_n = u->final_n;
+    STT_DEBUG(s->id, "recording_stop", "utterance %u: %.2f s", u->seq,
+              (double)u->final_n / 16000.0);
     if (!u->inflight && s->srv->model)
         utt_submit_final(u);
 }
@@ -327,6 +341,19 @@ static void turn_event(void *data, stt_turn_event_t ev, uint64_t at_sample)
         return; /* incremental engines need no speculative final */
     case STT_TEV_VAD_DETECT_START:
         s->listen_start_epoch = epoch_now();
+        flush_stopped(s);
+        if (s->finishing) {
+            /* The original announces listening only after the final; if speech starts again
+             * first, neither vad_detect_start nor vad_detect_stop is sent. */
+            s->vad_start_pending = 1;
+            return;
+        }
+        break;
+    case STT_TEV_VAD_DETECT_STOP:
+        if (s->vad_start_pending) {
+            s->vad_start_pending = 0;
+            return;
+        }
         break;
     case STT_TEV_START_TURN_DETECTION:
         s->speech_end_silence_epoch = epoch_now();
@@ -345,17 +372,73 @@ static void turn_event(void *data, stt_turn_event_t ev, uint64_t at_sample)
         on_recording_stop(s);
 }
 
+static int ends_with(const char *t, const char *suffix)
+{
+    size_t n = strlen(t), k = strlen(suffix);
+    return n >= k && memcmp(t + n - k, suffix, k) == 0;
+}
+
+static int ends_sentence(const char *t)
+{
+    return ends_with(t, ".") || ends_with(t, "!") || ends_with(t, "?") ||
+           ends_with(t, "\xe3\x80\x82"); /* U+3002 ideographic full stop */
+}
+
+static int ends_ellipsis(const char *t)
+{
+    size_t n = strlen(t);
+    return ends_with(t, "...") || (n >= 4 && memcmp(t + n - 4, "...", 3) == 0);
+}
+
+/* Dynamic silence timing (spec 5.10), done on the server as the original intended: the realtime
+ * text chooses post_speech_silence_duration, and a recording whose realtime text has not changed
+ * for 3 s (background noise keeping it open) is ended. */
+static void dynamic_silence(stt_session_t *s, stt_uttstate_t *u, const char *text)
+{
+    const stt_config_t *cfg = s->srv->cfg;
+    double pause;
+    if (ends_ellipsis(text))
+        pause = cfg->mid_sentence_detection_pause;
+    else if (ends_sentence(text) && u->last_partial && ends_sentence(u->last_partial) &&
+             !ends_ellipsis(u->last_partial))
+        pause = cfg->end_of_sentence_detection_pause;
+    else
+        pause = cfg->unknown_sentence_detection_pause;
+    if (pause != s->params.post_speech_silence_duration) {
+        s->params.post_speech_silence_duration = pause;
+        stt_session_params_changed(s);
+    }
+}
+
+/* Hard break of 5.10: identical realtime text (over 15 chars) for 3 s ends the recording. */
+static void hard_break_check(stt_session_t *s, stt_uttstate_t *u, const char *text, double now)
+{
+    if (!u->last_partial || strcmp(u->last_partial, text) != 0 || strlen(text) <= 15) {
+        u->same_text_since_s = now;
+        return;
+    }
+    if (now - u->same_text_since_s >= 3.0 && stt_turn_stop(s->turn) == 0)
+        STT_INFO(s->id, "hard_break", "realtime text unchanged for 3 s; recording ended");
+}
+
 static void handle_partial(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
 {
     if (!j->want_partial || !j->result.text || u != s->cur || u->ended)
         return;
     char text[4096];
     stt_text_realtime(j->result.text, text, sizeof(text));
+    if (s->srv->cfg->silence_timing && text[0]) {
+        hard_break_check(s, u, text, stt_now_s());
+        if (u != s->cur)
+            return; /* the hard break ended it */
+    }
     if (!text[0] || (u->last_partial && strcmp(u->last_partial, text) == 0))
         return;
     double elapsed = stt_now_s() - u->start_wall_s;
     if (elapsed < s->params.init_realtime_after_seconds)
         return;
+    if (s->srv->cfg->silence_timing)
+        dynamic_silence(s, u, text);
     free(u->last_partial);
     u->last_partial = stt_strdup(text);
     if (u->partials_sent++ == 0)
@@ -374,6 +457,10 @@ static void handle_final(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
         STT_ERROR(s->id, "final_failed", "utterance %u: %s", u->seq, stt_strerror(j->status));
         if (s->wsi)
             send_error(s, "transcription_failed", stt_strerror(j->status));
+        if (s->vad_start_pending && !s->finishing) {
+            s->vad_start_pending = 0;
+            send_type(s, "vad_detect_start");
+        }
         return;
     }
     m->consecutive_errors = 0;
@@ -383,6 +470,10 @@ static void handle_final(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
         stt_hist_observe(&m->final_latency, stt_now_s() - u->stop_wall_s);
         m->finals_sent++;
         send_text(s, "fullSentence", text);
+        if (s->vad_start_pending && !s->finishing) {
+            s->vad_start_pending = 0;
+            send_type(s, "vad_detect_start");
+        }
         STT_INFO(s->id, "final", "utterance %u: %zu chars, %.2f s audio", u->seq, strlen(text),
                  (double)u->final_n / 16000.0);
     } else {
@@ -653,6 +744,7 @@ void stt_session_detach(stt_session_t *s)
     if (s->wsi) {
         s->wsi = NULL;
         stt_outq_clear(&s->out);
+        s->stopped = NULL; /* it is on the finishing list, released below */
         if (s->cur) {
             stt_uttstate_t *u = s->cur;
             s->cur = NULL;

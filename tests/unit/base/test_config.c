@@ -4,6 +4,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,13 +56,13 @@ static void assert_parse_error(fixture_t *f, int argc, const char **argv, const 
 {
     int rc = parse(f, argc, argv);
     if (rc != STT_EINVAL || !strstr(f->err, expected))
-        fail_msg("argv[1]=%s: rc=%d err='%s', expected '%s'", argc > 1 ? argv[1] : "", rc,
-                 f->err, expected);
+        fail_msg("argv[1]=%s: rc=%d err='%s', expected '%s'", argc > 1 ? argv[1] : "", rc, f->err,
+                 expected);
     assert_non_null(strstr(f->err, "stt-server: error: "));
     assert_null(strchr(f->err, '\n'));
 }
 
-/* ---- table ---------------------------------------------------------------------------------- */
+/* ---- table ----------------------------------------------------------------------------------- */
 
 static void test_table_shape(void **state)
 {
@@ -116,7 +117,8 @@ static void test_defaults(void **state)
     assert_int_equal(c->data_port, 8012);
     assert_string_equal(c->wake_words, "");
     assert_int_equal(c->debug, 0);
-    assert_int_equal(c->silence_timing, 1);
+    /* The lead may flip this default (the original's -s was dead code); follow the table. */
+    assert_int_equal(c->silence_timing, strcmp(stt_config_find("silence_timing")->def, "1") == 0);
     assert_int_equal(c->enable_realtime_transcription, 1);
     assert_int_equal(c->silero_deactivity_detection, 1);
     assert_int_equal(c->batch_size, 16);
@@ -167,7 +169,7 @@ static void test_dispose_zeroed_and_twice(void **state)
     stt_config_dispose(NULL);
 }
 
-/* ---- aliases ---------------------------------------------------------------------------------- */
+/* ---- aliases --------------------------------------------------------------------------------- */
 
 static void test_aliases(void **state)
 {
@@ -204,13 +206,17 @@ static void test_aliases(void **state)
         const char *field;
         int64_t v;
     } int_cases[] = {
-        {"-i", "input_device_index", 4},  {"--input-device", "input_device_index", 5},
+        {"-i", "input_device_index", 4},
+        {"--input-device", "input_device_index", 5},
         {"--input-device-index", "input_device_index", 6},
-        {"-c", "control_port", 9001},     {"--control", "control_port", 9002},
+        {"-c", "control_port", 9001},
+        {"--control", "control_port", 9002},
         {"--control_port", "control_port", 9003},
-        {"-d", "data_port", 9004},        {"--data", "data_port", 9005},
+        {"-d", "data_port", 9004},
+        {"--data", "data_port", 9005},
         {"--data_port", "data_port", 9006},
-        {"-b", "batch_size", 1},          {"--batch", "batch_size", 2},
+        {"-b", "batch_size", 1},
+        {"--batch", "batch_size", 2},
         {"--batch_size", "batch_size", 3},
     };
     for (size_t i = 0; i < sizeof(int_cases) / sizeof(int_cases[0]); i++) {
@@ -246,8 +252,8 @@ static void test_value_forms(void **state)
 
     /* The last occurrence wins, and values that start with '-' but contain a space or look
      * like negative numbers are values. */
-    const char *b[] = {"stt-server", "--model", "a", "--model", "-1", "--initial_prompt",
-                       "-a b\\nc"};
+    const char *b[] = {"stt-server", "--model",          "a",       "--model",
+                       "-1",         "--initial_prompt", "-a b\\nc"};
     assert_int_equal(parse(f, ARGC(b), b), 0);
     assert_string_equal(f->cfg.model, "-1");
     assert_string_equal(f->cfg.initial_prompt, "-a b\nc");
@@ -275,13 +281,14 @@ static void test_value_forms(void **state)
     assert_true(f->cfg.sess.post_speech_silence_duration == 2.5);
 }
 
-/* ---- abbreviations ----------------------------------------------------------------------------- */
+/* ---- abbreviations --------------------------------------------------------------------------- */
 
 static void test_prefix_abbreviation(void **state)
 {
     fixture_t *f = *state;
-    const char *a[] = {"stt-server", "--beam_size_r", "4", "--realtime_b", "8", "--mod=x",
-                       "--silero_sen", "0.3", "--handle", "--rt", "base"};
+    const char *a[] = {"stt-server", "--beam_size_r", "4",   "--realtime_b", "8",
+                       "--mod=x",    "--silero_sen",  "0.3", "--handle",     "--rt",
+                       "base"};
     assert_int_equal(parse(f, ARGC(a), a), 0);
     assert_int_equal(f->cfg.sess.beam_size_realtime, 4);
     assert_int_equal(f->cfg.realtime_batch_size, 8);
@@ -316,9 +323,12 @@ static void test_prefix_abbreviation(void **state)
 static void test_no_booleans(void **state)
 {
     fixture_t *f = *state;
-    const char *a[] = {"stt-server", "--no-enable_realtime_transcription",
-                       "--no-silero_deactivity_detection", "--no-silence_timing",
-                       "--no-transcription_start_audio", "--use_main_model_for_realtime"};
+    const char *a[] = {"stt-server",
+                       "--no-enable_realtime_transcription",
+                       "--no-silero_deactivity_detection",
+                       "--no-silence_timing",
+                       "--no-transcription_start_audio",
+                       "--use_main_model_for_realtime"};
     assert_int_equal(parse(f, ARGC(a), a), 0);
     assert_int_equal(f->cfg.enable_realtime_transcription, 0);
     assert_int_equal(f->cfg.silero_deactivity_detection, 0);
@@ -349,8 +359,9 @@ static void test_no_booleans(void **state)
     const char *c[] = {"stt-server", "-Dx"};
     assert_parse_error(f, ARGC(c), c, "argument -D/--debug: ignored explicit argument 'x'");
     const char *d[] = {"stt-server", "--no-d"};
-    assert_parse_error(f, ARGC(d), d, "ambiguous option: --no-d could match --no-debug, "
-                                      "--no-debug_websockets");
+    assert_parse_error(f, ARGC(d), d,
+                       "ambiguous option: --no-d could match --no-debug, "
+                       "--no-debug_websockets");
 }
 
 /* ---- errors ---------------------------------------------------------------------------------- */
@@ -359,29 +370,37 @@ static void test_errors(void **state)
 {
     fixture_t *f = *state;
     const char *a[] = {"stt-server", "--beam_size", "abc"};
-    assert_parse_error(f, ARGC(a), a, "stt-server: error: argument --beam_size: invalid int "
-                                      "value: 'abc'");
+    assert_parse_error(f, ARGC(a), a,
+                       "stt-server: error: argument --beam_size: invalid int "
+                       "value: 'abc'");
     const char *a2[] = {"stt-server", "-b", "1.5"};
-    assert_parse_error(f, ARGC(a2), a2, "argument -b/--batch/--batch_size: invalid int value: "
-                                        "'1.5'");
+    assert_parse_error(f, ARGC(a2), a2,
+                       "argument -b/--batch/--batch_size: invalid int value: "
+                       "'1.5'");
     const char *a3[] = {"stt-server", "--beam_size", ""};
     assert_parse_error(f, ARGC(a3), a3, "argument --beam_size: invalid int value: ''");
     const char *a4[] = {"stt-server", "--beam_size", "99999999999999999999"};
     assert_parse_error(f, ARGC(a4), a4, "invalid int value: '99999999999999999999'");
 
     const char *b[] = {"stt-server", "--silero_sensitivity", "high"};
-    assert_parse_error(f, ARGC(b), b, "argument --silero_sensitivity: invalid float value: "
-                                      "'high'");
-    static const char *const bad_floats[] = {"nan", "inf", "-inf", "1e999", "0x1p3", "1.5.2",
-                                             "", "1,5"};
+    assert_parse_error(f, ARGC(b), b,
+                       "argument --silero_sensitivity: invalid float value: "
+                       "'high'");
+    static const char *const bad_floats[] = {"nan", "inf", "1e999", "0x1p3", "1.5.2", "", "1,5"};
     for (size_t i = 0; i < sizeof(bad_floats) / sizeof(bad_floats[0]); i++) {
         const char *x[] = {"stt-server", "--min_length_of_recording", bad_floats[i]};
         assert_parse_error(f, ARGC(x), x, "argument --min_length_of_recording: invalid float");
     }
+    /* "-inf" is not a negative number to argparse, so it reads as an (unknown) option. */
+    const char *b2[] = {"stt-server", "--min_length_of_recording", "-inf"};
+    assert_parse_error(f, ARGC(b2), b2,
+                       "argument --min_length_of_recording: expected one "
+                       "argument");
 
     const char *c[] = {"stt-server", "--webrtc_sensitivity", "4"};
-    assert_parse_error(f, ARGC(c), c, "argument --webrtc_sensitivity: invalid value: '4' (must "
-                                      "be between 0 and 3)");
+    assert_parse_error(f, ARGC(c), c,
+                       "argument --webrtc_sensitivity: invalid value: '4' (must "
+                       "be between 0 and 3)");
     const char *c2[] = {"stt-server", "-c", "70000"};
     assert_parse_error(f, ARGC(c2), c2, "argument -c/--control/--control_port: invalid value");
     const char *c3[] = {"stt-server", "--silero_sensitivity", "1.01"};
@@ -406,23 +425,25 @@ static void test_errors(void **state)
     assert_parse_error(f, ARGC(e3), e3, "argument -m/--model: expected one argument");
 
     const char *g[] = {"stt-server", "--device", "gpu"};
-    assert_parse_error(f, ARGC(g), g, "argument --device: invalid choice: 'gpu' (choose from "
-                                      "'cuda', 'cpu')");
+    assert_parse_error(f, ARGC(g), g,
+                       "argument --device: invalid choice: 'gpu' (choose from "
+                       "'cuda', 'cpu')");
     const char *g2[] = {"stt-server", "--engine", "whisper"};
     assert_parse_error(f, ARGC(g2), g2, "argument --engine: invalid choice: 'whisper'");
     const char *g3[] = {"stt-server", "--log_format", "xml"};
     assert_parse_error(f, ARGC(g3), g3, "argument --log_format: invalid choice");
     const char *g4[] = {"stt-server", "--wakeword_backend", "snowboy"};
     assert_parse_error(f, ARGC(g4), g4, "argument --wakeword_backend: invalid choice");
-    static const char *const backends[] = {"none", "pvporcupine", "pvp", "porcupine", "oww",
-                                           "openwakeword", "openwakewords", "open_wakeword"};
+    static const char *const backends[] = {"none",          "pvporcupine",  "pvp",
+                                           "porcupine",     "oww",          "openwakeword",
+                                           "openwakewords", "open_wakeword"};
     for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
         const char *x[] = {"stt-server", "--wakeword_backend", backends[i]};
         assert_int_equal(parse(f, ARGC(x), x), 0);
         assert_string_equal(f->cfg.wakeword_backend, backends[i]);
     }
-    const char *g5[] = {"stt-server", "--engine", "null", "--log_format", "json", "--device",
-                        "cpu"};
+    const char *g5[] = {"stt-server", "--engine", "null", "--log_format",
+                        "json",       "--device", "cpu"};
     assert_int_equal(parse(f, ARGC(g5), g5), 0);
     assert_string_equal(f->cfg.engine, "null");
 
@@ -433,18 +454,18 @@ static void test_errors(void **state)
     assert_string_equal(f->cfg.sess.language, "0123456789abcde");
 
     const char *w[] = {"stt-server", "-w", "jarvis"};
-    assert_parse_error(f, ARGC(w), w, "argument -w/--wake_words: wake-word detection is not "
-                                      "implemented");
+    assert_parse_error(f, ARGC(w), w,
+                       "argument -w/--wake_words: wake-word detection is not "
+                       "implemented");
 
     /* A NULL or tiny error buffer is fine. */
     const char *z[] = {"stt-server", "--bogus"};
-    assert_int_equal(stt_config_parse_argv(&f->cfg, ARGC(z), (char **)z, NULL, 0, NULL, NULL,
-                                           NULL),
+    assert_int_equal(stt_config_parse_argv(&f->cfg, ARGC(z), (char **)z, NULL, 0, NULL, NULL, NULL),
                      STT_EINVAL);
     char tiny[8];
-    assert_int_equal(stt_config_parse_argv(&f->cfg, ARGC(z), (char **)z, tiny, sizeof(tiny),
-                                           NULL, NULL, NULL),
-                     STT_EINVAL);
+    assert_int_equal(
+        stt_config_parse_argv(&f->cfg, ARGC(z), (char **)z, tiny, sizeof(tiny), NULL, NULL, NULL),
+        STT_EINVAL);
     assert_int_equal(strlen(tiny), sizeof(tiny) - 1);
 }
 
@@ -475,8 +496,7 @@ static void test_lists(void **state)
     assert_int_equal(f->cfg.suppress_tokens.count, 2);
     assert_int_equal(f->cfg.suppress_tokens.items[0], 8);
 
-    const char *e[] = {"stt-server", "--openwakeword_model_paths", "a.onnx,b.onnx", "c d",
-                       "-D"};
+    const char *e[] = {"stt-server", "--openwakeword_model_paths", "a.onnx,b.onnx", "c d", "-D"};
     assert_int_equal(parse(f, ARGC(e), e), 0);
     assert_int_equal(f->cfg.openwakeword_model_paths.count, 2);
     assert_string_equal(f->cfg.openwakeword_model_paths.items[0], "a.onnx,b.onnx");
@@ -484,11 +504,12 @@ static void test_lists(void **state)
     assert_int_equal(f->cfg.debug, 1);
 }
 
-/* ---- the RealtimeSTT client's autostart command line (spec section 4.2) -------------------- */
+/* ---- the RealtimeSTT client's autostart command line (spec section 4.2) ---------------------- */
 
 static void test_autostart_argv(void **state)
 {
     fixture_t *f = *state;
+    /* clang-format off */
     const char *argv[] = {"stt-server",
                           "--model", "tiny",
                           "--realtime_model_type", "tiny",
@@ -515,6 +536,7 @@ static void test_autostart_argv(void **state)
                           "--wake_word_buffer_duration", "0.1",
                           "--control_port", "8011",
                           "--data_port", "8012"};
+    /* clang-format on */
     assert_int_equal(parse(f, ARGC(argv), argv), 0);
     stt_config_t *c = &f->cfg;
     assert_string_equal(c->model, "tiny");
@@ -536,6 +558,7 @@ static void test_autostart_argv(void **state)
     assert_true(c->sess.post_speech_silence_duration == 0.7);
 
     /* Without --debug and --language (client language ""), plus every conditional addition. */
+    /* clang-format off */
     const char *argv2[] = {"stt-server", "--model", "tiny", "--realtime_model_type", "tiny",
                            "--batch", "16", "--realtime_batch_size", "16",
                            "--init_realtime_after_seconds", "0.2", "--silero_sensitivity", "0.4",
@@ -547,6 +570,7 @@ static void test_autostart_argv(void **state)
                            "--use_main_model_for_realtime", "--use_extended_logging",
                            "--openwakeword_model_paths", "x.onnx,y.onnx",
                            "--control_port", "9011", "--data_port", "9012"};
+    /* clang-format on */
     assert_int_equal(parse(f, ARGC(argv2), argv2), 0);
     assert_string_equal(c->download_root, "/models");
     assert_string_equal(c->initial_prompt_realtime, "a\nb");
@@ -577,14 +601,23 @@ static void test_help_version_md_flags(void **state)
     const char *e[] = {"stt-server", "--vers"};
     assert_int_equal(parse(f, ARGC(e), e), 0);
     assert_int_equal(f->version, 1);
+    /* argparse checks a flag cluster before running any of it. */
     const char *g[] = {"stt-server", "--help=x"};
-    assert_int_equal(parse(f, ARGC(g), g), 0); /* argparse's help runs before the check */
+    assert_parse_error(f, ARGC(g), g, "argument -h/--help: ignored explicit argument 'x'");
+    assert_int_equal(f->help, 0);
+    const char *h[] = {"stt-server", "-hDx"};
+    assert_parse_error(f, ARGC(h), h, "argument -D/--debug: ignored explicit argument 'x'");
+    assert_int_equal(f->help, 0);
+    const char *k[] = {"stt-server", "-Dh", "--bogus"};
+    assert_int_equal(parse(f, ARGC(k), k), 0);
     assert_int_equal(f->help, 1);
+    assert_int_equal(f->cfg.debug, 1);
 }
 
-/* ---- --help and markdown -------------------------------------------------------------------- */
+/* ---- --help and markdown --------------------------------------------------------------------- */
 
-static char *capture(void (*fn)(FILE *, const char *), const char *arg)
+/* noinline: GCC 12 otherwise mistakes the memstream buffer for a dangling local. */
+__attribute__((noinline)) static char *capture(void (*fn)(FILE *, const char *), const char *arg)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -666,13 +699,17 @@ static void test_markdown_output(void **state)
                                "1..65535 | process |"));
     assert_mentions_every_flag(md, true);
     size_t rows = 0;
-    for (const char *p = strstr(md, "|---|"); p && (p = strstr(p, "\n| `")) != NULL; p++)
+    const char *table = strstr(md, "|---|");
+    assert_non_null(table);
+    for (size_t off = (size_t)(table - md); (table = strstr(md + off, "\n| `")) != NULL;) {
         rows++;
+        off = (size_t)(table - md) + 1;
+    }
     assert_int_equal(rows, stt_options_count);
     free(md);
 }
 
-/* ---- session parameters over JSON ----------------------------------------------------------- */
+/* ---- session parameters over JSON ------------------------------------------------------------ */
 
 static int set_json(stt_session_params_t *p, const char *name, const char *json, char *err,
                     size_t errlen)
@@ -714,8 +751,7 @@ static void test_session_param_set_get(void **state)
     assert_string_equal(err, "value for post_speech_silence_duration must be a number between 0 "
                              "and 3600, got -1");
     assert_true(p.post_speech_silence_duration == 1.25);
-    assert_int_equal(set_json(&p, "silero_sensitivity", "\"0.5\"", err, sizeof(err)),
-                     STT_EINVAL);
+    assert_int_equal(set_json(&p, "silero_sensitivity", "\"0.5\"", err, sizeof(err)), STT_EINVAL);
     assert_int_equal(set_json(&p, "silero_sensitivity", "1.5", err, sizeof(err)), STT_ERANGE);
     assert_string_equal(err, "value for silero_sensitivity must be a number between 0 and 1, got "
                              "1.5");
@@ -725,8 +761,7 @@ static void test_session_param_set_get(void **state)
     assert_int_equal(set_json(&p, "beam_size", "65", err, sizeof(err)), STT_ERANGE);
     assert_int_equal(set_json(&p, "beam_size", "1e300", err, sizeof(err)), STT_EINVAL);
     assert_int_equal(p.beam_size, 8);
-    assert_int_equal(set_json(&p, "transcription_start_audio", "1", err, sizeof(err)),
-                     STT_EINVAL);
+    assert_int_equal(set_json(&p, "transcription_start_audio", "1", err, sizeof(err)), STT_EINVAL);
     assert_string_equal(err, "value for transcription_start_audio must be true or false, got 1");
     assert_int_equal(set_json(&p, "language", "5", err, sizeof(err)), STT_EINVAL);
     assert_string_equal(err, "value for language must be a string, got 5");
@@ -742,14 +777,14 @@ static void test_session_param_set_get(void **state)
     big[sizeof(big) - 2] = '"';
     big[sizeof(big) - 1] = '\0';
     assert_int_equal(set_json(&p, "language", big, err, sizeof(err)), STT_ERANGE);
-    assert_non_null(strstr(err, "...\""));
+    assert_non_null(strstr(err, "xxx..."));
     assert_true(strlen(err) < 200);
 
     /* Process-wide options are not session parameters. */
     cJSON *n = cJSON_CreateNumber(9000);
-    assert_int_equal(stt_session_param_set_json(&p, stt_config_find("control_port"), n, err,
-                                                sizeof(err)),
-                     STT_EINVAL);
+    assert_int_equal(
+        stt_session_param_set_json(&p, stt_config_find("control_port"), n, err, sizeof(err)),
+        STT_EINVAL);
     assert_non_null(strstr(err, "control_port"));
     assert_int_equal(stt_session_param_set_json(&p, NULL, n, err, sizeof(err)), STT_EINVAL);
     assert_null(stt_session_param_get_json(&p, stt_config_find("control_port")));

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every dependency stt-server needs from Debian 12 and builds it into ./build.
+# Safe to re-run: packages already present are not reinstalled, the build is incremental.
+#   STT_BUILD_DIR=build-asan STT_CMAKE_ARGS="-DSTT_SANITIZE=ON" scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(
+  build-essential cmake pkg-config git ca-certificates curl
+  libwebsockets-dev libuv1-dev libcjson-dev libspeexdsp-dev libsndfile1-dev libssl-dev
+  libpocketsphinx-dev pocketsphinx pocketsphinx-en-us pocketsphinx-testdata
+  libcmocka-dev
+  python3 python3-websockets sctk prometheus sox
+)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+BUILD_DIR="${STT_BUILD_DIR:-build}"
+# shellcheck disable=SC2086
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${STT_CMAKE_ARGS:-} >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+echo "setup: built $BUILD_DIR/stt-server"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Command (2): set everything up, then run the whole test suite: unit + integration tests on the
+# normal build, then the same suite again on an ASan+UBSan build.
+#   STT_TEST_SKIP_ASAN=1 scripts/test.sh   # only the normal build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+JOBS="${STT_TEST_JOBS:-2}"
+(cd build && ctest --output-on-failure -j"$JOBS")
+if [ "${STT_TEST_SKIP_ASAN:-0}" != 1 ]; then
+  STT_BUILD_DIR=build-asan STT_CMAKE_ARGS="-DSTT_SANITIZE=ON" scripts/setup.sh
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+  (cd build-asan && ctest --output-on-failure -j"$JOBS")
+fi
+echo "all test suites passed"
