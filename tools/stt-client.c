@@ -844,7 +844,7 @@ static void usage(FILE *f)
             "prints each final sentence on stdout, partial text on stderr.\n"
             "\n"
             "  --url ws://HOST:PORT/PATH  server data socket (default " DEFAULT_URL ")\n"
-            "  --fast                     send as fast as the server accepts, not in real time\n"
+            "  --fast                     send as fast as the server reads, not in real time\n"
             "  --chunk N                  frames per message (default %d)\n"
             "  --rate HZ                  resample to HZ (%d..%d) before sending\n"
             "                             (default: the file's own rate)\n"
@@ -856,10 +856,12 @@ static void usage(FILE *f)
             "  -q, --quiet                only final sentences and errors\n"
             "  -h, --help                 this help\n"
             "\n"
-            "Any format libsndfile reads; channels are mixed down to mono, and a file outside\n"
-            "%d..%d Hz is resampled to the nearest of the two. wss:// needs lws with TLS. Each\n"
-            "file uses its own connection. Exit status: 0 ok, 1 connection failure or error close, 2 usage error\n"
-            "or unreadable file, 3 no final transcript before the timeout.\n",
+            "Reads any format libsndfile reads; channels are mixed down to mono, and a\n"
+            "file outside %d..%d Hz is resampled to the nearest of the two. Each file\n"
+            "uses its own connection. wss:// works when libwebsockets has TLS.\n"
+            "\n"
+            "Exit status: 0 ok, 1 connection failure or error close, 2 usage error or\n"
+            "unreadable file, 3 no final transcript before the timeout, 130 interrupted.\n",
             DEFAULT_CHUNK_SAMPLES, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ,
             STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ);
 }

@@ -39,10 +39,10 @@ typedef struct {
 typedef struct {
     stt_vad_params_t p;
     double noise_floor_db;
-    double speech_level_db;
-    double hang_score;
+    double speech_level_db; /* diagnostics: average level of speech sub-frames */
+    double hang_score;      /* diagnostics: peak score of the current active stretch */
     uint64_t chunks;
-    int warm;
+    int warm; /* completed noise-floor blocks (capped at 16) */
     /* Filter memories (transposed direct form II): 100 Hz high-pass, 3400 Hz low-pass (speech
      * band), two 1.5 kHz low-pass sections (pitch decimator). */
     double iir[4][2];
@@ -56,9 +56,9 @@ typedef struct {
     unsigned block_fill;
     double recent_ms[3];
     unsigned recent_n;
-    int in_speech;     /* strict decision, before hangover */
-    int hang_chunks;   /* hangover chunks left */
-    int unvoiced_run;  /* chunks kept in speech by the loose test since the last strict one */
+    int in_speech;      /* strict decision, before hangover */
+    int hang_chunks;    /* hangover chunks left */
+    int unvoiced_run;   /* chunks kept in speech by the loose test since the last strict one */
     double last_snr_db; /* features of the last chunk, for diagnostics and tests */
     double last_voicing;
     double last_band_ratio;

@@ -1,53 +1,60 @@
-/* Voice activity detector: energy over an adaptive noise floor, periodicity and speech-band
+/* Voice activity detector: level over an adaptive noise floor, periodicity and speech-band
  * energy, combined into one 0..1 score per 32 ms chunk.
  *
- * Features (all at 16 kHz, after a 100 Hz high-pass that removes DC and mains hum):
- *   - snr_db: the loudest 10 ms sub-frame of the chunk, in dB over the noise floor. Sub-frames
- *     below STT_VAD_ABS_GATE_DBFS (-65 dBFS, inaudible in 16-bit audio) never count.
- *   - voicing: peak normalised autocorrelation over pitch lags 60-400 Hz of the last 32 ms,
- *     computed on a 1.5 kHz low-passed copy decimated to 4 kHz. Voiced speech gives 0.7-0.95,
- *     white and pink noise 0.2-0.5: this is what keeps steady or bursty noise from reading as
- *     speech even before the floor has caught up with it.
- *   - band_ratio: energy share of 300-3400 Hz (the telephone band, where speech formants live).
+ * Features (at 16 kHz, after a 100 Hz high-pass that removes DC and mains hum), per chunk of
+ * four 8 ms sub-frames:
+ *   - snr_db: the loudest sub-frame of the chunk, in dB over the noise floor. Sub-frames below
+ *     -65 dBFS (ABS_GATE_DBFS, about 1 LSB rms times 20) never count.
+ *   - voicing: peak normalised autocorrelation over pitch lags 60-400 Hz of the chunk (32 ms),
+ *     computed on a 1.5 kHz low-passed copy decimated to 4 kHz. Voiced speech gives 0.7-0.98,
+ *     white and pink noise 0.2-0.41: this keeps noise, steady or not, from reading as speech
+ *     even before the floor has caught up with it.
+ *   - band_ratio: share of the energy below 3400 Hz (the telephone band, where speech lives);
+ *     about 0.42 for white noise, 0.9-1.0 for speech and for anything band-limited.
  *
- * score = A * (0.45 + 0.15 * B + 0.40 * V), where
+ * score = A * (0.45 + 0.20 * B + 0.35 * V), where
  *   A = clamp((snr_db - min_snr_db) / 10 dB, 0, 1),
  *   V = clamp((voicing - 0.45) / 0.25, 0, 1),
- *   B = clamp((band_ratio - 0.4) / 0.35, 0, 1).
- * Loud voiced in-band sound scores ~1, loud unvoiced in-band sound ~0.6, loud broadband noise
- * 0.45, anything within min_snr_db of the floor 0.
+ *   B = clamp((band_ratio - 0.40) / 0.35, 0, 1).
+ * Loud voiced speech scores ~1.0, loud unvoiced in-band sound 0.65, loud white noise ~0.45,
+ * anything within min_snr_db (6 dB) of the floor 0.
  *
- * Noise floor (per 10 ms sub-frame, in dB): initialised from the first sub-frame; falls towards
- * quieter sub-frames with a 20 ms time constant; rises towards louder ones with floor_adapt_s
- * while not in speech and 20 * floor_adapt_s while in speech (so a permanent noise step is
- * absorbed even mid-utterance, eventually).
+ * Noise floor, by minimum statistics: the minimum of a 24 ms running level over the last
+ * floor_adapt_s (default 2 s, in 200 ms blocks), +1 dB. It follows a quieter level at once and a
+ * louder one within floor_adapt_s, needs no speech decision (so there is no feedback loop in
+ * which speech taken for noise raises the floor), and speech cannot drag it up because speech
+ * has gaps within any 2 s. Digital silence is left out of it, the first floor is a full 24 ms
+ * average, and it never goes below the -65 dBFS gate. Steady white or pink noise stays within
+ * 0.4 / 3.7 dB of it, under min_snr_db.
  *
  * Decisions per chunk:
- *   onset  = score > onset_threshold (no hangover: it is the "something started" hint).
- *   active = strict speech, entered when score > active_threshold and held while the score stays
- *            above onset_threshold for up to 16 chunks (512 ms, covers unvoiced consonants inside
- *            speech), then kept for STT_VAD_HANGOVER_CHUNKS (4 chunks = 128 ms) more so that short
- *            pauses inside and between words do not flip it. Hence the last active chunk ends
- *            128 ms (+ up to one chunk of decision granularity) after the speech does.
+ *   onset  = score > onset_threshold; no hangover: it is the "something started" hint.
+ *   active = speech, entered when score > active_threshold, held while the score stays above
+ *            onset_threshold for at most LOOSE_HOLD_CHUNKS (16 = 512 ms: unvoiced consonants
+ *            inside speech), then kept STT_VAD_HANGOVER_CHUNKS (4 = 128 ms) more so that short
+ *            pauses inside and between words do not flip it. So the last active chunk is exactly
+ *            4 chunks after the last chunk judged speech.
+ * Speech that starts within the first 24 ms of a stream sets the first floor and is missed until
+ * its first pause; a client normally sends some lead-in first.
  *
  * Mapping of the original RealtimeSTT knobs (stt_vad_params_from_sensitivity):
  *
  *   silero_sensitivity s (0..1, default 0.05): the original calls a chunk speech when Silero's
  *   probability p > 1 - s, so a higher s means more speech. Here
  *       active_threshold = clamp(1 - s, 0.05, 0.99)
- *   on our score, which is calibrated to the same scale: clear voiced speech scores > 0.95, loud
- *   unvoiced sound ~0.6, broadband noise <= 0.45. So the default s = 0.05 (threshold 0.95)
- *   demands voiced speech, s >= 0.4 also accepts unvoiced speech-band sound, s >= 0.55 any
- *   sound clearly over the noise floor.
+ *   on our score, which is calibrated to the same scale: clear voiced speech scores > 0.95,
+ *   unvoiced speech-band sound 0.65, broadband noise <= 0.5. So the default s = 0.05 (threshold
+ *   0.95) demands voiced speech, s >= 0.4 (<= 0.6) also accepts unvoiced speech-band sound, and
+ *   s >= 0.55 (<= 0.45) any sound well above the noise floor.
  *
  *   webrtc_sensitivity w (0..3, default 3): WebRTC VAD's aggressiveness mode, 3 = least likely to
  *   call noise speech. Here it sets the loose onset test:
- *       onset_threshold = 0.30 + 0.10 * w    (0.30, 0.40, 0.50, 0.60)
- *   At w = 3 a chunk needs speech-band energy or periodicity on top of level (0.6); at w = 0
- *   level alone well over the floor is enough (0.3).
+ *       onset_threshold = 0.30 + 0.10 * w    (w = 0, 1, 2, 3 -> 0.30, 0.40, 0.50, 0.60)
+ *   At w = 3 a chunk needs speech-band energy or periodicity on top of level; at w = 0 level
+ *   alone (about 13 dB over the floor for broadband sound) is enough. Out-of-range w clamps.
  *
- * The remaining parameters have no counterpart in the original: min_snr_db (default 6 dB) and
- * floor_adapt_s (default 1.0 s). */
+ * min_snr_db (default 6 dB) and floor_adapt_s (default 2 s) have no counterpart in the original.
+ * The defaults (s = 0.05, w = 3) are the original's defaults. */
 #include "stt/vad.h"
 
 #include <math.h>
@@ -57,7 +64,7 @@
  * samples (plus filter and floor history) and its boundaries are the chunk's. */
 #define SUBFRAME_SAMPLES 128
 #define SUBFRAMES_PER_CHUNK (STT_VAD_CHUNK_SAMPLES / SUBFRAME_SAMPLES)
-#define STT_VAD_ABS_GATE_DBFS (-65.0)
+#define ABS_GATE_DBFS (-65.0)
 #define SILENCE_DBFS (-100.0)
 #define DIGITAL_SILENCE_MS 1e-9 /* -90 dBFS: a signal of +-1 LSB or less */
 #define SNR_SPAN_DB 10.0
@@ -237,14 +244,20 @@ static void end_subframe(stt_vad_t *v, chunk_acc_t *acc, double energy)
         for (unsigned i = 0; i < v->recent_n; i++)
             avg += v->recent_ms[i];
         avg /= v->recent_n;
-        /* Nor does the floor go below the absolute gate, under which nothing counts anyway. */
+        /* Nor does the floor go below the absolute gate, under which nothing counts anyway.
+         * The first floor is taken from a full 24 ms average, so that a partly silent first
+         * frame (a resampler's ramp-in) does not set it too low. */
         double level_db = 10.0 * log10(avg);
-        update_floor(v, level_db > STT_VAD_ABS_GATE_DBFS ? level_db : STT_VAD_ABS_GATE_DBFS);
+        if (v->recent_n == 3)
+            update_floor(v, level_db > ABS_GATE_DBFS ? level_db : ABS_GATE_DBFS);
     }
 
+    /* No SNR before the first floor exists (the first 24 ms of sound). */
+    int have_floor = v->warm > 0 || v->block_fill > 0;
     double snr = e_db - v->noise_floor_db;
-    if (e_db > STT_VAD_ABS_GATE_DBFS && snr > acc->max_snr_db)
+    if (have_floor && e_db > ABS_GATE_DBFS && snr > acc->max_snr_db)
         acc->max_snr_db = snr;
+    /* Diagnostics only: a slow average of the level of speech sub-frames. */
     if (v->in_speech && snr > v->p.min_snr_db)
         v->speech_level_db += (e_db - v->speech_level_db) * 0.05;
 }
@@ -308,6 +321,7 @@ stt_vad_result_t stt_vad_process(stt_vad_t *v, const int16_t *chunk)
     } else {
         r.active = 0;
     }
+    /* Diagnostics only: the peak score of the current active stretch. */
     v->hang_score = r.active ? (r.score > v->hang_score ? r.score : v->hang_score) : 0.0;
     return r;
 }

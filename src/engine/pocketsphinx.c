@@ -13,11 +13,18 @@
 #include "stt/log.h"
 
 #include <pocketsphinx.h>
+#include <sphinxbase/cmn.h>
 #include <sphinxbase/err.h>
+#include <sphinxbase/feat.h>
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The model's initial cepstral mean (-cmninit), captured from the first decoder. Every utterance
+ * starts from it, so one caller's channel estimate never carries into another caller's utterance
+ * on a reused decoder, and results do not depend on which decoder an utterance gets. */
+#define MAX_CEP 64
 
 struct stt_model {
     char *hmm, *lm, *dict;
@@ -26,6 +33,8 @@ struct stt_model {
     int n_free;
     int n_created; /* created and not destroyed, idle or leased */
     int cap;
+    mfcc_t cmn_init[MAX_CEP];
+    int cmn_len;
 };
 
 struct stt_utt {
@@ -92,6 +101,11 @@ static int ps_load(const stt_config_t *cfg, stt_model_t **out, char *err, size_t
     }
     m->free_list[m->n_free++] = ps;
     m->n_created = 1;
+    feat_t *feat = ps_get_feat(ps);
+    if (feat && feat->cmn_struct && feat->cmn_struct->veclen <= MAX_CEP) {
+        m->cmn_len = feat->cmn_struct->veclen;
+        memcpy(m->cmn_init, feat->cmn_struct->cmn_mean, sizeof(mfcc_t) * (size_t)m->cmn_len);
+    }
     *out = m;
     return 0;
 }
@@ -164,6 +178,9 @@ static int ps_begin(stt_model_t *m, const stt_utt_options_t *opt, stt_utt_t **ou
     ps_decoder_t *ps = pool_take(m, &busy);
     if (!ps)
         return busy ? STT_EBUSY : STT_EENGINE;
+    feat_t *feat = ps_get_feat(ps);
+    if (m->cmn_len && feat && feat->cmn_struct)
+        cmn_live_set(feat->cmn_struct, m->cmn_init);
     if (ps_start_utt(ps) < 0) {
         /* A decoder that cannot start is broken: drop it rather than pool it. */
         ps_free(ps);

@@ -221,7 +221,9 @@ class EndPointing(unittest.TestCase):
                                    client=data)
             await c.close()
             stops = d.of_type("recording_stop")
-            self.assertEqual(len(stops), 1, f"{name}: {d.summary()}")
+            self.assertEqual(len(stops), 1, f"{name}: {len(d.events)} events {d.summary()}; "
+                             f"wait: {d.wait_error}; anomalies {d.anomalies}; close "
+                             f"{d.close_code}; send error {d.send_error!r}")
             self.assertEqual(d.count("fullSentence"), 1, f"{name}: {d.summary()}")
             return stops[0][0] - d.t_speech_end, d
 

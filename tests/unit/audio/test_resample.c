@@ -139,8 +139,7 @@ static void check_tone(int in_rate, double hz)
     assert_true(fabs(diff) <= 2.0);
 
     assert_true(out.n > 2 * SETTLE_OUT_SAMPLES);
-    double snr =
-        tone_snr_db(out.buf + SETTLE_OUT_SAMPLES, out.n - 2 * SETTLE_OUT_SAMPLES, hz);
+    double snr = tone_snr_db(out.buf + SETTLE_OUT_SAMPLES, out.n - 2 * SETTLE_OUT_SAMPLES, hz);
     printf("  %5d Hz -> 16000 Hz, %4.0f Hz tone: %zu samples (expected %.0f), SNR %.1f dB\n",
            in_rate, hz, out.n, expect, snr);
     assert_true(snr >= MIN_SNR_DB);

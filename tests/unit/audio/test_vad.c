@@ -104,6 +104,18 @@ static int16_t *to_pcm(const double *x, size_t n)
     return p;
 }
 
+/* The little-endian wire bytes of n samples (the resampler's input format). */
+static uint8_t *to_le(const int16_t *in, size_t n)
+{
+    uint8_t *le = malloc(2 * n + 1);
+    assert_non_null(le);
+    for (size_t i = 0; i < n; i++) {
+        le[2 * i] = (uint8_t)((uint16_t)in[i] & 0xff);
+        le[2 * i + 1] = (uint8_t)((uint16_t)in[i] >> 8);
+    }
+    return le;
+}
+
 /* Resamples int16 `in` at in_rate to 16 kHz through the production resampler, in
  * irregular pieces. */
 static int16_t *resample_to_16k(const int16_t *in, size_t n, int in_rate, size_t *n_out)
@@ -112,13 +124,8 @@ static int16_t *resample_to_16k(const int16_t *in, size_t n, int in_rate, size_t
     assert_non_null(r);
     size_t cap = stt_resampler_max_output(r, n) + 16, got = 0;
     int16_t *out = malloc(cap * sizeof(int16_t));
-    uint8_t *le = malloc(2 * n);
     assert_non_null(out);
-    assert_non_null(le);
-    for (size_t i = 0; i < n; i++) {
-        le[2 * i] = (uint8_t)((uint16_t)in[i] & 0xff);
-        le[2 * i + 1] = (uint8_t)((uint16_t)in[i] >> 8);
-    }
+    uint8_t *le = to_le(in, n);
     size_t pos = 0, piece = 997;
     while (pos < n) {
         size_t c = n - pos < piece ? n - pos : piece, w = 0;
@@ -134,7 +141,7 @@ static int16_t *resample_to_16k(const int16_t *in, size_t n, int in_rate, size_t
 }
 
 typedef struct {
-    long first_onset;  /* chunk index, -1 if none */
+    long first_onset; /* chunk index, -1 if none */
     long first_active;
     long last_active;
     long active_chunks;
@@ -207,9 +214,9 @@ static void check_labelled(int rate, double t0, double t1, double bg_dbfs, int p
     printf("  %5d Hz %s %3.0f dBFS, speech %.4f-%.4f s: onset chunk %ld (%.0f-%.0f ms, off by "
            "%.1f ms), active chunk %ld (off by %.1f ms), last speech chunk %ld (%.0f-%.0f ms, "
            "off by %.1f ms), %ld gaps\n",
-           rate, pink ? "pink " : "white", bg_dbfs, t0, t1, r.first_onset,
-           r.first_onset * 32.0, r.first_onset * 32.0 + 32, d_on / 16.0, r.first_active,
-           d_act / 16.0, raw_last, raw_last * 32.0, raw_last * 32.0 + 32, d_end / 16.0, r.gaps);
+           rate, pink ? "pink " : "white", bg_dbfs, t0, t1, r.first_onset, r.first_onset * 32.0,
+           r.first_onset * 32.0 + 32, d_on / 16.0, r.first_active, d_act / 16.0, raw_last,
+           raw_last * 32.0, raw_last * 32.0 + 32, d_end / 16.0, r.gaps);
     worst_start_ms = fmax(worst_start_ms, fmax(d_on, d_act) / 16.0);
     worst_end_ms = fmax(worst_end_ms, d_end / 16.0);
 
@@ -369,7 +376,9 @@ static void test_librivox(void **state)
         size_t cap = stt_resampler_max_output(down, n), n8 = 0;
         int16_t *p8 = malloc(cap * sizeof(int16_t));
         assert_non_null(p8);
-        assert_int_equal(stt_resampler_process(down, (const uint8_t *)pcm, n, p8, cap, &n8), 0);
+        uint8_t *le = to_le(pcm, n);
+        assert_int_equal(stt_resampler_process(down, le, n, p8, cap, &n8), 0);
+        free(le);
         stt_resampler_destroy(down);
         size_t n16 = 0;
         int16_t *back = resample_to_16k(p8, n8, 8000, &n16);
@@ -429,8 +438,7 @@ static void test_sensitivity_effect(void **state)
     vad_run_t rl = run_vad(pcm, n, &lo), rd = run_vad(pcm, n, &def), rh = run_vad(pcm, n, &hi);
     printf("  active chunks: silero 0.0 -> %ld, default -> %ld, silero 0.6 -> %ld; onset chunks "
            "webrtc 3 -> %ld, webrtc 0 -> %ld\n",
-           rl.active_chunks, rd.active_chunks, rh.active_chunks, rd.onset_chunks,
-           rh.onset_chunks);
+           rl.active_chunks, rd.active_chunks, rh.active_chunks, rd.onset_chunks, rh.onset_chunks);
     assert_true(rl.active_chunks <= rd.active_chunks);
     assert_true(rd.active_chunks <= rh.active_chunks);
     assert_true(rd.onset_chunks < rh.onset_chunks);
@@ -440,14 +448,10 @@ static void test_sensitivity_effect(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_boundaries_16k),
-        cmocka_unit_test(test_boundaries_8k),
-        cmocka_unit_test(test_boundaries_44k1),
-        cmocka_unit_test(test_boundaries_48k),
-        cmocka_unit_test(test_no_detection_on_noise),
-        cmocka_unit_test(test_librivox),
-        cmocka_unit_test(test_sensitivity_mapping),
-        cmocka_unit_test(test_sensitivity_effect),
+        cmocka_unit_test(test_boundaries_16k),        cmocka_unit_test(test_boundaries_8k),
+        cmocka_unit_test(test_boundaries_44k1),       cmocka_unit_test(test_boundaries_48k),
+        cmocka_unit_test(test_no_detection_on_noise), cmocka_unit_test(test_librivox),
+        cmocka_unit_test(test_sensitivity_mapping),   cmocka_unit_test(test_sensitivity_effect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
