@@ -43,10 +43,10 @@ enum {
 
 #define DEFAULT_URL "ws://127.0.0.1:8012/"
 #define DEFAULT_CHUNK_SAMPLES 1024
-#define MAX_CHUNK_SAMPLES 262144 /* 512 KiB of PCM: stays under the server's 1 MiB frame cap */
+#define MAX_CHUNK_SAMPLES 262144      /* 512 KiB of PCM: stays under the server's 1 MiB frame cap */
 #define MAX_MESSAGE_BYTES (64u << 20) /* transcription_start of a ~10 min utterance still fits */
-#define QUIET_US 2000000          /* no events for this long after the audio means we are done */
-#define FRAME_META_RESERVE 256    /* length prefix + {"sampleRate":48000} with room to spare */
+#define QUIET_US 2000000       /* no events for this long after the audio means we are done */
+#define FRAME_META_RESERVE 256 /* length prefix + {"sampleRate":48000} with room to spare */
 
 #define CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
@@ -162,8 +162,8 @@ static int audio_src_open(audio_src_t *s, const char *path, int rate_hz, double 
     s->out_rate_hz = rate_hz ? rate_hz : info.samplerate;
     /* The server only accepts 8..48 kHz frames; rather than be refused, send the closest rate. */
     if (s->out_rate_hz < STT_FRAME_MIN_RATE_HZ || s->out_rate_hz > STT_FRAME_MAX_RATE_HZ) {
-        s->out_rate_hz = s->out_rate_hz < STT_FRAME_MIN_RATE_HZ ? STT_FRAME_MIN_RATE_HZ
-                                                                 : STT_FRAME_MAX_RATE_HZ;
+        s->out_rate_hz =
+            s->out_rate_hz < STT_FRAME_MIN_RATE_HZ ? STT_FRAME_MIN_RATE_HZ : STT_FRAME_MAX_RATE_HZ;
         if (!quiet)
             fprintf(stderr, "stt-client: %s: %d Hz is outside %d..%d Hz, resampling to %d Hz\n",
                     path, s->in_rate_hz, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ,
@@ -172,8 +172,8 @@ static int audio_src_open(audio_src_t *s, const char *path, int rate_hz, double 
     if (s->out_rate_hz != s->in_rate_hz) {
         s->rs = stt_resampler_create(s->in_rate_hz, s->out_rate_hz, STT_RESAMPLE_QUALITY_DEFAULT);
         if (!s->rs) {
-            fprintf(stderr, "stt-client: %s: cannot resample %d Hz to %d Hz\n", path,
-                    s->in_rate_hz, s->out_rate_hz);
+            fprintf(stderr, "stt-client: %s: cannot resample %d Hz to %d Hz\n", path, s->in_rate_hz,
+                    s->out_rate_hz);
             sf_close(s->sf);
             s->sf = NULL;
             return STT_EUNSUPPORTED;
@@ -235,7 +235,7 @@ static long read_block(audio_src_t *s)
     }
     if (s->tail_left_frames > 0) {
         size_t n = s->tail_left_frames < (int64_t)s->block_frames ? (size_t)s->tail_left_frames
-                                                                   : s->block_frames;
+                                                                  : s->block_frames;
         memset(s->mono, 0, n * sizeof(int16_t));
         s->tail_left_frames -= (int64_t)n;
         return (long)n;
@@ -395,8 +395,8 @@ static void check_done(conn_t *c)
             decide(c, EXIT_OK);
             return;
         }
-        int64_t quiet_from = c->last_event_us > c->audio_done_us ? c->last_event_us
-                                                                 : c->audio_done_us;
+        int64_t quiet_from =
+            c->last_event_us > c->audio_done_us ? c->last_event_us : c->audio_done_us;
         if (now - quiet_from >= QUIET_US) {
             decide(c, EXIT_OK);
             return;
@@ -407,13 +407,16 @@ static void check_done(conn_t *c)
     if (now >= deadline) {
         clear_partial(c);
         if (c->n_full > 0) {
-            fprintf(stderr, "stt-client: %s: gave up after %.1f s waiting for the server to "
-                    "finish (%u utterance(s) still pending)\n", c->file, c->o->timeout_s,
-                    pending + (unsigned)c->recording);
+            fprintf(stderr,
+                    "stt-client: %s: gave up after %.1f s waiting for the server to "
+                    "finish (%u utterance(s) still pending)\n",
+                    c->file, c->o->timeout_s, pending + (unsigned)c->recording);
             decide(c, EXIT_OK);
         } else {
-            fprintf(stderr, "stt-client: %s: no final transcript within %.1f s after the "
-                    "audio ended\n", c->file, c->o->timeout_s);
+            fprintf(stderr,
+                    "stt-client: %s: no final transcript within %.1f s after the "
+                    "audio ended\n",
+                    c->file, c->o->timeout_s);
             decide(c, EXIT_TIMEOUT);
         }
         return;
@@ -459,8 +462,10 @@ static void audio_finished(conn_t *c)
     if (!c->o->quiet && !c->o->json) {
         clear_partial(c);
         double secs = (double)c->samples_sent / c->src.out_rate_hz;
-        fprintf(stderr, "stt-client: sent %.2f s of audio in %.2f s (%llu frames); waiting for "
-                "the transcript\n", secs, (double)(c->audio_done_us - c->t0_us) / 1e6,
+        fprintf(stderr,
+                "stt-client: sent %.2f s of audio in %.2f s (%llu frames); waiting for "
+                "the transcript\n",
+                secs, (double)(c->audio_done_us - c->t0_us) / 1e6,
                 (unsigned long long)c->chunks_sent);
     }
     check_done(c);
@@ -492,8 +497,8 @@ static int on_writeable(conn_t *c)
         return 0;
     }
     uint8_t *frame = c->txbuf + LWS_PRE;
-    size_t len = stt_rtstt_frame_build(frame, c->txcap - LWS_PRE, c->src.out_rate_hz, c->chunk, n,
-                                       NULL);
+    size_t len =
+        stt_rtstt_frame_build(frame, c->txcap - LWS_PRE, c->src.out_rate_hz, c->chunk, n, NULL);
     if (len == 0) {
         fprintf(stderr, "stt-client: cannot build a frame of %zu samples\n", n);
         decide(c, EXIT_CONN);
@@ -545,8 +550,10 @@ static void handle_message(conn_t *c)
     c->last_event_us = now_us();
     cJSON *msg = cJSON_ParseWithLength(c->rx, c->rx_len);
     if (!cJSON_IsObject(msg)) {
-        fprintf(stderr, "stt-client: ignoring a %zu-byte text message that is not a JSON "
-                "object\n", c->rx_len);
+        fprintf(stderr,
+                "stt-client: ignoring a %zu-byte text message that is not a JSON "
+                "object\n",
+                c->rx_len);
         cJSON_Delete(msg);
         return;
     }
@@ -637,9 +644,15 @@ static void on_closed(conn_t *c)
         c->result = EXIT_CONN; /* already printed when the close frame arrived */
     } else if (c->audio_done && c->n_full > 0) {
         c->result = EXIT_OK;
+    } else if (!c->established) {
+        fprintf(stderr, "stt-client: cannot connect to %s: closed during the handshake\n",
+                c->o->url);
+        c->result = EXIT_CONN;
     } else {
-        fprintf(stderr, "stt-client: %s: the server closed the connection before the transcript "
-                "was complete\n", c->file);
+        fprintf(stderr,
+                "stt-client: %s: the server closed the connection before the transcript "
+                "was complete\n",
+                c->file);
         c->result = EXIT_CONN;
     }
 }
@@ -656,8 +669,8 @@ static void on_peer_close(conn_t *c, const uint8_t *in, size_t len)
     reason[rlen] = '\0';
     char *s = sanitize(reason);
     clear_partial(c);
-    fprintf(stderr, "stt-client: %s: server closed the connection: code %d%s%s\n", c->file,
-            code, *s ? ", reason: " : "", s);
+    fprintf(stderr, "stt-client: %s: server closed the connection: code %d%s%s\n", c->file, code,
+            *s ? ", reason: " : "", s);
     free(s);
 }
 
@@ -720,8 +733,8 @@ static char *build_path(const char *path, const char *session)
     if (session) {
         o += (size_t)snprintf(out + o, cap - o, "%csession=", strchr(path, '?') ? '&' : '?');
         for (const unsigned char *p = (const unsigned char *)session; *p; p++) {
-            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                strchr("-._~", *p))
                 out[o++] = (char)*p;
             else
                 o += (size_t)snprintf(out + o, cap - o, "%%%02X", *p);
@@ -783,10 +796,11 @@ static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t 
     c->txbuf = stt_malloc(c->txcap);
     c->chunk = stt_malloc(o->chunk_samples * sizeof(int16_t));
     if (announce)
-        fprintf(stderr, "stt-client: %s: %.2f s, %d Hz, %d channel(s); sending at %d Hz to "
-                "%s%s\n", file, (double)c->src.file_frames / c->src.in_rate_hz,
-                c->src.in_rate_hz, c->src.channels, c->src.out_rate_hz, o->url,
-                o->fast ? " (fast)" : "");
+        fprintf(stderr,
+                "stt-client: %s: %.2f s, %d Hz, %d channel(s); sending at %d Hz to "
+                "%s%s\n",
+                file, (double)c->src.file_frames / c->src.in_rate_hz, c->src.in_rate_hz,
+                c->src.channels, c->src.out_rate_hz, o->url, o->fast ? " (fast)" : "");
 
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof(ci));

@@ -127,8 +127,8 @@ static void upper_first(unsigned char *s, size_t len)
 static int nonascii_is_alnum(unsigned cp)
 {
     if (cp >= 0x80 && cp <= 0xBF)
-        return cp == 0xAA || cp == 0xB2 || cp == 0xB3 || cp == 0xB5 || cp == 0xB9 ||
-               cp == 0xBA || (cp >= 0xBC && cp <= 0xBE); /* ª ²³ µ ¹ º ¼½¾ */
+        return cp == 0xAA || cp == 0xB2 || cp == 0xB3 || cp == 0xB5 || cp == 0xB9 || cp == 0xBA ||
+               (cp >= 0xBC && cp <= 0xBE); /* ª ²³ µ ¹ º ¼½¾ */
     if (cp == 0xD7 || cp == 0xF7)
         return 0; /* × ÷ */
     if (cp >= 0x300 && cp <= 0x36F)

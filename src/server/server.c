@@ -468,7 +468,8 @@ static void drain_step(stt_server_t *srv, double now)
              * shorter than min_length_of_recording cannot be stopped and is discarded. */
             if (stt_turn_stop(s->turn) != 0)
                 stt_turn_abort(s->turn);
-        } else if (stt_session_is_idle(s) && stt_turn_state(s->turn) != STT_TURN_RECORDING) {
+        } else if (stt_session_is_idle(s) &&
+                   (s->drain_ignore_audio || stt_turn_state(s->turn) != STT_TURN_RECORDING)) {
             stt_session_close(s, 1001, "server shutting down");
         }
     }

@@ -100,6 +100,7 @@ struct stt_session {
     int close_code;
     char close_reason[120];
     int drain_close;   /* close with 1001 once idle (SIGTERM) */
+    int drain_ignore_audio; /* draining and the last utterance has stopped */
 };
 
 /* A control-socket connection. */

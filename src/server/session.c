@@ -368,8 +368,12 @@ static void turn_event(void *data, stt_turn_event_t ev, uint64_t at_sample)
         break;
     }
     send_type(s, stt_turn_event_name(ev));
-    if (ev == STT_TEV_RECORDING_STOP)
+    if (ev == STT_TEV_RECORDING_STOP) {
         on_recording_stop(s);
+        /* Draining: the utterance in progress was the last one; later audio is not recorded. */
+        if (s->drain_close)
+            s->drain_ignore_audio = 1;
+    }
 }
 
 static int ends_with(const char *t, const char *suffix)
@@ -652,7 +656,7 @@ int stt_session_on_message(stt_session_t *s, const uint8_t *buf, size_t len)
     if (srv->cfg->logchunks)
         STT_DEBUG(s->id, "chunk", "%zu samples at %d Hz", fr.n_samples, fr.sample_rate_hz);
     write_raw(s, &fr);
-    if (fr.n_samples == 0)
+    if (fr.n_samples == 0 || s->drain_ignore_audio)
         return 0;
 
     if (!s->rs) {

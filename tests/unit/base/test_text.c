@@ -50,15 +50,16 @@ static const text_case_t CASES[] = {
     {"it costs 5", "It costs 5.", "It costs 5"},
     {"1 2 3", "1 2 3.", "1 2 3"},
     {"x", "X.", "X"},
-    /* Non-ASCII first and last characters. */
-    {"\xc3\xa9lan vital", "\xc3\x89lan vital.", "\xc3\x89lan vital"},           /* élan */
-    {"\xc3\xbc" "ber alles", "\xc3\x9c" "ber alles.", "\xc3\x9c" "ber alles"}, /* über */
-    {"caf\xc3\xa9", "Caf\xc3\xa9.", "Caf\xc3\xa9"},                            /* café */
+    /* Non-ASCII first and last characters (octal escapes where a hex escape would swallow the
+     * next letter). */
+    {"\xc3\xa9lan vital", "\xc3\x89lan vital.", "\xc3\x89lan vital"}, /* élan */
+    {"\303\274ber alles", "\303\234ber alles.", "\303\234ber alles"}, /* über */
+    {"caf\xc3\xa9", "Caf\xc3\xa9.", "Caf\xc3\xa9"},                   /* café */
     {"ends with \xc3\xa9", "Ends with \xc3\xa9.", "Ends with \xc3\xa9"},
-    {"\xc5\x82\xc3\xb3" "d\xc5\xba", "\xc5\x81\xc3\xb3" "d\xc5\xba.",
-     "\xc5\x81\xc3\xb3" "d\xc5\xba"}, /* łódź */
+    {"\xc5\x82\303\263d\xc5\xba", "\xc5\x81\303\263d\xc5\xba.",
+     "\xc5\x81\303\263d\xc5\xba"}, /* łódź */
     {"\xc5\xbc\xc3\xb3\xc5\x82w", "\xc5\xbb\xc3\xb3\xc5\x82w.", "\xc5\xbb\xc3\xb3\xc5\x82w"},
-    {"\xc3\xbf" "es", "\xc5\xb8" "es.", "\xc5\xb8" "es"},                          /* ÿ -> Ÿ */
+    {"\303\277es", "\305\270es.", "\305\270es"}, /* ÿ -> Ÿ */
     {"\xce\xb1\xce\xb2\xce\xb3", "\xce\x91\xce\xb2\xce\xb3.", "\xce\x91\xce\xb2\xce\xb3"}, /* αβγ */
     {"\xcf\x82", "\xce\xa3.", "\xce\xa3"}, /* final sigma -> Σ */
     {"\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xd0\xbc\xd0\xb8\xd1\x80",
@@ -70,9 +71,9 @@ static const text_case_t CASES[] = {
      "\xe4\xbd\xa0\xe5\xa5\xbd\xe3\x80\x82"}, /* 你好。: ideographic full stop is not alnum */
     {"\xe4\xbd\xa0\xe5\xa5\xbd", "\xe4\xbd\xa0\xe5\xa5\xbd.", "\xe4\xbd\xa0\xe5\xa5\xbd"},
     {"\xf0\x9f\x99\x82 hi", "\xf0\x9f\x99\x82 hi.", "\xf0\x9f\x99\x82 hi"}, /* 🙂 first */
-    {"hi \xf0\x9f\x99\x82", "Hi \xf0\x9f\x99\x82", "Hi \xf0\x9f\x99\x82"},   /* 🙂 last */
-    {"n\xc2\xb0", "N\xc2\xb0", "N\xc2\xb0"},                                 /* ° is a symbol */
-    {"\xce\xa9mega", "\xce\xa9mega.", "\xce\xa9mega"}, /* already capital */
+    {"hi \xf0\x9f\x99\x82", "Hi \xf0\x9f\x99\x82", "Hi \xf0\x9f\x99\x82"},  /* 🙂 last */
+    {"n\xc2\xb0", "N\xc2\xb0", "N\xc2\xb0"},                                /* ° is a symbol */
+    {"\xce\xa9mega", "\xce\xa9mega.", "\xce\xa9mega"},                      /* already capital */
 };
 
 static void test_spec_cases(void **state)
@@ -97,8 +98,8 @@ static void test_documented_deviations(void **state)
     (void)state;
     char out[64];
     /* 'ß'.upper() is "SS" in Python; we leave letters whose capital changes length alone. */
-    stt_text_final("\xc3\x9f" "a", out, sizeof(out));
-    assert_string_equal(out, "\xc3\x9f" "a.");
+    stt_text_final("\303\237a", out, sizeof(out));
+    assert_string_equal(out, "\303\237a.");
     /* U+00A0 is whitespace to Python's strip(); we only strip ASCII whitespace. */
     stt_text_final("\xc2\xa0nbsp", out, sizeof(out));
     assert_string_equal(out, "\xc2\xa0nbsp.");
@@ -176,9 +177,9 @@ static void test_base64_invalid(void **state)
 {
     (void)state;
     uint8_t dec[32];
-    const char *bad[] = {"Z",        "Zg=",   "Zg===",  "=Zg=",    "Zg==Zg==", "Zm9v\n",
-                         "Zm 9v",    "Zm9-",  "Zm9_",   "Zm9v!",   "=",        "==",
-                         "====",     "A===",  "Zm9vY",  "Z=g=",    "\xc3\xa9"};
+    const char *bad[] = {
+        "Z",     "Zg=", "Zg===", "=Zg=", "Zg==Zg==", "Zm9v\n", "Zm 9v", "Zm9-",    "Zm9_",
+        "Zm9v!", "=",   "==",    "====", "A===",     "Zm9vY",  "Z=g=",  "\xc3\xa9"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         long d = stt_base64_decode(bad[i], strlen(bad[i]), dec);
         if (d != -1)

@@ -88,8 +88,8 @@ static void test_names_and_close_codes(void **state)
     assert_int_equal(stt_frame_err_close_code(STT_FRAME_OK), 1000);
     assert_int_equal(stt_frame_err_close_code(STT_FRAME_METABIG), 1009);
     assert_int_equal(stt_frame_err_close_code(STT_FRAME_TOOBIG), 1009);
-    stt_frame_err_t invalid[] = {STT_FRAME_SHORT,    STT_FRAME_METALEN,   STT_FRAME_JSON,
-                                 STT_FRAME_NOTOBJ,   STT_FRAME_NORATE,    STT_FRAME_RATETYPE,
+    stt_frame_err_t invalid[] = {STT_FRAME_SHORT,     STT_FRAME_METALEN,  STT_FRAME_JSON,
+                                 STT_FRAME_NOTOBJ,    STT_FRAME_NORATE,   STT_FRAME_RATETYPE,
                                  STT_FRAME_RATERANGE, STT_FRAME_CHANNELS, STT_FRAME_ODD};
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
         assert_int_equal(stt_frame_err_close_code(invalid[i]), 1007);
@@ -302,8 +302,7 @@ static void test_rate_range(void **state)
                     "sampleRate 7999 outside 8000..48000");
     expect_meta_err("{\"sampleRate\":48001}", STT_FRAME_RATERANGE,
                     "sampleRate 48001 outside 8000..48000");
-    expect_meta_err("{\"sampleRate\":0}", STT_FRAME_RATERANGE,
-                    "sampleRate 0 outside 8000..48000");
+    expect_meta_err("{\"sampleRate\":0}", STT_FRAME_RATERANGE, "sampleRate 0 outside 8000..48000");
     expect_meta_err("{\"sampleRate\":-16000}", STT_FRAME_RATERANGE,
                     "sampleRate -16000 outside 8000..48000");
     /* Values far outside int's range must not be cast (UBSan would catch that). */
@@ -381,8 +380,8 @@ static void test_valid_frames(void **state)
     }
 
     /* A nanosecond epoch timestamp is above 2^53, so it comes back within half a double ulp. */
-    uint8_t *buf = frame("{\"sampleRate\":16000,\"server_sent_to_stt\":1718000000123456789}", 0,
-                         &len);
+    uint8_t *buf =
+        frame("{\"sampleRate\":16000,\"server_sent_to_stt\":1718000000123456789}", 0, &len);
     stt_rtstt_frame_t f = expect_ok(buf, len, 16000, 0);
     int64_t d = f.server_sent_to_stt_ns - 1718000000123456789LL;
     assert_true(d >= -128 && d <= 128);
@@ -465,12 +464,13 @@ static uint64_t rng_next(void)
     return rng_state * 2685821657736338717ull;
 }
 
+/* Kept packed by hand: clang-format would put one token per line. */
+/* clang-format off */
 static const char *const TOKENS[] = {
-    "{",    "}",      "[",     "]",          ",",       ":",       "\"sampleRate\"", "16000",
-    "44100", "-1",    "1e5",   "16000.0",    "\"",      "\\u00e9", "null",           "true",
-    " ",    "\xff",   "\xc3",  "\"channels\"", "2",     "1",       "\"server_sent_to_stt\"",
-    "\0",   "99999999999999999999",
-};
+    "{", "}", "[", "]", ",", ":", "\"sampleRate\"", "16000", "44100", "-1", "1e5", "16000.0",
+    "\"", "\\u00e9", "null", "true", " ", "\xff", "\xc3", "\"channels\"", "2", "1",
+    "\"server_sent_to_stt\"", "\0", "99999999999999999999"};
+/* clang-format on */
 
 static size_t mutate(uint8_t *buf, size_t len, size_t cap)
 {
