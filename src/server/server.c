@@ -218,8 +218,13 @@ static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!s)
             return 0;
-        if (s->out.head)
-            return write_one(wsi, &s->out);
+        if (s->out.head) {
+            if (write_one(wsi, &s->out) < 0)
+                return -1;
+            if (s->closing) /* close once the queue is flushed */
+                lws_callback_on_writable(wsi);
+            return 0;
+        }
         if (s->closing) {
             reject(wsi, s->close_code, s->close_reason);
             return -1;
@@ -317,8 +322,13 @@ static int cb_control(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!c)
             return 0;
-        if (c->out.head)
-            return write_one(wsi, &c->out);
+        if (c->out.head) {
+            if (write_one(wsi, &c->out) < 0)
+                return -1;
+            if (c->closing)
+                lws_callback_on_writable(wsi);
+            return 0;
+        }
         if (c->closing) {
             reject(wsi, 1001, "server shutting down");
             return -1;
