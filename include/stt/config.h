@@ -87,7 +87,7 @@
     XX(G, STR,   engine, "--engine", "pocketsphinx", 1, 0, "Recognition engine: pocketsphinx or null (no recognition, for capacity tests).") \
     XX(G, INT,   workers, "--workers", "0", 0, 256, "Engine worker threads; 0 = number of CPU cores.") \
     XX(G, INT,   max_sessions, "--max_sessions", "10000", 1, 1000000, "Hard cap on concurrent data sessions; more are refused with close 1013.") \
-    XX(G, INT,   decoders, "--decoders", "0", 0, 4096, "pocketsphinx decoder pool cap (utterances decoded at once); 0 = 4 x workers.") \
+    XX(G, INT,   decoders, "--decoders", "0", 0, 4096, "pocketsphinx decoder pool cap (utterances decoded at once; each about 93 MB, created on demand); 0 = 8 x workers.") \
     XX(S, FLOAT, post_speech_silence_duration, "--post_speech_silence_duration", "-1", -1, 3600, "Seconds of confirmed silence that end a recording; -1 = unknown_sentence_detection_pause.") \
     XX(S, FLOAT, pre_recording_buffer_duration, "--pre_recording_buffer_duration", "1.0", 0, 10, "Seconds of audio kept before speech onset and prepended to the recording.") \
     XX(G, FLOAT, max_utterance_seconds, "--max_utterance_seconds", "60", 1, 3600, "A recording is stopped and transcribed when it reaches this length.") \

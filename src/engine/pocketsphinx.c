@@ -85,7 +85,7 @@ static int ps_load(const stt_config_t *cfg, stt_model_t **out, char *err, size_t
     m->lm = stt_strdup(cfg->ps_lm);
     m->dict = stt_strdup(cfg->ps_dict);
     int workers = (int)cfg->workers;
-    m->cap = cfg->decoders > 0 ? (int)cfg->decoders : 4 * (workers > 0 ? workers : 1);
+    m->cap = cfg->decoders > 0 ? (int)cfg->decoders : 8 * (workers > 0 ? workers : 1);
     m->free_list = stt_calloc((size_t)m->cap, sizeof(*m->free_list));
     pthread_mutex_init(&m->mu, NULL);
 

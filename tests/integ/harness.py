@@ -119,8 +119,10 @@ def _kill_leftovers():
 
 def spawn(argv, log_path, **kw):
     f = open(log_path, "wb")
+    # Own session: a ^C or a process-group kill aimed at the test runner does not reach the
+    # server half-way through a test (SIGINT starts a drain, like SIGTERM).
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                         preexec_fn=_die_with_parent, **kw)
+                         preexec_fn=_die_with_parent, start_new_session=True, **kw)
     f.close()
     _LIVE.append(p)
     return p
@@ -157,6 +159,7 @@ class Server:
         self.dir = tmpdir(name)
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc = None
+        self.signalled = False
         self.control_port = self.data_port = self.monitor_port = None
         self.argv = None
 
@@ -208,7 +211,17 @@ class Server:
         raise AssertionError(f"{self.name}: /readyz not 200 within {timeout}s\n{self.log_tail()}")
 
     def signal(self, sig):
+        self.signalled = True
         self.proc.send_signal(sig)
+
+    def external_signal_note(self):
+        """The server logs a [drain] line when SIGTERM/SIGINT arrives. If that happened although
+        this harness sent none, someone else signalled the process (e.g. a `pkill stt-server` in
+        another shell); say so, because the test failure is then not the server's fault."""
+        if not self.signalled and "[drain]" in self.log_text():
+            return (f"NOTE: {self.name} (pid {self.proc.pid}) received SIGTERM/SIGINT that this "
+                    "test did not send; another process signalled it (pkill/killall?)")
+        return ""
 
     def wait_exit(self, timeout):
         try:
@@ -226,7 +239,10 @@ class Server:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            note = self.external_signal_note()
+            if note:
+                log(note)
+            self.signal(signal.SIGTERM)
             wait = timeout if timeout is not None else (self.drain_timeout or 25) + 10
             if self.wait_exit(wait) is None:
                 self.kill()
@@ -284,7 +300,9 @@ class Server:
             return ""
 
     def log_tail(self, n=60):
-        return "\n".join(self.log_text().splitlines()[-n:])
+        tail = "\n".join(self.log_text().splitlines()[-n:])
+        note = self.external_signal_note()
+        return f"{tail}\n{note}" if note else tail
 
 
 # ---------------------------------------------------------------------------------------------
