@@ -46,6 +46,7 @@ int main(int argc, char **argv)
     if (workers <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         workers = n > 0 ? (int)n : 1;
+        cfg.workers = workers; /* engines size their pools from it */
     }
     int rc = stt_server_run(&cfg, engine, workers);
     stt_config_dispose(&cfg);
