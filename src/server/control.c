@@ -273,7 +273,12 @@ static void do_set(stt_ctl_t *c, const cJSON *req)
         c->overlay_set = 1;
     }
     char vstr[256], msg[512];
-    stt_config_python_str(value, vstr, sizeof(vstr));
+    /* The value is stored as the option's type: a float option prints as a Python float
+     * ("2.0"), since cJSON cannot tell whether the client wrote 2 or 2.0. */
+    if (opt->type == STT_OPT_FLOAT && cJSON_IsNumber(value))
+        py_float(value->valuedouble, vstr, sizeof(vstr));
+    else
+        stt_config_python_str(value, vstr, sizeof(vstr));
     snprintf(msg, sizeof(msg), "Parameter %s set to %s", p, vstr);
     reply_status(c, "success", msg);
     STT_INFO(c->session ? c->session->id : 0, "set_parameter", "%s = %s", p, vstr);
