@@ -25,7 +25,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -562,7 +561,7 @@ class ControlClient:
         return self
 
     async def request(self, msg, timeout=5.0):
-        """Send msg (dict → JSON text, str → as is, bytes → binary) and return the parsed reply."""
+        """Send msg (dict: as JSON text, str: as is, bytes: binary); return the parsed reply."""
         await self.ws.send(json.dumps(msg) if isinstance(msg, dict) else msg)
         return await self.recv(timeout)
 

@@ -4,7 +4,6 @@
 with ports substituted and --host/--monitor_port added) starts a server that becomes ready and
 answers on the control socket."""
 
-import asyncio
 import subprocess
 import sys
 import unittest

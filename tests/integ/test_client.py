@@ -31,8 +31,8 @@ def main():
             return 1
         elapsed = time.monotonic() - t
         h.log(f"  {' '.join(argv)}\n  exit {r.returncode} after {elapsed:.1f}s")
-        h.log(f"  stdout:\n    " + "\n    ".join(r.stdout.splitlines()))
-        h.log(f"  stderr (tail):\n    " + "\n    ".join(r.stderr.splitlines()[-15:]))
+        h.log("  stdout:\n    " + "\n    ".join(r.stdout.splitlines()))
+        h.log("  stderr (tail):\n    " + "\n    ".join(r.stderr.splitlines()[-15:]))
         if r.returncode != 0:
             failures.append(f"exit status {r.returncode}")
         lines = [ln for ln in r.stdout.splitlines() if h.normalize(ln)]

@@ -6,7 +6,6 @@ stays healthy afterwards."""
 
 import asyncio
 import json
-import os
 import struct
 import sys
 

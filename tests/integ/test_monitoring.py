@@ -7,7 +7,6 @@ session, counters move after streaming one file, /livez and /readyz."""
 import asyncio
 import json
 import math
-import os
 import re
 import subprocess
 import sys

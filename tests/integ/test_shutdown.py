@@ -5,7 +5,6 @@ closes with 1001 and the process exits 0 within --drain_timeout. A second, idle 
 closed with 1001 too, and new data connections are refused while draining."""
 
 import asyncio
-import os
 import signal
 import sys
 import time
