@@ -484,6 +484,8 @@ static void drain_step(stt_server_t *srv, double now)
         }
     }
     if (srv->n_sessions == 0) {
+        if (srv->ctl_close_s == 0)
+            srv->ctl_close_s = now;
         for (stt_ctl_t *c = srv->ctls; c; c = c->next) {
             if (!c->closing) {
                 c->closing = 1;
@@ -491,7 +493,8 @@ static void drain_step(stt_server_t *srv, double now)
             }
         }
     }
-    if (srv->n_sessions == 0 && srv->n_ctls == 0)
+    /* Control peers that do not answer the close handshake get 1 s, not lws' own timeout. */
+    if (srv->n_sessions == 0 && (srv->n_ctls == 0 || now - srv->ctl_close_s >= 1.0))
         srv->stop_loop = 1;
     if (now >= srv->drain_deadline_s + 2.0)
         srv->stop_loop = 1; /* sockets that ignore the close handshake */

@@ -162,6 +162,7 @@ struct stt_server {
     double started_epoch;
     int draining;
     double drain_deadline_s;
+    double ctl_close_s; /* when draining started closing control connections */
     int stop_loop;
     stt_metrics_t m;
     lws_sorted_usec_list_t tick;
