@@ -24,7 +24,7 @@ typedef enum {
     STT_TEV_RECORDING_START,
     STT_TEV_START_TURN_DETECTION,
     STT_TEV_STOP_TURN_DETECTION,
-    STT_TEV_RECORDING_STOP, /* an utterance is ready: call stt_turn_take_utterance() */
+    STT_TEV_RECORDING_STOP,     /* an utterance is ready: call stt_turn_take_utterance() */
     STT_TEV_EARLY_TRANSCRIPTION /* early_transcription_on_silence elapsed (once per silence) */
 } stt_turn_event_t;
 
@@ -37,14 +37,14 @@ typedef enum {
 } stt_turn_state_t;
 
 typedef struct {
-    double min_length_of_recording_s;          /* 1.1 */
-    double min_gap_between_recordings_s;       /* 0 */
-    double deactivity_silence_confirmation_s;  /* 0.16 */
-    double post_speech_silence_s;              /* 0.7 */
-    double early_transcription_on_silence_s;   /* 0.2; 0 = off */
-    double pre_recording_buffer_s;             /* 1.0 */
-    double max_utterance_s;                    /* recording force-stopped at this length */
-    int onset_chunks;                          /* consecutive onset chunks to start; 2 */
+    double min_length_of_recording_s;         /* 1.1 */
+    double min_gap_between_recordings_s;      /* 0 */
+    double deactivity_silence_confirmation_s; /* 0.16 */
+    double post_speech_silence_s;             /* 0.7 */
+    double early_transcription_on_silence_s;  /* 0.2; 0 = off */
+    double pre_recording_buffer_s;            /* 1.0 */
+    double max_utterance_s;                   /* recording force-stopped at this length */
+    int onset_chunks;                         /* consecutive onset chunks to start; 2 */
 } stt_turn_params_t;
 
 stt_turn_params_t stt_turn_default_params(void);
@@ -90,10 +90,10 @@ const int16_t *stt_turn_recording(const stt_turn_t *t, size_t *n_samples);
 int16_t *stt_turn_take_utterance(stt_turn_t *t, size_t *n_samples);
 
 stt_turn_state_t stt_turn_state(const stt_turn_t *t);
-uint64_t stt_turn_position(const stt_turn_t *t);            /* samples fed so far */
-uint64_t stt_turn_recording_start(const stt_turn_t *t);     /* sample of recording start, 0 */
-uint64_t stt_turn_recording_stop(const stt_turn_t *t);      /* sample of last stop, 0 if none */
+uint64_t stt_turn_position(const stt_turn_t *t);        /* samples fed so far */
+uint64_t stt_turn_recording_start(const stt_turn_t *t); /* sample of recording start, 0 */
+uint64_t stt_turn_recording_stop(const stt_turn_t *t);  /* sample of last stop, 0 if none */
 uint64_t stt_turn_speech_end_silence_start(const stt_turn_t *t); /* 0 when not in silence */
-int stt_turn_awaiting_speech_end(const stt_turn_t *t); /* 1 during turn detection */
+int stt_turn_awaiting_speech_end(const stt_turn_t *t);           /* 1 during turn detection */
 
 #endif /* STT_AUDIO_TURN_H */

@@ -71,8 +71,7 @@ void stt_log(stt_log_level_t level, uint64_t sid, const char *event, const char 
         n = snprintf(line, sizeof(line), "%s %-5s [%s] sid=%llu %s\n", tbuf, level_names[level],
                      event, (unsigned long long)sid, esc);
     } else {
-        n = snprintf(line, sizeof(line), "%s %-5s [%s] %s\n", tbuf, level_names[level], event,
-                     esc);
+        n = snprintf(line, sizeof(line), "%s %-5s [%s] %s\n", tbuf, level_names[level], event, esc);
     }
     if (n < 0)
         return;

@@ -44,8 +44,8 @@ struct stt_utt {
 
 static ps_decoder_t *decoder_create(const stt_model_t *m)
 {
-    cmd_ln_t *c = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", m->hmm, "-lm", m->lm, "-dict",
-                              m->dict, "-logfn", "/dev/null", NULL);
+    cmd_ln_t *c = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", m->hmm, "-lm", m->lm, "-dict", m->dict,
+                              "-logfn", "/dev/null", NULL);
     if (!c)
         return NULL;
     ps_decoder_t *ps = ps_init(c);
@@ -66,7 +66,7 @@ static int ps_load(const stt_config_t *cfg, stt_model_t **out, char *err, size_t
 {
     char mdef[4096];
     snprintf(mdef, sizeof(mdef), "%s/mdef", cfg->ps_hmm);
-    const char *missing = !file_readable(mdef)        ? mdef
+    const char *missing = !file_readable(mdef)           ? mdef
                           : !file_readable(cfg->ps_lm)   ? cfg->ps_lm
                           : !file_readable(cfg->ps_dict) ? cfg->ps_dict
                                                          : NULL;

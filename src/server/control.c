@@ -42,7 +42,8 @@ static void sb_str(sbuf_t *b, const char *s)
     sb_put(b, s, strlen(s));
 }
 
-/* Decodes one UTF-8 code point; returns bytes consumed (1 for an invalid byte, mapped to U+FFFD). */
+/* Decodes one UTF-8 code point; returns bytes consumed (1 for an invalid byte, mapped to U+FFFD).
+ */
 static size_t utf8_next(const unsigned char *p, unsigned *cp)
 {
     if (p[0] < 0x80) {
@@ -75,14 +76,29 @@ static void sb_json_string(sbuf_t *b, const char *s)
         size_t n = utf8_next(p, &cp);
         p += n;
         switch (cp) {
-        case '"': sb_str(b, "\\\""); continue;
-        case '\\': sb_str(b, "\\\\"); continue;
-        case '\n': sb_str(b, "\\n"); continue;
-        case '\r': sb_str(b, "\\r"); continue;
-        case '\t': sb_str(b, "\\t"); continue;
-        case '\b': sb_str(b, "\\b"); continue;
-        case '\f': sb_str(b, "\\f"); continue;
-        default: break;
+        case '"':
+            sb_str(b, "\\\"");
+            continue;
+        case '\\':
+            sb_str(b, "\\\\");
+            continue;
+        case '\n':
+            sb_str(b, "\\n");
+            continue;
+        case '\r':
+            sb_str(b, "\\r");
+            continue;
+        case '\t':
+            sb_str(b, "\\t");
+            continue;
+        case '\b':
+            sb_str(b, "\\b");
+            continue;
+        case '\f':
+            sb_str(b, "\\f");
+            continue;
+        default:
+            break;
         }
         if (cp >= 0x20 && cp < 0x7f) {
             tmp[0] = (char)cp;

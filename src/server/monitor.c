@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-const double stt_hist_bounds[STT_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+const double stt_hist_bounds[STT_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1,  0.25,
                                                   0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
 
 void stt_hist_observe(stt_hist_t *h, double v)
@@ -107,8 +107,7 @@ static char *health_json(stt_server_t *srv)
     cJSON_AddStringToObject(o, "recorder_state", recorder_state(srv));
     cJSON_AddNumberToObject(o, "uptime_seconds", now - srv->started_s);
     cJSON_AddNumberToObject(o, "active_connections", srv->n_sessions + srv->n_ctls);
-    cJSON_AddNumberToObject(o, "total_connections",
-                            (double)(m->sessions_total + m->control_total));
+    cJSON_AddNumberToObject(o, "total_connections", (double)(m->sessions_total + m->control_total));
     cJSON_AddNumberToObject(o, "connections_per_minute", (double)conns_last_minute(srv));
     cJSON_AddNumberToObject(o, "audio_chunks_processed", (double)m->frames_total);
     cJSON_AddNumberToObject(o, "transcription_errors", (double)m->transcription_errors);
@@ -147,8 +146,8 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(c, "control_active", srv->n_ctls);
     cJSON_AddNumberToObject(c, "total", (double)(m->sessions_total + m->control_total));
     cJSON_AddNumberToObject(c, "per_minute", (double)conns_last_minute(srv));
-    cJSON_AddNumberToObject(c, "rejected",
-                            (double)(m->sessions_rejected_capacity + m->sessions_rejected_draining));
+    cJSON_AddNumberToObject(
+        c, "rejected", (double)(m->sessions_rejected_capacity + m->sessions_rejected_draining));
     cJSON *a = cJSON_AddObjectToObject(o, "audio");
     cJSON_AddNumberToObject(a, "chunks_processed", (double)m->frames_total);
     cJSON_AddNumberToObject(a, "seconds_received", m->audio_seconds);
@@ -242,8 +241,9 @@ static char *metrics_prometheus(stt_server_t *srv)
     stt_pool_stats(srv->pool, &ps);
     pbuf_t b = {stt_malloc(8192), 0, 8192};
     b.buf[0] = '\0';
-    pf(&b, "# HELP stt_build_info Build information.\n# TYPE stt_build_info gauge\n"
-           "stt_build_info{version=\"%s\",engine=\"%s\"} 1\n",
+    pf(&b,
+       "# HELP stt_build_info Build information.\n# TYPE stt_build_info gauge\n"
+       "stt_build_info{version=\"%s\",engine=\"%s\"} 1\n",
        STT_VERSION, srv->engine->name);
     prom_scalar(&b, "stt_up", "gauge", "1 when the engine is loaded and the server is ready.",
                 stt_server_is_ready(srv));
@@ -254,10 +254,11 @@ static char *metrics_prometheus(stt_server_t *srv)
                 srv->n_ctls);
     prom_scalar(&b, "stt_sessions_total", "counter", "Data sessions accepted.",
                 (double)m->sessions_total);
-    pf(&b, "# HELP stt_sessions_rejected_total Data sessions refused.\n"
-           "# TYPE stt_sessions_rejected_total counter\n"
-           "stt_sessions_rejected_total{reason=\"capacity\"} %llu\n"
-           "stt_sessions_rejected_total{reason=\"draining\"} %llu\n",
+    pf(&b,
+       "# HELP stt_sessions_rejected_total Data sessions refused.\n"
+       "# TYPE stt_sessions_rejected_total counter\n"
+       "stt_sessions_rejected_total{reason=\"capacity\"} %llu\n"
+       "stt_sessions_rejected_total{reason=\"draining\"} %llu\n",
        (unsigned long long)m->sessions_rejected_capacity,
        (unsigned long long)m->sessions_rejected_draining);
     prom_scalar(&b, "stt_control_connections_total", "counter", "Control connections accepted.",
@@ -286,15 +287,15 @@ static char *metrics_prometheus(stt_server_t *srv)
                 (double)m->consecutive_errors);
     prom_scalar(&b, "stt_engine_workers", "gauge", "Engine worker threads.", ps.workers);
     prom_scalar(&b, "stt_engine_busy_workers", "gauge", "Workers running a job.", ps.busy);
-    pf(&b, "# HELP stt_engine_queue_depth Jobs waiting for a worker.\n"
-           "# TYPE stt_engine_queue_depth gauge\n"
-           "stt_engine_queue_depth{kind=\"final\"} %zu\n"
-           "stt_engine_queue_depth{kind=\"partial\"} %zu\n",
+    pf(&b,
+       "# HELP stt_engine_queue_depth Jobs waiting for a worker.\n"
+       "# TYPE stt_engine_queue_depth gauge\n"
+       "stt_engine_queue_depth{kind=\"final\"} %zu\n"
+       "stt_engine_queue_depth{kind=\"partial\"} %zu\n",
        ps.queued_final, ps.queued_feed);
     prom_scalar(&b, "stt_decoders_in_use", "gauge", "Decoders leased to utterances.",
                 ps.decoders_in_use);
-    prom_scalar(&b, "stt_decoders_idle", "gauge", "Decoders idle in the pool.",
-                ps.decoders_pooled);
+    prom_scalar(&b, "stt_decoders_idle", "gauge", "Decoders idle in the pool.", ps.decoders_pooled);
     prom_scalar(&b, "stt_decoder_waits_total", "counter",
                 "Jobs that found no free decoder and were retried.", (double)m->decoder_waits);
     prom_hist(&b, "stt_final_latency_seconds",
@@ -340,7 +341,9 @@ int stt_monitor_http(stt_server_t *srv, struct lws *wsi, const char *path, char 
         int ready = stt_server_is_ready(srv);
         char buf[128];
         snprintf(buf, sizeof(buf), "{\"status\":\"%s\"}",
-                 ready ? "ready" : srv->draining ? "draining" : recorder_state(srv));
+                 ready           ? "ready"
+                 : srv->draining ? "draining"
+                                 : recorder_state(srv));
         *body = stt_strdup(buf);
         status = ready ? 200 : 503;
     } else if (strcmp(path, "/metrics") == 0) {

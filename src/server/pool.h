@@ -26,15 +26,15 @@ typedef enum {
 typedef struct stt_job {
     struct stt_job *next;
     stt_job_kind_t kind;
-    void *owner;        /* the session; opaque to workers, only handed back */
-    uint32_t utt_seq;   /* the session's utterance number */
-    stt_utt_t *utt;     /* in: NULL = begin a new utterance; out: the handle (FEED) */
+    void *owner;      /* the session; opaque to workers, only handed back */
+    uint32_t utt_seq; /* the session's utterance number */
+    stt_utt_t *utt;   /* in: NULL = begin a new utterance; out: the handle (FEED) */
     stt_utt_options_t opt;
-    int16_t *pcm;       /* owned by the job */
+    int16_t *pcm; /* owned by the job */
     size_t n_samples;
     int want_partial;
     /* results, written by the worker */
-    int status;         /* 0 or STT_E* (STT_EBUSY: no decoder free, retry later) */
+    int status; /* 0 or STT_E* (STT_EBUSY: no decoder free, retry later) */
     stt_result_t result;
     double submitted_s, started_s, finished_s; /* monotonic seconds */
 } stt_job_t;

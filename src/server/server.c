@@ -28,7 +28,7 @@
 #define DRAIN_NATURAL_S 3.0 /* how long SIGTERM lets utterances end by themselves */
 
 typedef struct {
-    void *obj; /* stt_session_t * or stt_ctl_t * */
+    void *obj;  /* stt_session_t * or stt_ctl_t * */
     char *body; /* HTTP response body being written (monitor vhost) */
     size_t body_len;
 } pss_t;
@@ -290,8 +290,8 @@ static int cb_control(struct lws *wsi, enum lws_callback_reasons reason, void *u
         srv->n_ctls++;
         srv->m.control_total++;
         pss->obj = c;
-        STT_INFO(0, "control_connected", "[PRODUCTION] Control client connected from %s%s%s",
-                 c->ip, c->name[0] ? " session=" : "", c->name);
+        STT_INFO(0, "control_connected", "[PRODUCTION] Control client connected from %s%s%s", c->ip,
+                 c->name[0] ? " session=" : "", c->name);
         pair_ctl(srv, c);
         return 0;
     }
@@ -366,16 +366,15 @@ static int cb_monitor(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_HTTP: {
         const char *ctype;
         free(pss->body);
-        int status = stt_monitor_http(srv, wsi, (const char *)in, &pss->body, &pss->body_len,
-                                      &ctype);
+        int status =
+            stt_monitor_http(srv, wsi, (const char *)in, &pss->body, &pss->body_len, &ctype);
         unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
                                            *end = hdr + sizeof(hdr) - 1;
-        if (lws_add_http_common_headers(wsi, (unsigned)status, ctype,
-                                        (lws_filepos_t)pss->body_len, &p, end))
+        if (lws_add_http_common_headers(wsi, (unsigned)status, ctype, (lws_filepos_t)pss->body_len,
+                                        &p, end))
             return 1;
-        if (status == 503 &&
-            lws_add_http_header_by_name(wsi, (const unsigned char *)"Retry-After:",
-                                        (const unsigned char *)"5", 1, &p, end))
+        if (status == 503 && lws_add_http_header_by_name(wsi, (const unsigned char *)"Retry-After:",
+                                                         (const unsigned char *)"5", 1, &p, end))
             return 1;
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)"Cache-Control:",
                                         (const unsigned char *)"no-store", 8, &p, end))
@@ -541,8 +540,8 @@ static struct lws_vhost *make_vhost(stt_server_t *srv, const char *name, int por
     info.keepalive_timeout = 5;
     struct lws_vhost *vh = lws_create_vhost(srv->ctx, &info);
     if (!vh)
-        STT_ERROR(0, "listen_failed", "cannot listen on %s:%d (%s)",
-                  info.iface ? info.iface : "*", port, name);
+        STT_ERROR(0, "listen_failed", "cannot listen on %s:%d (%s)", info.iface ? info.iface : "*",
+                  port, name);
     return vh;
 }
 
@@ -556,9 +555,8 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     srv->started_s = stt_now_s();
     srv->started_epoch = (double)time(NULL);
 
-    lws_set_log_level(cfg->debug_websockets ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO)
-                                            : LLL_ERR,
-                      NULL);
+    lws_set_log_level(
+        cfg->debug_websockets ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO) : LLL_ERR, NULL);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;

@@ -40,11 +40,11 @@ typedef struct stt_uttstate {
     struct stt_uttstate *next; /* in session->finishing */
     stt_session_t *session;
     uint32_t seq;
-    stt_utt_t *handle; /* engine handle while no job holds it */
-    int inflight;      /* a job for this utterance is with the pool */
-    size_t fed;        /* samples already handed to the engine */
-    int ended;         /* recording stopped: final wanted */
-    int abandoned;     /* session gone or aborted: release, no result */
+    stt_utt_t *handle;  /* engine handle while no job holds it */
+    int inflight;       /* a job for this utterance is with the pool */
+    size_t fed;         /* samples already handed to the engine */
+    int ended;          /* recording stopped: final wanted */
+    int abandoned;      /* session gone or aborted: release, no result */
     int16_t *final_pcm; /* the whole utterance once ended (owned) */
     size_t final_n;
     double retry_at_s;  /* no decoder free: retry after this time */
@@ -58,7 +58,7 @@ typedef struct stt_uttstate {
 struct stt_session {
     uint64_t id;
     stt_server_t *srv;
-    struct lws *wsi; /* NULL once the socket is gone */
+    struct lws *wsi;                 /* NULL once the socket is gone */
     struct stt_session *next, *prev; /* server->sessions */
     char ip[64];
     char name[64];
@@ -90,16 +90,16 @@ struct stt_session {
     int vad_start_pending;     /* vad_detect_start held back until the final is out */
     int jobs_out;              /* jobs with the pool */
     double last_partial_start_s;
-    int16_t *last_utt;        /* audio of the last final, for last_transcription_bytes_b64 */
+    int16_t *last_utt; /* audio of the last final, for last_transcription_bytes_b64 */
     size_t last_utt_n;
     double listen_start_epoch, recording_stop_epoch, speech_end_silence_epoch;
 
     /* output */
     stt_outq_t out;
-    int closing;       /* close after the queue drains */
+    int closing; /* close after the queue drains */
     int close_code;
     char close_reason[120];
-    int drain_close;   /* close with 1001 once idle (SIGTERM) */
+    int drain_close;        /* close with 1001 once idle (SIGTERM) */
     int drain_ignore_audio; /* draining and the last utterance has stopped */
 };
 
@@ -111,7 +111,7 @@ struct stt_ctl {
     char ip[64];
     char name[64];
     double opened_s;
-    stt_session_t *session;      /* paired data session, or NULL */
+    stt_session_t *session;       /* paired data session, or NULL */
     stt_session_params_t overlay; /* parameters set before a session was paired */
     int overlay_set;
     stt_outq_t out;
@@ -139,7 +139,7 @@ typedef struct {
     uint64_t utterances, partials_sent, finals_sent, finals_dropped;
     uint64_t transcription_errors, recorder_errors, consecutive_errors, recovery_attempts;
     uint64_t decoder_waits;
-    uint64_t close_codes[5]; /* 1000, 1001, 1007, 1009, other */
+    uint64_t close_codes[5];  /* 1000, 1001, 1007, 1009, other */
     uint64_t conn_minute[60]; /* data connections per second slot, for connections_per_minute */
     int64_t conn_minute_sec[60];
     double last_activity_s;
@@ -151,7 +151,7 @@ struct stt_server {
     struct lws_context *ctx;
     const stt_engine_vtable_t *engine;
     stt_pool_t *pool;
-    stt_model_t *model; /* set on the loop once loaded */
+    stt_model_t *model;       /* set on the loop once loaded */
     volatile int model_state; /* 0 loading, 1 ready, -1 failed (written by the loader thread) */
     char model_error[256];
     stt_session_t *sessions;

@@ -218,7 +218,8 @@ static int partial_due(stt_session_t *s, stt_uttstate_t *u, double now)
     return 1;
 }
 
-/* Hands the audio recorded since the last job to the engine, if no job for this utterance is out. */
+/* Hands the audio recorded since the last job to the engine, if no job for this utterance is out.
+ */
 static void utt_pump(stt_session_t *s, double now)
 {
     stt_uttstate_t *u = s->cur;

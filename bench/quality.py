@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Quality and latency figures for the pocketsphinx engine, side by side with the raw engine.
+
+Measures, on Debian's pocketsphinx-testdata librivox recordings:
+  * corpus WER (NIST sclite) of the server's finals, streamed at real-time pace in 1024-frame
+    chunks at 16 kHz, next to `pocketsphinx_continuous -infile` on the same files;
+  * start-to-ready (spawn -> /readyz 200), median of several starts;
+  * first partial after recording_start, and final after recording_stop / after the end of the
+    speech audio (client-side arrival times, real-time streaming);
+  * CPU cost of one long file (the five recordings joined): server process CPU seconds while it
+    transcribes the file (sent --fast) vs `pocketsphinx_continuous` CPU seconds, with and
+    without realtime partials.
+Prints one JSON object on stdout and a table on stderr. Usage:
+  STT_SERVER=build/stt-server bench/quality.py [--runs N]
+"""
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integ"))
+os.environ.setdefault("STT_SERVER", os.path.join(HERE, "..", "build", "stt-server"))
+import harness as h  # noqa: E402
+
+RAW = "/usr/bin/pocketsphinx_continuous"
+
+
+def proc_cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def raw_engine(paths):
+    hyps, cpu = [], 0.0
+    for p in paths:
+        t = os.times()
+        r = subprocess.run([RAW, "-infile", p], capture_output=True, text=True)
+        u = os.times()
+        cpu += (u.children_user - t.children_user) + (u.children_system - t.children_system)
+        hyps.append(" ".join(r.stdout.split()))
+    return hyps, cpu
+
+
+def start_to_ready(runs):
+    times = []
+    for _ in range(runs):
+        srv = h.Server(name="bench-ready")
+        t0 = time.monotonic()
+        srv.start()
+        times.append(time.monotonic() - t0)
+        srv.stop()
+    return statistics.median(times), times
+
+
+async def stream_all(srv, items):
+    clients = await asyncio.gather(*[
+        h.transcribe(srv.data_url(), pcm, 16000, tail_s=2.0, name=name)
+        for name, pcm, _ in items])
+    return clients
+
+
+def latencies(clients):
+    first_partial, final_after_stop, final_after_audio = [], [], []
+    for c in clients:
+        t_start = next((t for t, e in c.events if e["type"] == "recording_start"), None)
+        t_part = next((t for t, e in c.events if e["type"] == "realtime"), None)
+        t_stop = next((t for t, e in c.events if e["type"] == "recording_stop"), None)
+        t_final = next((t for t, e in c.events if e["type"] == "fullSentence"), None)
+        if t_start and t_part:
+            first_partial.append(t_part - t_start)
+        if t_stop and t_final:
+            final_after_stop.append(t_final - t_stop)
+        if t_final:
+            final_after_audio.append(t_final - c.t_speech_end)
+    return first_partial, final_after_stop, final_after_audio
+
+
+def long_file_cpu(joined_pcm, realtime_partials):
+    extra = () if realtime_partials else ("--no-enable_realtime_transcription",)
+    srv = h.Server("--workers", 1, *extra, name="bench-cpu")
+    srv.start()
+    try:
+        before = proc_cpu_s(srv.proc.pid)
+        c = h.run_async(h.transcribe(srv.data_url(), joined_pcm, 16000, tail_s=2.0,
+                                     realtime=False, expect_finals=5, final_timeout=120,
+                                     settle_s=0.5))
+        cpu = proc_cpu_s(srv.proc.pid) - before
+        return cpu, [e["text"] for e in c.finals()]
+    finally:
+        srv.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    sets = h.librivox_set()  # [(utt id, wav path, reference)]
+    items = [(utt, h.read_wav(path)[0], ref) for utt, path, ref in sets]
+    paths = [path for _, path, _ in sets]
+
+    ready_med, ready_all = start_to_ready(args.runs)
+
+    wers, fp_all, fs_all, fa_all = [], [], [], []
+    for _ in range(args.runs):
+        srv = h.Server(name="bench-wer")
+        srv.start()
+        try:
+            clients = h.run_async(stream_all(srv, items))
+        finally:
+            srv.stop()
+        finals = [" ".join(e["text"] for e in c.finals()) for c in clients]
+        wers.append(h.wer([(ref, hyp) for (_, _, ref), hyp in zip(items, finals)])[0])
+        fp, fs, fa = latencies(clients)
+        fp_all += fp
+        fs_all += fs
+        fa_all += fa
+    raw_hyps, raw_cpu = raw_engine(paths)
+    raw_wer = h.wer([(ref, hyp) for (_, _, ref), hyp in zip(items, raw_hyps)])[0]
+
+    joined = b"".join(pcm + h.silence(1.5, 16000) for _, pcm, _ in items)
+    cpu_rt, _ = long_file_cpu(joined, True)
+    cpu_nort, _ = long_file_cpu(joined, False)
+
+    def q(v, p):
+        v = sorted(v)
+        return v[min(len(v) - 1, int(p * len(v)))] if v else None
+
+    out = {
+        "audio_seconds": round(sum(len(p) for _, p, _ in items) / 32000, 2),
+        "runs": args.runs,
+        "wer_server_16k_median": round(statistics.median(wers), 3),
+        "wer_server_16k_runs": [round(w, 3) for w in wers],
+        "wer_raw_pocketsphinx_continuous": round(raw_wer, 3),
+        "start_to_ready_s_median": round(ready_med, 3),
+        "first_partial_after_recording_start_s": {"p50": q(fp_all, .5), "p95": q(fp_all, .95)},
+        "final_after_recording_stop_s": {"p50": q(fs_all, .5), "p95": q(fs_all, .95)},
+        "final_after_end_of_audio_s": {"p50": q(fa_all, .5), "p95": q(fa_all, .95)},
+        "cpu_s_raw_engine_5_files": round(raw_cpu, 2),
+        "cpu_s_server_long_file_with_partials": round(cpu_rt, 2),
+        "cpu_s_server_long_file_finals_only": round(cpu_nort, 2),
+    }
+    for k, v in out.items():
+        if isinstance(v, dict):
+            out[k] = {kk: (round(vv, 3) if vv is not None else None) for kk, vv in v.items()}
+    print(json.dumps(out, indent=1))
+    for k, v in out.items():
+        print(f"  {k:45s} {v}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
