@@ -27,6 +27,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.request
 import wave
@@ -65,6 +66,41 @@ def watchdog(seconds=170):
     """Hard bound on a script's run time: dump all stacks and exit non-zero. Servers we started
     die with us (PR_SET_PDEATHSIG), so nothing is left behind."""
     faulthandler.dump_traceback_later(seconds, exit=True)
+
+
+def report(failures):
+    """End of a script's main(): list the failures (or say OK) and return the exit status."""
+    if failures:
+        log("\nFAILED:\n  " + "\n  ".join(failures))
+        return 1
+    log("\nOK")
+    return 0
+
+
+def run_unittests(server=None):
+    """main() of a unittest-based script: run its test cases (unittest.main() parses sys.argv,
+    so a test name can be given) under the watchdog and return the exit status.
+
+    With server (a Server not yet started), the server is started first and shared by all
+    cases, then stopped; a failing test or an unclean exit prints its log tail and fails."""
+    watchdog(170)
+    if server is None:
+        return 0 if unittest.main(exit=False, verbosity=2).result.wasSuccessful() else 1
+    server.start()
+    ok = False
+    rc = None
+    try:
+        ok = unittest.main(exit=False, verbosity=2).result.wasSuccessful()
+    finally:
+        try:
+            rc = server.stop()
+        finally:
+            if not ok or rc != 0:
+                log(f"--- server log tail ---\n{server.log_tail()}")
+    if rc != 0:
+        log(f"server exit status {rc}")
+        return 1
+    return 0 if ok else 1
 
 
 def require_tool(name, fallback=None):

@@ -99,10 +99,5 @@ class Cli(unittest.TestCase):
             self.assertEqual(rc, 0, f"exit status {rc} after SIGTERM")
 
 
-def main():
-    h.watchdog(170)
-    return 0 if unittest.main(exit=False, verbosity=2).result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(h.run_unittests())

@@ -44,11 +44,7 @@ def main():
             h.log(f"  best line {best!r}: WER {best_wer:.2f} vs {ref!r}")
             if best_wer > MAX_WER:
                 failures.append(f"best stdout line WER {best_wer:.2f} > {MAX_WER}: {best!r}")
-    if failures:
-        h.log("\nFAILED:\n  " + "\n  ".join(failures))
-        return 1
-    h.log("\nOK")
-    return 0
+    return h.report(failures)
 
 
 if __name__ == "__main__":

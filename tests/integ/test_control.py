@@ -36,7 +36,8 @@ SETTABLE = {  # parameter: (a valid new value, a wrongly typed value)
     "deactivity_silence_confirmation_duration": (0.2, [1]),
 }
 SPEECH_FILE = "sense_and_sensibility_01_austen_64kb-0890.wav"  # 5.3 s, one sentence
-SRV = None
+# One server shared by all cases; run_unittests() starts it first and stops it at the end.
+SRV = h.Server(name="control")
 
 
 def is_number(v):
@@ -239,28 +240,5 @@ class EndPointing(unittest.TestCase):
         self.assertLessEqual(long_ - short, 2.5)
 
 
-def main():
-    global SRV
-    h.watchdog(170)
-    SRV = h.Server(name="control").start()
-    try:
-        prog = unittest.main(exit=False, verbosity=2)
-        ok = prog.result.wasSuccessful()
-    except BaseException:
-        ok = False
-        raise
-    finally:
-        rc = None
-        try:
-            rc = SRV.stop()
-        finally:
-            if not ok or rc != 0:
-                h.log(f"--- server log tail ---\n{SRV.log_tail()}")
-    if rc != 0:
-        h.log(f"server exit status {rc}")
-        return 1
-    return 0 if ok else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(h.run_unittests(SRV))

@@ -241,11 +241,7 @@ def main():
         if status != 200:
             failures.append(f"/health {status} after the runs")
 
-    if failures:
-        h.log("\nFAILED:\n  " + "\n  ".join(failures))
-        return 1
-    h.log("\nOK")
-    return 0
+    return h.report(failures)
 
 
 if __name__ == "__main__":

@@ -131,11 +131,7 @@ def main():
         if rate_ > MAX_WER:
             failures.append(f"{label}: corpus WER {rate_:.3f} > {MAX_WER}")
 
-    if failures:
-        h.log("\nFAILED:\n  " + "\n  ".join(failures))
-        return 1
-    h.log("\nOK")
-    return 0
+    return h.report(failures)
 
 
 if __name__ == "__main__":

@@ -150,11 +150,7 @@ def main():
         h.log(f"  /health after: {status} {health}")
         if status != 200:
             failures.append(f"/health returned {status} after malformed frames")
-    if failures:
-        h.log("\nFAILED:\n  " + "\n  ".join(failures))
-        return 1
-    h.log("\nOK")
-    return 0
+    return h.report(failures)
 
 
 if __name__ == "__main__":

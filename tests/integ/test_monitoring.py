@@ -22,7 +22,8 @@ HEALTH_KEYS = {
     "last_activity_seconds": "number?", "consecutive_errors": (int,),
     "recovery_attempts": (int,),
 }
-SRV = None
+# One server shared by all cases; run_unittests() starts it first and stops it at the end.
+SRV = h.Server(name="monitoring")
 
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)(\s+\d+)?$')
 
@@ -163,25 +164,5 @@ class Monitoring(unittest.TestCase):
         self.assertEqual(act, 0, "stt_sessions_active did not return to 0")
 
 
-def main():
-    global SRV
-    h.watchdog(170)
-    SRV = h.Server(name="monitoring").start()
-    ok = False
-    rc = None
-    try:
-        ok = unittest.main(exit=False, verbosity=2).result.wasSuccessful()
-    finally:
-        try:
-            rc = SRV.stop()
-        finally:
-            if not ok or rc != 0:
-                h.log(f"--- server log tail ---\n{SRV.log_tail()}")
-    if rc != 0:
-        h.log(f"server exit status {rc}")
-        return 1
-    return 0 if ok else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(h.run_unittests(SRV))

@@ -120,11 +120,7 @@ def main():
         srv.kill()
         if failures:
             h.log(f"--- server log tail ---\n{srv.log_tail(80)}")
-    if failures:
-        h.log("\nFAILED:\n  " + "\n  ".join(failures))
-        return 1
-    h.log("\nOK")
-    return 0
+    return h.report(failures)
 
 
 if __name__ == "__main__":
