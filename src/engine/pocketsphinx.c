@@ -238,6 +238,28 @@ static int ps_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *fina
     return rc;
 }
 
+static void ps_prewarm(stt_model_t *m, int n)
+{
+    for (;;) {
+        pthread_mutex_lock(&m->mu);
+        int enough = m->n_created >= n || m->n_created >= m->cap;
+        if (!enough)
+            m->n_created++; /* reserve the slot, create outside the lock */
+        pthread_mutex_unlock(&m->mu);
+        if (enough)
+            return;
+        ps_decoder_t *ps = decoder_create(m);
+        pthread_mutex_lock(&m->mu);
+        if (ps)
+            m->free_list[m->n_free++] = ps;
+        else
+            m->n_created--;
+        pthread_mutex_unlock(&m->mu);
+        if (!ps)
+            return;
+    }
+}
+
 static void ps_stats(stt_model_t *m, int *in_use, int *pooled)
 {
     pthread_mutex_lock(&m->mu);
@@ -255,5 +277,6 @@ const stt_engine_vtable_t stt_engine_pocketsphinx = {
     .utt_feed = ps_feed,
     .utt_end = ps_end,
     .utt_abort = ps_abort,
+    .prewarm = ps_prewarm,
     .stats = ps_stats,
 };

@@ -443,6 +443,12 @@ static void *loader_main(void *arg)
         STT_INFO(0, "model_loaded", "%s engine loaded in %.2f s", srv->engine->name,
                  stt_now_s() - t0);
         atomic_store(&g_loaded_model, m);
+        lws_cancel_service(srv->ctx);
+        /* Ready already; now prepare a decoder per worker and as many again, so the first
+         * concurrent calls find one waiting. */
+        if (srv->engine->prewarm)
+            srv->engine->prewarm(m, 2 * srv->n_workers);
+        return NULL;
     }
     lws_cancel_service(srv->ctx);
     return NULL;
