@@ -37,14 +37,24 @@ def proc_cpu_s(pid):
 
 
 def raw_engine(paths):
-    hyps, cpu = [], 0.0
+    """Runs pocketsphinx_continuous on each file; returns (hypotheses, CPU seconds per file)."""
+    hyps, cpus = [], []
     for p in paths:
         t = os.times()
         r = subprocess.run([RAW, "-infile", p], capture_output=True, text=True)
         u = os.times()
-        cpu += (u.children_user - t.children_user) + (u.children_system - t.children_system)
+        cpus.append((u.children_user - t.children_user) + (u.children_system - t.children_system))
         hyps.append(" ".join(r.stdout.split()))
-    return hyps, cpu
+    return hyps, cpus
+
+
+def write_wav(path, pcm):
+    import wave
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(pcm)
 
 
 def start_to_ready(runs):
@@ -81,17 +91,25 @@ def latencies(clients):
     return first_partial, final_after_stop, final_after_audio
 
 
+def wait_prewarm(srv, n):
+    """Waits until the engine has n idle decoders (the post-ready prewarm is done)."""
+    t_end = time.monotonic() + 20
+    while srv.get_json("/metrics")[1]["engine"]["decoders_idle"] < n and time.monotonic() < t_end:
+        time.sleep(0.1)
+
+
 def long_file_cpu(joined_pcm, realtime_partials):
     extra = () if realtime_partials else ("--no-enable_realtime_transcription",)
     srv = h.Server("--workers", 1, *extra, name="bench-cpu")
     srv.start()
     try:
+        wait_prewarm(srv, 2)  # so only transcription is counted
         before = proc_cpu_s(srv.proc.pid)
         c = h.run_async(h.transcribe(srv.data_url(), joined_pcm, 16000, tail_s=2.0,
                                      realtime=False, expect_finals=5, final_timeout=120,
                                      settle_s=0.5))
         cpu = proc_cpu_s(srv.proc.pid) - before
-        return cpu, [e["text"] for e in c.finals()]
+        return cpu, c.finals()
     finally:
         srv.stop()
 
@@ -106,24 +124,46 @@ def main():
 
     ready_med, ready_all = start_to_ready(args.runs)
 
+    # Latency with one call at a time (an idle server), then with all five starting at once.
+    seq_fp, seq_fs, seq_fa = [], [], []
+    srv = h.Server(name="bench-seq")
+    srv.start()
+    try:
+        wait_prewarm(srv, 4)
+        for name, pcm, _ in items:
+            c = h.run_async(h.transcribe(srv.data_url(), pcm, 16000, tail_s=2.0, name=name))
+            fp, fs, fa = latencies([c])
+            seq_fp += fp
+            seq_fs += fs
+            seq_fa += fa
+    finally:
+        srv.stop()
+
     wers, fp_all, fs_all, fa_all = [], [], [], []
     for _ in range(args.runs):
         srv = h.Server(name="bench-wer")
         srv.start()
         try:
+            wait_prewarm(srv, 4)  # calls reach a warm server, not one still creating decoders
             clients = h.run_async(stream_all(srv, items))
         finally:
             srv.stop()
-        finals = [" ".join(e["text"] for e in c.finals()) for c in clients]
+        finals = [" ".join(c.finals()) for c in clients]
         wers.append(h.wer([(ref, hyp) for (_, _, ref), hyp in zip(items, finals)])[0])
         fp, fs, fa = latencies(clients)
         fp_all += fp
         fs_all += fs
         fa_all += fa
-    raw_hyps, raw_cpu = raw_engine(paths)
+    raw_hyps, _ = raw_engine(paths)
     raw_wer = h.wer([(ref, hyp) for (_, _, ref), hyp in zip(items, raw_hyps)])[0]
 
     joined = b"".join(pcm + h.silence(1.5, 16000) for _, pcm, _ in items)
+    tmp = h.tmpdir("bench-quality")
+    long_wav, empty_wav = os.path.join(tmp, "long.wav"), os.path.join(tmp, "empty.wav")
+    write_wav(long_wav, joined)
+    write_wav(empty_wav, h.silence(0.1, 16000))
+    raw_long = statistics.median(raw_engine([long_wav] * args.runs)[1])
+    raw_load = statistics.median(raw_engine([empty_wav] * args.runs)[1])
     cpu_rt, _ = long_file_cpu(joined, True)
     cpu_nort, _ = long_file_cpu(joined, False)
 
@@ -138,10 +178,16 @@ def main():
         "wer_server_16k_runs": [round(w, 3) for w in wers],
         "wer_raw_pocketsphinx_continuous": round(raw_wer, 3),
         "start_to_ready_s_median": round(ready_med, 3),
-        "first_partial_after_recording_start_s": {"p50": q(fp_all, .5), "p95": q(fp_all, .95)},
-        "final_after_recording_stop_s": {"p50": q(fs_all, .5), "p95": q(fs_all, .95)},
-        "final_after_end_of_audio_s": {"p50": q(fa_all, .5), "p95": q(fa_all, .95)},
-        "cpu_s_raw_engine_5_files": round(raw_cpu, 2),
+        "one_call_first_partial_after_recording_start_s": {"p50": q(seq_fp, .5),
+                                                           "p95": q(seq_fp, .95)},
+        "one_call_final_after_recording_stop_s": {"p50": q(seq_fs, .5), "p95": q(seq_fs, .95)},
+        "one_call_final_after_end_of_audio_s": {"p50": q(seq_fa, .5), "p95": q(seq_fa, .95)},
+        "five_calls_first_partial_after_recording_start_s": {"p50": q(fp_all, .5),
+                                                             "p95": q(fp_all, .95)},
+        "five_calls_final_after_recording_stop_s": {"p50": q(fs_all, .5), "p95": q(fs_all, .95)},
+        "five_calls_final_after_end_of_audio_s": {"p50": q(fa_all, .5), "p95": q(fa_all, .95)},
+        "long_file_seconds": round(len(joined) / 32000, 2),
+        "cpu_s_raw_engine_long_file_minus_load": round(raw_long - raw_load, 2),
         "cpu_s_server_long_file_with_partials": round(cpu_rt, 2),
         "cpu_s_server_long_file_finals_only": round(cpu_nort, 2),
     }
