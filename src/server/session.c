@@ -493,6 +493,9 @@ void stt_session_on_job_done(stt_job_t *j)
     stt_server_t *srv = s->srv;
     s->jobs_out--;
     u->inflight = 0;
+    STT_DEBUG(s->id, "job_done", "kind %d utt %u: %zu samples, waited %.1f ms, ran %.1f ms, rc %d",
+              (int)j->kind, u->seq, j->n_samples, 1e3 * (j->started_s - j->submitted_s),
+              1e3 * (j->finished_s - j->started_s), j->status);
     u->handle = j->utt;
     double dur = j->finished_s - j->started_s;
 
