@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command (2): set everything up, then run the whole test suite: unit + integration tests on the
-# normal build, then the same suite again on an ASan+UBSan build.
-#   STT_TEST_SKIP_ASAN=1 scripts/test.sh   # only the normal build
+# normal build, then the same suite again on an ASan+UBSan build, then the worker pool test on a
+# ThreadSanitizer build.
+#   STT_TEST_SKIP_ASAN=1 scripts/test.sh   # only the normal build (no ASan, no TSan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -13,5 +14,12 @@ if [ "${STT_TEST_SKIP_ASAN:-0}" != 1 ]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
   (cd build-asan && ctest --output-on-failure -j"$JOBS")
+  # ThreadSanitizer on the worker pool (null engine): the one place our code shares memory
+  # between threads. Only that test is built and run; TSan is not meant for the whole suite
+  # (uninstrumented libwebsockets and pocketsphinx would only add noise).
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTT_TSAN=ON >/dev/null
+  cmake --build build-tsan --target unit_server_test_pool -j"$(nproc)"
+  (cd build-tsan && TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+    ctest --output-on-failure -R 'unit\.server\.test_pool$')
 fi
 echo "all test suites passed"

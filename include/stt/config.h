@@ -87,6 +87,8 @@
     XX(G, STR,   engine, "--engine", "pocketsphinx", 1, 0, "Recognition engine: pocketsphinx or null (no recognition, for capacity tests).") \
     XX(G, INT,   workers, "--workers", "0", 0, 256, "Engine worker threads; 0 = number of CPU cores.") \
     XX(G, INT,   max_sessions, "--max_sessions", "10000", 1, 1000000, "Hard cap on concurrent data sessions; more are refused with close 1013.") \
+    XX(G, FLOAT, admission_max_load, "--admission_max_load", "0.9", 0.05, 1, "Refuse new sessions (close 1013, /readyz 503) while the engine workers are busier than this fraction of the time (measured over the last seconds); accepted again below 0.8 of it.") \
+    XX(G, FLOAT, admission_max_queue_delay, "--admission_max_queue_delay", "0.5", 0.01, 60, "Refuse new sessions while engine jobs wait longer than this many seconds on average for a worker; accepted again below half of it.") \
     XX(G, INT,   decoders, "--decoders", "0", 0, 4096, "pocketsphinx decoder pool cap (utterances decoded at once; each about 93 MB, created on demand); 0 = 8 x workers.") \
     XX(S, FLOAT, post_speech_silence_duration, "--post_speech_silence_duration", "-1", -1, 3600, "Seconds of confirmed silence that end a recording; -1 = unknown_sentence_detection_pause.") \
     XX(S, FLOAT, pre_recording_buffer_duration, "--pre_recording_buffer_duration", "1.0", 0, 10, "Seconds of audio kept before speech onset and prepended to the recording.") \

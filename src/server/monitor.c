@@ -45,7 +45,7 @@ static double hist_quantile(const stt_hist_t *h, double q)
 
 int stt_server_is_ready(const stt_server_t *srv)
 {
-    return srv->model != NULL && !srv->draining;
+    return srv->model != NULL && !srv->draining && !srv->load.overloaded;
 }
 
 static long rss_bytes(void)
@@ -93,9 +93,18 @@ static const char *recorder_state(const stt_server_t *srv)
     return "ready";
 }
 
+/* Healthy: serving (model loaded, not draining, engine not failing). An overloaded server is
+ * still healthy, reported as "degraded": it serves its calls but admits no new ones. */
 static int healthy(const stt_server_t *srv)
 {
-    return stt_server_is_ready(srv) && srv->m.consecutive_errors < 5;
+    return srv->model != NULL && !srv->draining && srv->m.consecutive_errors < 5;
+}
+
+static const char *health_status(const stt_server_t *srv)
+{
+    if (!healthy(srv))
+        return "unhealthy";
+    return srv->load.overloaded ? "degraded" : "healthy";
 }
 
 static char *health_json(stt_server_t *srv)
@@ -103,7 +112,7 @@ static char *health_json(stt_server_t *srv)
     const stt_metrics_t *m = &srv->m;
     double now = stt_now_s();
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "status", healthy(srv) ? "healthy" : "unhealthy");
+    cJSON_AddStringToObject(o, "status", health_status(srv));
     cJSON_AddStringToObject(o, "recorder_state", recorder_state(srv));
     cJSON_AddNumberToObject(o, "uptime_seconds", now - srv->started_s);
     cJSON_AddNumberToObject(o, "active_connections", srv->n_sessions + srv->n_ctls);
@@ -138,7 +147,7 @@ static char *metrics_json(stt_server_t *srv)
     stt_pool_stats(srv->pool, &ps);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "uptime_seconds", stt_now_s() - srv->started_s);
-    cJSON_AddStringToObject(o, "status", healthy(srv) ? "healthy" : "unhealthy");
+    cJSON_AddStringToObject(o, "status", health_status(srv));
     cJSON_AddStringToObject(o, "recorder_state", recorder_state(srv));
     cJSON *c = cJSON_AddObjectToObject(o, "connections");
     cJSON_AddNumberToObject(c, "active", srv->n_sessions + srv->n_ctls);
@@ -168,6 +177,9 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(e, "decoders_in_use", ps.decoders_in_use);
     cJSON_AddNumberToObject(e, "decoders_idle", ps.decoders_pooled);
     cJSON_AddNumberToObject(e, "decoder_waits", (double)m->decoder_waits);
+    cJSON_AddNumberToObject(e, "utilization", srv->load.utilization);
+    cJSON_AddNumberToObject(e, "queue_wait_seconds", srv->load.queue_wait);
+    cJSON_AddBoolToObject(e, "overloaded", srv->load.overloaded);
     cJSON *er = cJSON_AddObjectToObject(o, "errors");
     cJSON_AddNumberToObject(er, "transcription_errors", (double)m->transcription_errors);
     cJSON_AddNumberToObject(er, "recorder_errors", (double)m->recorder_errors);
@@ -293,6 +305,14 @@ static char *metrics_prometheus(stt_server_t *srv)
        "stt_engine_queue_depth{kind=\"final\"} %zu\n"
        "stt_engine_queue_depth{kind=\"partial\"} %zu\n",
        ps.queued_final, ps.queued_feed);
+    prom_scalar(&b, "stt_engine_utilization", "gauge",
+                "Fraction of worker time spent in jobs (smoothed, last seconds).",
+                srv->load.utilization);
+    prom_scalar(&b, "stt_engine_queue_wait_seconds", "gauge",
+                "Mean time a job waited for a worker (smoothed, last seconds).",
+                srv->load.queue_wait);
+    prom_scalar(&b, "stt_overloaded", "gauge", "1 while new sessions are refused for load.",
+                srv->load.overloaded);
     prom_scalar(&b, "stt_decoders_in_use", "gauge", "Decoders leased to utterances.",
                 ps.decoders_in_use);
     prom_scalar(&b, "stt_decoders_idle", "gauge", "Decoders idle in the pool.", ps.decoders_pooled);
@@ -341,9 +361,10 @@ int stt_monitor_http(stt_server_t *srv, struct lws *wsi, const char *path, char 
         int ready = stt_server_is_ready(srv);
         char buf[128];
         snprintf(buf, sizeof(buf), "{\"status\":\"%s\"}",
-                 ready           ? "ready"
-                 : srv->draining ? "draining"
-                                 : recorder_state(srv));
+                 ready                  ? "ready"
+                 : srv->draining        ? "draining"
+                 : srv->load.overloaded ? "overloaded"
+                                        : recorder_state(srv));
         *body = stt_strdup(buf);
         status = ready ? 200 : 503;
     } else if (strcmp(path, "/metrics") == 0) {

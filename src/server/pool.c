@@ -26,6 +26,9 @@ struct stt_pool {
     int stopping;
     int n_workers;
     int busy;
+    double busy_s;       /* total seconds workers spent running jobs */
+    double wait_s;       /* total seconds jobs waited in the queues */
+    uint64_t started;    /* jobs taken by a worker */
     pthread_t *threads;
     stt_pool_wakeup_cb wakeup;
     void *wakeup_data;
@@ -101,17 +104,22 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&p->mu);
     for (;;) {
         stt_job_t *j = NULL;
-        while (!p->stopping && (!p->model || (!(j = q_pop(&p->finals)) && !(j = q_pop(&p->feeds)))))
+        /* Take a job before looking at `stopping`: stt_pool_stop promises that queued jobs still
+         * run and come back, so a stopping worker exits only once the queues are empty. */
+        while (!(p->model && ((j = q_pop(&p->finals)) || (j = q_pop(&p->feeds)))) && !p->stopping)
             pthread_cond_wait(&p->cv, &p->mu);
         if (!j) /* stopping and nothing left */
             break;
         p->busy++;
+        p->started++;
+        p->wait_s += stt_now_s() - j->submitted_s;
         pthread_mutex_unlock(&p->mu);
 
         run_job(p, j);
 
         pthread_mutex_lock(&p->mu);
         p->busy--;
+        p->busy_s += j->finished_s - j->started_s;
         q_push(&p->done, j);
         pthread_mutex_unlock(&p->mu);
         p->wakeup(p->wakeup_data);
@@ -192,6 +200,9 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
     out->busy = p->busy;
     out->queued_final = p->finals.len;
     out->queued_feed = p->feeds.len;
+    out->busy_s = p->busy_s;
+    out->wait_s = p->wait_s;
+    out->started = p->started;
     stt_model_t *m = p->model;
     pthread_mutex_unlock(&p->mu);
     out->decoders_in_use = out->decoders_pooled = 0;

@@ -62,6 +62,9 @@ typedef struct {
     int busy;
     size_t queued_final, queued_feed;
     int decoders_in_use, decoders_pooled;
+    double busy_s;    /* cumulative worker seconds spent in jobs */
+    double wait_s;    /* cumulative seconds jobs spent queued before a worker took them */
+    uint64_t started; /* cumulative jobs taken by workers */
 } stt_pool_stats_t;
 
 void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out);

@@ -188,6 +188,14 @@ static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user
             reject(wsi, 1013, "server is draining");
             return -1;
         }
+        if (srv->load.overloaded) {
+            srv->m.sessions_rejected_overload++;
+            STT_WARN(0, "session_rejected",
+                     "engine overloaded (load %.2f, queue wait %.3f s); refusing %s",
+                     srv->load.utilization, srv->load.queue_wait, ip);
+            reject(wsi, 1013, "server overloaded, try again later");
+            return -1;
+        }
         if (srv->n_sessions >= srv->cfg->max_sessions) {
             srv->m.sessions_rejected_capacity++;
             STT_WARN(0, "session_rejected", "max_sessions %lld reached; refusing %s",
@@ -505,6 +513,50 @@ static void drain_step(stt_server_t *srv, double now)
         srv->stop_loop = 1; /* sockets that ignore the close handshake */
 }
 
+/* Admission control by measured load: once a second, the pool's cumulative busy and wait times
+ * give the workers' utilisation and the mean queue wait over the last second (smoothed). New
+ * sessions are refused while either is over its limit, with hysteresis so admission does not
+ * flap; live sessions are never cut. While jobs queue, realtime passes are spaced out (pace_s),
+ * which trades partial frequency for headroom before anything else degrades. */
+static void load_sample(stt_server_t *srv, double now)
+{
+    stt_load_t *l = &srv->load;
+    if (now - l->sample_s < 1.0)
+        return;
+    stt_pool_stats_t ps;
+    stt_pool_stats(srv->pool, &ps);
+    double dt = now - l->sample_s;
+    if (l->sample_s > 0) {
+        double util = (ps.busy_s - l->busy_s) / (dt * (ps.workers > 0 ? ps.workers : 1));
+        uint64_t jobs = ps.started - l->started;
+        double wait = jobs ? (ps.wait_s - l->wait_s) / (double)jobs : 0.0;
+        if (util > 1.0)
+            util = 1.0;
+        l->utilization = 0.6 * l->utilization + 0.4 * util;
+        l->queue_wait = 0.6 * l->queue_wait + 0.4 * wait;
+    }
+    l->sample_s = now;
+    l->busy_s = ps.busy_s;
+    l->wait_s = ps.wait_s;
+    l->started = ps.started;
+
+    const stt_config_t *cfg = srv->cfg;
+    int over = l->utilization > cfg->admission_max_load ||
+               l->queue_wait > cfg->admission_max_queue_delay;
+    int clear = l->utilization < 0.8 * cfg->admission_max_load &&
+                l->queue_wait < 0.5 * cfg->admission_max_queue_delay;
+    if (!l->overloaded && over) {
+        l->overloaded = 1;
+        STT_WARN(0, "overload", "[PRODUCTION] engine overloaded (load %.2f, queue wait %.3f s): "
+                 "refusing new sessions", l->utilization, l->queue_wait);
+    } else if (l->overloaded && clear) {
+        l->overloaded = 0;
+        STT_INFO(0, "overload_cleared", "[PRODUCTION] engine load back to %.2f: admitting",
+                 l->utilization);
+    }
+    l->pace_s = l->queue_wait > 0.05 ? (4 * l->queue_wait > 1.0 ? 1.0 : 4 * l->queue_wait) : 0;
+}
+
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
     stt_server_t *srv = lws_container_of(sul, stt_server_t, tick);
@@ -521,6 +573,8 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
             srv->stop_loop = 2;
         }
     }
+    if (srv->model)
+        load_sample(srv, now);
     if (g_signal && !srv->draining)
         begin_drain(srv);
     drain_done_jobs(srv);

@@ -133,6 +133,7 @@ void stt_hist_observe(stt_hist_t *h, double v);
 
 typedef struct {
     uint64_t sessions_total, sessions_rejected_capacity, sessions_rejected_draining;
+    uint64_t sessions_rejected_overload;
     uint64_t control_total;
     uint64_t frames_total, frame_errors[16];
     double audio_seconds;
@@ -145,6 +146,16 @@ typedef struct {
     double last_activity_s;
     stt_hist_t final_latency, first_partial_latency, job_final, job_feed;
 } stt_metrics_t;
+
+/* Engine load, sampled by the loop tick once a second from the pool's cumulative counters. */
+typedef struct {
+    double sample_s, busy_s, wait_s;
+    uint64_t started;
+    double utilization; /* smoothed fraction of worker time spent in jobs, 0..1 */
+    double queue_wait;  /* smoothed mean seconds a job waited for a worker */
+    int overloaded;     /* admission closed */
+    double pace_s;      /* extra spacing of realtime passes while jobs queue */
+} stt_load_t;
 
 struct stt_server {
     stt_config_t *cfg;
@@ -165,6 +176,7 @@ struct stt_server {
     double ctl_close_s; /* when draining started closing control connections */
     int stop_loop;
     stt_metrics_t m;
+    stt_load_t load;
     lws_sorted_usec_list_t tick;
     int n_workers;
 };

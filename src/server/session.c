@@ -213,7 +213,10 @@ static int partial_due(stt_session_t *s, stt_uttstate_t *u, double now)
         return 0;
     if (now - u->start_wall_s < 0)
         return 0;
-    if (now - s->last_partial_start_s < s->params.realtime_processing_pause)
+    double pause = s->params.realtime_processing_pause;
+    if (pause < s->srv->load.pace_s) /* engine queueing: fewer partials first */
+        pause = s->srv->load.pace_s;
+    if (now - s->last_partial_start_s < pause)
         return 0;
     return 1;
 }

@@ -177,6 +177,11 @@ SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtim
                       "ThreadSanitizer", "Segmentation fault")
 
 
+# Tests about something other than admission run many real-time calls on 2 cores, where load
+# shedding could legitimately refuse a late connection; they switch it off with these flags.
+NO_LOAD_SHEDDING = ("--admission_max_load", 1, "--admission_max_queue_delay", 60)
+
+
 class Server:
     """One stt-server process on free 127.0.0.1 ports, logging to a file.
 

@@ -84,7 +84,7 @@ def main():
 
     results = {}
     failures = []
-    with h.Server(name="wer") as srv:
+    with h.Server(*h.NO_LOAD_SHEDDING, name="wer") as srv:
         for rate in (16000, 44100):
             t = time.monotonic()
             clients = h.run_async(stream_all(srv, per_rate[rate], rate))

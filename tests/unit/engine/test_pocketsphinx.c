@@ -1,0 +1,298 @@
+/* Unit tests for the pocketsphinx engine (src/engine/pocketsphinx.c) on the real Debian model
+ * (pocketsphinx-en-us, paths from the config defaults) and a real recording from
+ * pocketsphinx-testdata.
+ *
+ * Covered: streaming decode in 1024-sample pieces with partials, and a word-level bound on the
+ * final; identical finals from two different decoders and from a reused decoder (the cepstral
+ * mean is reset per utterance, so earlier audio never changes a later result); the decoder lease
+ * cap (STT_EBUSY, then success after a release) and the stats gauges; a missing model file fails
+ * load with STT_ENOENT and names the file; prewarm fills the idle pool up to n (and the cap).
+ *
+ * The engine's utt_* calls normally run on pool workers; here the test thread plays the worker,
+ * which the engine allows (an utterance is used by one thread at a time). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sndfile.h>
+
+#include "stt/config.h"
+#include "stt/engine.h"
+#include "stt/error.h"
+#include "stt/log.h"
+
+#define LIBRIVOX_DIR "/usr/share/pocketsphinx/test/data/librivox/"
+#define WAV_0880 LIBRIVOX_DIR "sense_and_sensibility_01_austen_64kb-0880.wav"
+#define WAV_0890 LIBRIVOX_DIR "sense_and_sensibility_01_austen_64kb-0890.wav"
+#define REF_0880 "he was not an ill disposed young man"
+#define PIECE_SAMPLES 1024
+
+typedef struct {
+    int16_t *pcm;
+    size_t n;
+} audio_t;
+
+static audio_t read_wav16k(const char *path)
+{
+    SF_INFO info;
+    memset(&info, 0, sizeof(info));
+    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    if (!sf)
+        fail_msg("cannot open %s: %s", path, sf_strerror(NULL));
+    assert_int_equal(info.samplerate, 16000);
+    assert_int_equal(info.channels, 1);
+    assert_true(info.frames > 16000); /* at least 1 s of speech */
+    audio_t a;
+    a.pcm = stt_calloc((size_t)info.frames, sizeof(int16_t));
+    a.n = (size_t)sf_read_short(sf, a.pcm, info.frames);
+    sf_close(sf);
+    assert_int_equal(a.n, (size_t)info.frames);
+    return a;
+}
+
+static stt_model_t *load_model(const stt_engine_vtable_t *e, int64_t decoders)
+{
+    stt_config_t cfg;
+    assert_int_equal(stt_config_init(&cfg), 0);
+    cfg.decoders = decoders;
+    char err[512] = "";
+    stt_model_t *m = NULL;
+    int rc = e->load(&cfg, &m, err, sizeof(err));
+    stt_config_dispose(&cfg);
+    if (rc != 0)
+        fail_msg("load failed (%s): %s", stt_err_name(rc), err);
+    assert_non_null(m);
+    return m;
+}
+
+static void assert_gauges(const stt_engine_vtable_t *e, stt_model_t *m, int in_use, int pooled)
+{
+    int u = -1, p = -1;
+    e->stats(m, &u, &p);
+    assert_int_equal(u, in_use);
+    assert_int_equal(p, pooled);
+}
+
+/* Streams `a` into an already begun utterance in 1024-sample pieces, asking for a partial after
+ * each, then ends it. Returns the final text (caller frees); *n_partials counts non-empty partials
+ * seen before the end. */
+static char *decode_stream(const stt_engine_vtable_t *e, stt_utt_t *u, const audio_t *a,
+                           int *n_partials)
+{
+    int nonempty = 0;
+    for (size_t off = 0; off < a->n; off += PIECE_SAMPLES) {
+        size_t n = a->n - off < PIECE_SAMPLES ? a->n - off : PIECE_SAMPLES;
+        stt_result_t part = {NULL, 0};
+        assert_int_equal(e->utt_feed(u, a->pcm + off, n, 1, &part), 0);
+        assert_non_null(part.text);
+        if (part.text[0])
+            nonempty++;
+        stt_result_dispose(&part);
+    }
+    stt_result_t fin = {NULL, 0};
+    assert_int_equal(e->utt_end(u, NULL, 0, &fin), 0);
+    assert_non_null(fin.text);
+    if (n_partials)
+        *n_partials = nonempty;
+    return fin.text;
+}
+
+/* Number of distinct words of `ref` that occur as whole words in `hyp`. */
+static int words_found(const char *ref, const char *hyp)
+{
+    char *r = stt_strdup(ref), *save = NULL;
+    int found = 0;
+    size_t hl = strlen(hyp);
+    for (char *w = strtok_r(r, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        size_t wl = strlen(w);
+        for (const char *p = hyp; (p = strstr(p, w)) != NULL; p++) {
+            int left = p == hyp || p[-1] == ' ';
+            int right = (size_t)(p - hyp) + wl == hl || p[wl] == ' ';
+            if (left && right) {
+                found++;
+                break;
+            }
+        }
+    }
+    free(r);
+    return found;
+}
+
+static const stt_utt_options_t OPT = {"en", 5, 3};
+
+/* One utterance streamed with partials: the partials show words before the end, and the final
+ * holds most of the reference transcript. */
+static void test_stream_decode_librivox(void **state)
+{
+    const stt_engine_vtable_t *e = stt_engine_find("pocketsphinx");
+    assert_ptr_equal(e, &stt_engine_pocketsphinx);
+    stt_model_t *m = load_model(e, 0);
+    assert_gauges(e, m, 0, 1); /* load creates one decoder so a broken model fails early */
+    audio_t a = read_wav16k(WAV_0880);
+
+    stt_utt_t *u = NULL;
+    assert_int_equal(e->utt_begin(m, &OPT, &u), 0);
+    assert_non_null(u);
+    assert_gauges(e, m, 1, 0);
+    int partials = 0;
+    char *fin = decode_stream(e, u, &a, &partials);
+    print_message("final: \"%s\" (%d non-empty partials)\n", fin, partials);
+    assert_true(partials > 0);
+    int found = words_found(REF_0880, fin);
+    if (found < 4)
+        fail_msg("only %d reference words in \"%s\"", found, fin);
+    assert_gauges(e, m, 0, 1); /* utt_end returned the lease */
+
+    free(fin);
+    free(a.pcm);
+    e->unload(m);
+}
+
+/* The same recording on two decoders leased at once, and again on a reused decoder after another
+ * recording: all three finals are identical. */
+static void test_finals_identical_across_decoders(void **state)
+{
+    const stt_engine_vtable_t *e = &stt_engine_pocketsphinx;
+    stt_model_t *m = load_model(e, 0);
+    audio_t a = read_wav16k(WAV_0880);
+    audio_t other = read_wav16k(WAV_0890);
+
+    /* Lease two at once, so they are necessarily different decoders. */
+    stt_utt_t *u1 = NULL, *u2 = NULL;
+    assert_int_equal(e->utt_begin(m, &OPT, &u1), 0);
+    assert_int_equal(e->utt_begin(m, &OPT, &u2), 0);
+    assert_gauges(e, m, 2, 0);
+    char *f1 = decode_stream(e, u1, &a, NULL);
+    assert_gauges(e, m, 1, 1);
+    char *f2 = decode_stream(e, u2, &a, NULL);
+    assert_gauges(e, m, 0, 2);
+    assert_string_equal(f1, f2);
+
+    /* Different speech through a pooled decoder, then the first recording again: the earlier
+     * utterance's channel estimate must not carry over. Both pooled decoders get it (the pool
+     * is LIFO, so lease both to be sure the one that heard `other` is reused). */
+    stt_utt_t *u3 = NULL;
+    assert_int_equal(e->utt_begin(m, &OPT, &u3), 0);
+    char *fo = decode_stream(e, u3, &other, NULL);
+    assert_true(words_found("unless to be rather cold hearted and rather selfish is to be ill "
+                            "disposed",
+                            fo) >= 4);
+    stt_utt_t *u4 = NULL, *u5 = NULL;
+    assert_int_equal(e->utt_begin(m, &OPT, &u4), 0);
+    assert_int_equal(e->utt_begin(m, &OPT, &u5), 0);
+    assert_gauges(e, m, 2, 0);
+    char *f4 = decode_stream(e, u4, &a, NULL);
+    char *f5 = decode_stream(e, u5, &a, NULL);
+    assert_string_equal(f4, f1);
+    assert_string_equal(f5, f1);
+    assert_gauges(e, m, 0, 2);
+
+    free(f1), free(f2), free(fo), free(f4), free(f5);
+    free(a.pcm);
+    free(other.pcm);
+    e->unload(m);
+}
+
+/* With --decoders 2, a third concurrent utterance is refused with STT_EBUSY (never blocks), and
+ * succeeds once one lease is released. prewarm never goes past the cap. */
+static void test_lease_cap_busy(void **state)
+{
+    const stt_engine_vtable_t *e = &stt_engine_pocketsphinx;
+    stt_model_t *m = load_model(e, 2);
+    e->prewarm(m, 3);
+    assert_gauges(e, m, 0, 2); /* capped at 2 */
+
+    stt_utt_t *u1 = NULL, *u2 = NULL;
+    assert_int_equal(e->utt_begin(m, &OPT, &u1), 0);
+    assert_int_equal(e->utt_begin(m, &OPT, &u2), 0);
+    assert_ptr_not_equal(u1, u2);
+    assert_gauges(e, m, 2, 0);
+
+    stt_utt_t *u3 = (stt_utt_t *)&u3; /* sentinel: a refused begin leaves *out alone */
+    assert_int_equal(e->utt_begin(m, &OPT, &u3), STT_EBUSY);
+    assert_ptr_equal(u3, (stt_utt_t *)&u3);
+    assert_gauges(e, m, 2, 0);
+
+    /* A leased utterance still works while the pool is exhausted. */
+    int16_t silence[PIECE_SAMPLES] = {0};
+    stt_result_t part = {NULL, 0};
+    assert_int_equal(e->utt_feed(u2, silence, PIECE_SAMPLES, 1, &part), 0);
+    assert_non_null(part.text);
+    stt_result_dispose(&part);
+
+    e->utt_abort(u1);
+    assert_gauges(e, m, 1, 1);
+    u3 = NULL;
+    assert_int_equal(e->utt_begin(m, &OPT, &u3), 0);
+    assert_non_null(u3);
+    assert_gauges(e, m, 2, 0);
+    assert_int_equal(e->utt_begin(m, &OPT, &u1), STT_EBUSY);
+
+    stt_result_t fin = {NULL, 0};
+    assert_int_equal(e->utt_end(u2, silence, PIECE_SAMPLES, &fin), 0);
+    assert_non_null(fin.text);
+    stt_result_dispose(&fin);
+    e->utt_abort(u3);
+    e->utt_abort(NULL); /* accepted, like every release */
+    assert_gauges(e, m, 0, 2);
+    e->unload(m);
+}
+
+/* A missing model file fails load with STT_ENOENT and a message naming that file. */
+static void test_missing_model_file(void **state)
+{
+    const stt_engine_vtable_t *e = &stt_engine_pocketsphinx;
+    static const char missing_lm[] = "/nonexistent/stt-unit-test/missing.lm.bin";
+    static const char missing_hmm[] = "/nonexistent/stt-unit-test/hmm";
+
+    stt_config_t cfg;
+    assert_int_equal(stt_config_init(&cfg), 0);
+    free(cfg.ps_lm);
+    cfg.ps_lm = stt_strdup(missing_lm);
+    char err[512] = "";
+    stt_model_t *m = (stt_model_t *)&m;
+    assert_int_equal(e->load(&cfg, &m, err, sizeof(err)), STT_ENOENT);
+    assert_ptr_equal(m, (stt_model_t *)&m);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, missing_lm));
+
+    free(cfg.ps_hmm);
+    cfg.ps_hmm = stt_strdup(missing_hmm);
+    err[0] = '\0';
+    assert_int_equal(e->load(&cfg, &m, err, sizeof(err)), STT_ENOENT);
+    assert_non_null(strstr(err, missing_hmm)); /* names <hmm>/mdef, the first file it checks */
+    assert_non_null(strstr(err, "mdef"));
+    stt_config_dispose(&cfg);
+}
+
+/* prewarm(m, 3) leaves three idle decoders (load made one), and probe runs on an idle one. */
+static void test_prewarm_fills_pool(void **state)
+{
+    const stt_engine_vtable_t *e = &stt_engine_pocketsphinx;
+    stt_model_t *m = load_model(e, 0);
+    assert_gauges(e, m, 0, 1);
+    e->prewarm(m, 3);
+    assert_gauges(e, m, 0, 3);
+    e->prewarm(m, 2); /* already enough: creates nothing */
+    assert_gauges(e, m, 0, 3);
+    assert_int_equal(e->probe(m), 0);
+    assert_gauges(e, m, 0, 3);
+    e->unload(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stream_decode_librivox),
+        cmocka_unit_test(test_finals_identical_across_decoders),
+        cmocka_unit_test(test_lease_cap_busy),
+        cmocka_unit_test(test_missing_model_file),
+        cmocka_unit_test(test_prewarm_fills_pool),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,645 @@
+/* Unit tests for the engine worker pool (src/server/pool.c), on the null engine and on a "gate"
+ * engine (the null engine whose feed blocks until the test opens a gate, so the test can hold
+ * workers busy at a known point).
+ *
+ * Covered: every job comes back exactly once through stt_pool_take_done and wakes the loop once;
+ * finals and aborts run before queued feeds; jobs wait for the model; stt_pool_stop cancels
+ * queued jobs when no model ever loaded, and runs them when one did (regression: a stopping
+ * worker used to exit with jobs still queued, losing them); after stop, submit runs inline;
+ * stt_pool_stats counts queued, busy and leased.
+ *
+ * Every wait is bounded by a deadline and fails the test instead of hanging. The test thread plays
+ * the loop thread: it alone submits, drains and stops. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "../../../src/server/pool.h"
+#include "stt/config.h"
+#include "stt/error.h"
+#include "stt/log.h"
+
+#define DEADLINE_S 20.0 /* generous for sanitizer builds on 2 cores; only reached on failure */
+
+/* ---- loop-side wakeup: counts calls and lets the test thread sleep until one arrives ---- */
+
+typedef struct {
+    atomic_int calls;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t gen; /* bumped under mu on each call, so a waiter cannot miss one */
+} wake_t;
+
+static void wake_cb(void *data)
+{
+    wake_t *w = data;
+    atomic_fetch_add(&w->calls, 1);
+    pthread_mutex_lock(&w->mu);
+    w->gen++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void wake_init(wake_t *w)
+{
+    atomic_init(&w->calls, 0);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->gen = 0;
+}
+
+static void wake_dispose(wake_t *w)
+{
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {0, (long)ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- jobs ---- */
+
+static stt_job_t *job_new(stt_job_kind_t kind, uint32_t seq, size_t n_samples, int want_partial)
+{
+    stt_job_t *j = stt_calloc(1, sizeof(*j));
+    j->kind = kind;
+    j->utt_seq = seq;
+    j->owner = (void *)(uintptr_t)(seq + 1);
+    j->n_samples = n_samples;
+    if (n_samples) {
+        j->pcm = stt_calloc(n_samples, sizeof(int16_t));
+        for (size_t i = 0; i < n_samples; i++)
+            j->pcm[i] = (int16_t)((i * 37) % 2000 - 1000);
+    }
+    j->want_partial = want_partial;
+    j->status = 1; /* neither 0 nor an STT_E*: proves the pool wrote it */
+    return j;
+}
+
+static void job_free(stt_job_t *j)
+{
+    stt_result_dispose(&j->result);
+    free(j->pcm);
+    free(j);
+}
+
+/* Collects finished jobs, in completion order. */
+typedef struct {
+    stt_job_t **v;
+    size_t n, cap;
+} done_list_t;
+
+static size_t drain(stt_pool_t *p, done_list_t *d)
+{
+    size_t got = 0;
+    for (stt_job_t *j = stt_pool_take_done(p); j;) {
+        stt_job_t *next = j->next;
+        j->next = NULL;
+        if (d->n == d->cap) {
+            d->cap = d->cap ? 2 * d->cap : 64;
+            d->v = realloc(d->v, d->cap * sizeof(*d->v));
+            assert_non_null(d->v);
+        }
+        d->v[d->n++] = j;
+        got++;
+        j = next;
+    }
+    return got;
+}
+
+/* Drains until `want` jobs in total have come back, sleeping on the wakeup between drains. */
+static void wait_done(stt_pool_t *p, wake_t *w, done_list_t *d, size_t want)
+{
+    double deadline = stt_now_s() + DEADLINE_S;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        uint64_t gen = w->gen;
+        pthread_mutex_unlock(&w->mu);
+        drain(p, d);
+        if (d->n >= want)
+            break;
+        if (stt_now_s() > deadline)
+            fail_msg("timed out: %zu of %zu jobs came back", d->n, want);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 5000000L; /* 5 ms cap: the generation check makes this a fallback only */
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_mutex_lock(&w->mu);
+        while (w->gen == gen) {
+            if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0)
+                break;
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
+    assert_int_equal(d->n, want);
+}
+
+static void done_list_free(done_list_t *d, const stt_engine_vtable_t *e)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->v[i]->utt) /* a FEED keeps its utterance: the "session" releases it */
+            e->utt_abort(d->v[i]->utt);
+        job_free(d->v[i]);
+    }
+    free(d->v);
+    d->v = NULL;
+    d->n = d->cap = 0;
+}
+
+static stt_model_t *load_null(const stt_engine_vtable_t *e)
+{
+    stt_config_t cfg;
+    assert_int_equal(stt_config_init(&cfg), 0);
+    char err[256] = "";
+    stt_model_t *m = NULL;
+    assert_int_equal(e->load(&cfg, &m, err, sizeof(err)), 0);
+    assert_non_null(m);
+    stt_config_dispose(&cfg);
+    return m;
+}
+
+/* ---- gate engine: the null engine, but feed blocks until the gate opens ---- */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open;
+    int entered; /* feeds that reached the gate */
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+static int gate_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
+                     stt_result_t *partial)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)DEADLINE_S;
+    int rc = 0;
+    pthread_mutex_lock(&gate.mu);
+    gate.entered++;
+    pthread_cond_broadcast(&gate.cv);
+    while (!gate.open && rc == 0)
+        rc = pthread_cond_timedwait(&gate.cv, &gate.mu, &ts);
+    pthread_mutex_unlock(&gate.mu);
+    if (rc != 0)
+        return STT_EENGINE; /* the test never opened the gate: fail the job, don't hang */
+    return stt_engine_null.utt_feed(u, pcm, n, want_partial, partial);
+}
+
+static stt_engine_vtable_t gate_engine;
+
+static void gate_reset(void)
+{
+    gate_engine = stt_engine_null;
+    gate_engine.name = "gate";
+    gate_engine.utt_feed = gate_feed;
+    pthread_mutex_lock(&gate.mu);
+    gate.open = 0;
+    gate.entered = 0;
+    pthread_mutex_unlock(&gate.mu);
+}
+
+static void gate_set_open(void)
+{
+    pthread_mutex_lock(&gate.mu);
+    gate.open = 1;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+}
+
+static void gate_wait_entered(int n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)DEADLINE_S;
+    pthread_mutex_lock(&gate.mu);
+    int rc = 0;
+    while (gate.entered < n && rc == 0)
+        rc = pthread_cond_timedwait(&gate.cv, &gate.mu, &ts);
+    int entered = gate.entered;
+    pthread_mutex_unlock(&gate.mu);
+    if (entered < n)
+        fail_msg("timed out: %d of %d feeds reached the gate", entered, n);
+}
+
+/* ---- tests ---- */
+
+/* 2,000 jobs of every kind over 4 workers, submitted while the workers run and drained while
+ * they finish: each comes back exactly once with its own result, and each wakes the loop once. */
+static void test_every_job_back_exactly_once(void **state)
+{
+    enum { N = 2000, WORKERS = 4 };
+    const stt_engine_vtable_t *e = stt_engine_find("null");
+    assert_non_null(e);
+    stt_model_t *m = load_null(e);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(e, WORKERS, wake_cb, &w);
+    stt_pool_set_model(p, m);
+    assert_ptr_equal(stt_pool_model(p), m);
+
+    done_list_t d = {0};
+    for (uint32_t i = 0; i < N; i++) {
+        stt_job_kind_t kind = i % 5 == 0   ? STT_JOB_FINAL
+                              : i % 7 == 0 ? STT_JOB_ABORT
+                                           : STT_JOB_FEED;
+        stt_pool_submit(p, job_new(kind, i, 160 + i % 320, (int)(i & 1)));
+        if (i % 64 == 0) {
+            /* The loop reads stats (metrics) while workers run: under TSan this checks the
+             * gauges are read under the pool's lock. */
+            stt_pool_stats_t mid;
+            stt_pool_stats(p, &mid);
+            assert_true(mid.busy >= 0 && mid.busy <= WORKERS);
+            assert_true(mid.queued_final + mid.queued_feed <= i + 1);
+            assert_true(mid.decoders_in_use >= 0);
+            drain(p, &d);
+        }
+    }
+    wait_done(p, &w, &d, N);
+
+    unsigned char *seen = calloc(N, 1);
+    assert_non_null(seen);
+    size_t n_feed_utts = 0;
+    for (size_t k = 0; k < d.n; k++) {
+        stt_job_t *j = d.v[k];
+        assert_true(j->utt_seq < N);
+        assert_ptr_equal(j->owner, (void *)(uintptr_t)(j->utt_seq + 1));
+        assert_int_equal(seen[j->utt_seq], 0);
+        seen[j->utt_seq] = 1;
+        assert_int_equal(j->status, 0);
+        assert_null(j->next);
+        assert_true(j->submitted_s <= j->started_s && j->started_s <= j->finished_s);
+        switch (j->kind) {
+        case STT_JOB_FEED:
+            assert_non_null(j->utt); /* began an utterance and handed it back */
+            n_feed_utts++;
+            if (j->utt_seq & 1)
+                assert_string_equal(j->result.text, "");
+            else
+                assert_null(j->result.text);
+            break;
+        case STT_JOB_FINAL:
+            assert_null(j->utt); /* utt_end freed it */
+            assert_string_equal(j->result.text, "");
+            break;
+        case STT_JOB_ABORT:
+            assert_null(j->utt);
+            assert_null(j->result.text);
+            break;
+        }
+    }
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(seen[i], 1);
+    free(seen);
+
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.workers, WORKERS);
+    assert_int_equal(st.busy, 0);
+    assert_int_equal(st.queued_final, 0);
+    assert_int_equal(st.queued_feed, 0);
+    assert_int_equal(st.decoders_in_use, (int)n_feed_utts);
+    assert_int_equal(st.decoders_pooled, 0);
+
+    done_list_free(&d, e); /* aborts the FEED utterances */
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.decoders_in_use, 0);
+
+    /* A worker calls wakeup after it publishes the job, so the last calls may trail the last
+     * drain; once the workers are joined the count is exact. */
+    stt_pool_stop(p);
+    assert_int_equal(atomic_load(&w.calls), N);
+    assert_null(stt_pool_take_done(p));
+    stt_pool_destroy(p);
+    e->unload(m);
+    wake_dispose(&w);
+}
+
+/* With one worker and no model yet, queue feeds and finals/aborts interleaved; once the model is
+ * set, all finals and aborts run (FIFO among themselves) before any feed (FIFO). */
+static void test_finals_before_feeds(void **state)
+{
+    const stt_engine_vtable_t *e = stt_engine_find("null");
+    stt_model_t *m = load_null(e);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(e, 1, wake_cb, &w);
+
+    static const stt_job_kind_t kinds[] = {STT_JOB_FEED,  STT_JOB_FEED,  STT_JOB_FINAL,
+                                           STT_JOB_FEED,  STT_JOB_ABORT, STT_JOB_FEED,
+                                           STT_JOB_FINAL, STT_JOB_FEED};
+    enum { N = sizeof(kinds) / sizeof(kinds[0]) };
+    for (uint32_t i = 0; i < N; i++)
+        stt_pool_submit(p, job_new(kinds[i], i, 320, 1));
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.queued_final, 3);
+    assert_int_equal(st.queued_feed, 5);
+    assert_int_equal(st.busy, 0);
+    assert_int_equal(st.decoders_in_use, 0); /* no model: gauges stay zero */
+
+    stt_pool_set_model(p, m);
+    done_list_t d = {0};
+    wait_done(p, &w, &d, N);
+    static const uint32_t want[] = {2, 4, 6, 0, 1, 3, 5, 7};
+    for (size_t k = 0; k < N; k++) {
+        assert_int_equal(d.v[k]->utt_seq, want[k]);
+        assert_int_equal(d.v[k]->status, 0);
+        if (k > 0) /* one worker: completion order is start order */
+            assert_true(d.v[k]->started_s >= d.v[k - 1]->finished_s);
+    }
+    done_list_free(&d, e);
+    stt_pool_destroy(p);
+    assert_int_equal(atomic_load(&w.calls), N);
+    e->unload(m);
+    wake_dispose(&w);
+}
+
+/* Jobs submitted before the model is published stay queued (nothing runs, nothing wakes the
+ * loop), then all run once it is set. */
+static void test_jobs_wait_for_model(void **state)
+{
+    enum { N = 10 };
+    const stt_engine_vtable_t *e = stt_engine_find("null");
+    stt_model_t *m = load_null(e);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(e, 2, wake_cb, &w);
+    assert_null(stt_pool_model(p));
+    for (uint32_t i = 0; i < N; i++)
+        stt_pool_submit(p, job_new(i % 2 ? STT_JOB_FINAL : STT_JOB_FEED, i, 160, 0));
+
+    /* Watch for 50 ms in 1 ms steps: a worker that ran a job early would show up here. */
+    done_list_t d = {0};
+    stt_pool_stats_t st;
+    for (int k = 0; k < 50; k++) {
+        assert_int_equal(drain(p, &d), 0);
+        stt_pool_stats(p, &st);
+        assert_int_equal(st.busy, 0);
+        assert_int_equal(st.queued_final + st.queued_feed, N);
+        sleep_ms(1);
+    }
+    assert_int_equal(atomic_load(&w.calls), 0);
+
+    double t_set = stt_now_s();
+    stt_pool_set_model(p, m);
+    wait_done(p, &w, &d, N);
+    for (size_t k = 0; k < N; k++) {
+        assert_int_equal(d.v[k]->status, 0);
+        assert_true(d.v[k]->submitted_s < t_set);
+        assert_true(d.v[k]->started_s >= t_set);
+    }
+    done_list_free(&d, e);
+    stt_pool_destroy(p);
+    assert_int_equal(atomic_load(&w.calls), N);
+    e->unload(m);
+    wake_dispose(&w);
+}
+
+/* The model never loaded: stop hands every queued job back as STT_ECANCELED, untouched by the
+ * engine; a job submitted after stop comes back canceled too, exactly once. */
+static void test_stop_without_model_cancels(void **state)
+{
+    enum { N = 6 };
+    const stt_engine_vtable_t *e = stt_engine_find("null");
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(e, 3, wake_cb, &w);
+    for (uint32_t i = 0; i < N; i++)
+        stt_pool_submit(p, job_new((stt_job_kind_t)(i % 3), i, 160, 1));
+    stt_pool_stop(p);
+    stt_pool_stop(p); /* idempotent */
+
+    done_list_t d = {0};
+    assert_int_equal(drain(p, &d), N);
+    unsigned seen = 0;
+    for (size_t k = 0; k < N; k++) {
+        assert_int_equal(d.v[k]->status, STT_ECANCELED);
+        assert_null(d.v[k]->utt);
+        assert_null(d.v[k]->result.text);
+        seen |= 1u << d.v[k]->utt_seq;
+    }
+    assert_int_equal(seen, (1u << N) - 1);
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.queued_final + st.queued_feed, 0);
+    assert_int_equal(st.busy, 0);
+
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, N, 160, 0));
+    assert_int_equal(drain(p, &d), 1);
+    assert_int_equal(d.v[N]->utt_seq, N);
+    assert_int_equal(d.v[N]->status, STT_ECANCELED);
+    assert_null(stt_pool_take_done(p));
+    assert_int_equal(atomic_load(&w.calls), 0); /* after stop the loop drains by itself */
+
+    done_list_free(&d, e);
+    stt_pool_destroy(p);
+    wake_dispose(&w);
+}
+
+/* After stop with a model, submit runs the job inline on the calling thread: it comes back
+ * exactly once, with a real result, and an utterance begun inline can be finished inline. */
+static void test_submit_after_stop_runs_inline(void **state)
+{
+    const stt_engine_vtable_t *e = stt_engine_find("null");
+    stt_model_t *m = load_null(e);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(e, 2, wake_cb, &w);
+    stt_pool_set_model(p, m);
+    stt_pool_stop(p);
+
+    stt_job_t *feed = job_new(STT_JOB_FEED, 1, 320, 1);
+    stt_pool_submit(p, feed);
+    stt_job_t *j = stt_pool_take_done(p);
+    assert_ptr_equal(j, feed);
+    assert_null(j->next);
+    assert_int_equal(j->status, 0);
+    assert_non_null(j->utt);
+    assert_string_equal(j->result.text, "");
+    assert_null(stt_pool_take_done(p));
+
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.decoders_in_use, 1);
+
+    stt_job_t *fin = job_new(STT_JOB_FINAL, 1, 160, 0);
+    fin->utt = feed->utt; /* the session moves its utterance to the next job */
+    feed->utt = NULL;
+    stt_pool_submit(p, fin);
+    j = stt_pool_take_done(p);
+    assert_ptr_equal(j, fin);
+    assert_null(j->next);
+    assert_int_equal(j->status, 0);
+    assert_null(j->utt);
+    assert_string_equal(j->result.text, "");
+    assert_null(stt_pool_take_done(p));
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.decoders_in_use, 0);
+    assert_int_equal(atomic_load(&w.calls), 0);
+
+    job_free(feed);
+    job_free(fin);
+    /* Jobs left in the done queue are destroy's to free (checked by ASan's leak detector). */
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, 2, 160, 0));
+    stt_pool_destroy(p);
+    e->unload(m);
+    wake_dispose(&w);
+}
+
+typedef struct {
+    stt_pool_t *p;
+} stopper_arg_t;
+
+static void *stopper_main(void *arg)
+{
+    stt_pool_stop(((stopper_arg_t *)arg)->p);
+    return NULL;
+}
+
+/* Regression: stop with a model and jobs still queued. A stopping worker used to check
+ * `stopping` before the queues and exit, so queued jobs never came back (and their utterances
+ * leaked). The one worker is held inside a feed while stop begins; every queued job must still
+ * run and come back. */
+static void test_stop_runs_queued_jobs(void **state)
+{
+    enum { QUEUED = 9 };
+    gate_reset();
+    stt_model_t *m = load_null(&gate_engine);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(&gate_engine, 1, wake_cb, &w);
+    stt_pool_set_model(p, m);
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 0, 160, 1));
+    gate_wait_entered(1);
+    for (uint32_t i = 1; i <= QUEUED; i++)
+        stt_pool_submit(p, job_new(i % 3 == 0 ? STT_JOB_FINAL : STT_JOB_FEED, i, 160, 0));
+
+    pthread_t stopper;
+    stopper_arg_t arg = {p};
+    assert_int_equal(pthread_create(&stopper, NULL, stopper_main, &arg), 0);
+    /* Give stop time to raise its flag while the worker is still held. There is nothing to poll
+     * for; if stop were slower than this the test would pass without exercising the race, never
+     * fail spuriously. */
+    sleep_ms(30);
+    gate_set_open();
+    assert_int_equal(pthread_join(stopper, NULL), 0);
+
+    done_list_t d = {0};
+    drain(p, &d);
+    assert_int_equal(d.n, QUEUED + 1);
+    for (size_t k = 0; k < d.n; k++)
+        assert_int_equal(d.v[k]->status, 0);
+    assert_int_equal(atomic_load(&w.calls), QUEUED + 1);
+    done_list_free(&d, &gate_engine);
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.decoders_in_use, 0);
+    stt_pool_destroy(p);
+    gate_engine.unload(m);
+    wake_dispose(&w);
+}
+
+/* stats while two workers are held inside feeds with more work queued behind them. */
+static void test_stats_counts(void **state)
+{
+    gate_reset();
+    stt_model_t *m = load_null(&gate_engine);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(&gate_engine, 2, wake_cb, &w);
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.workers, 2);
+    assert_int_equal(st.busy, 0);
+    assert_int_equal(st.queued_final + st.queued_feed, 0);
+
+    stt_pool_set_model(p, m);
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 0, 160, 1));
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 1, 160, 1));
+    gate_wait_entered(2);
+    /* Both workers are inside a feed now, so everything below stays queued. */
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 2, 160, 0));
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, 3, 160, 0));
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 4, 160, 0));
+    stt_pool_submit(p, job_new(STT_JOB_ABORT, 5, 0, 0));
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.workers, 2);
+    assert_int_equal(st.busy, 2);
+    assert_int_equal(st.queued_final, 2);
+    assert_int_equal(st.queued_feed, 2);
+    assert_int_equal(st.decoders_in_use, 2); /* the two held feeds began utterances */
+    assert_int_equal(st.decoders_pooled, 0);
+    assert_int_equal(atomic_load(&w.calls), 0);
+
+    gate_set_open();
+    done_list_t d = {0};
+    wait_done(p, &w, &d, 6);
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.busy, 0);
+    assert_int_equal(st.queued_final + st.queued_feed, 0);
+    assert_int_equal(st.decoders_in_use, 4); /* four FEED jobs hold their utterances */
+    done_list_free(&d, &gate_engine);
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.decoders_in_use, 0);
+    stt_pool_destroy(p);
+    gate_engine.unload(m);
+    wake_dispose(&w);
+}
+
+/* A failed feed (here: the engine errors) aborts the utterance and reports the error; the job
+ * still comes back exactly once. */
+static int failing_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
+                        stt_result_t *partial)
+{
+    return STT_EENGINE;
+}
+
+static void test_failed_feed_releases_utterance(void **state)
+{
+    stt_engine_vtable_t failing = stt_engine_null;
+    failing.utt_feed = failing_feed;
+    stt_model_t *m = load_null(&failing);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(&failing, 1, wake_cb, &w);
+    stt_pool_set_model(p, m);
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 0, 160, 1));
+    done_list_t d = {0};
+    wait_done(p, &w, &d, 1);
+    assert_int_equal(d.v[0]->status, STT_EENGINE);
+    assert_null(d.v[0]->utt);
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.decoders_in_use, 0);
+    done_list_free(&d, &failing);
+    stt_pool_destroy(p);
+    failing.unload(m);
+    wake_dispose(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_job_back_exactly_once),
+        cmocka_unit_test(test_finals_before_feeds),
+        cmocka_unit_test(test_jobs_wait_for_model),
+        cmocka_unit_test(test_stop_without_model_cancels),
+        cmocka_unit_test(test_submit_after_stop_runs_inline),
+        cmocka_unit_test(test_stop_runs_queued_jobs),
+        cmocka_unit_test(test_stats_counts),
+        cmocka_unit_test(test_failed_feed_releases_utterance),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
