@@ -166,6 +166,7 @@ struct call {
     int64_t wdue_ms; /* -1: not in the wheel */
 
     int64_t connect_us;
+    int64_t established_us;
     int64_t t_start_us; /* scheduled time of frame 0, a whole ms after the epoch */
     uint64_t next_frame;
     int64_t offset_frames; /* silence before the first utterance: staggers the talk phases */
@@ -184,6 +185,7 @@ struct call {
 
 typedef struct {
     int code;
+    char reason[64];
     unsigned count;
 } code_count_t;
 
@@ -239,7 +241,7 @@ typedef struct {
     uint64_t frames_sent, frames_late, frames_unsent, bytes_sent;
     uint64_t ev_realtime, ev_full, ev_other, ev_unparsed, ev_oversize;
     uint64_t finals_early, finals_unexpected, realtime_stale;
-    unsigned connect_failed, established, dropped_by_server, write_errors;
+    unsigned connect_failed, established, dropped_by_server, rejected, write_errors;
     char first_connect_error[160];
     code_count_t close_codes[MAX_CLOSE_CODES];
     int n_close_codes;
@@ -568,17 +570,20 @@ static int on_writeable(loadgen_t *g, call_t *c)
     return 0;
 }
 
-/* Frames that were due before the end but never went out count as sent at the end, so a
- * server that stops reading cannot hide its backlog from the lateness figures. */
-static void count_unsent(loadgen_t *g, call_t *c)
+/* Frames that were due before end_us (the end of the test, or the moment the server closed the
+ * call) but never went out count as sent at end_us, so a server that stops reading cannot hide
+ * its backlog from the lateness figures. */
+static void count_unsent(loadgen_t *g, call_t *c, int64_t end_us)
 {
-    if (g->o.idle || c->state != CALL_OPEN)
+    if (g->o.idle || c->state != CALL_OPEN || c->t_start_us == 0)
         return;
+    if (end_us > g->deadline_us)
+        end_us = g->deadline_us;
     for (uint64_t k = c->next_frame;; k++) {
         int64_t due = frame_due_us(g, c, k);
-        if (due >= g->deadline_us)
+        if (due >= end_us)
             break;
-        int64_t late = g->deadline_us - due;
+        int64_t late = end_us - due;
         hist_add(&g->h_late, late);
         if (late > LATE_US)
             g->frames_late++;
@@ -679,16 +684,28 @@ static void on_receive(loadgen_t *g, call_t *c, struct lws *wsi, const void *in,
 
 /* ---- connections -------------------------------------------------------------------------- */
 
-static void note_close_code(loadgen_t *g, int code)
+/* Counts close frames by code and reason. The reason is kept because libwebsockets 4.1 hands
+ * the client codes 1012..2999 (1013 "try again later" among them) as 1002: the server's text is
+ * then the only way to tell a capacity refusal from a protocol error. */
+static void note_close_code(loadgen_t *g, int code, const uint8_t *reason, size_t len)
 {
+    char r[64];
+    size_t n = len < sizeof(r) - 1 ? len : sizeof(r) - 1;
+    for (size_t i = 0; i < n; i++)
+        r[i] = reason[i] < 0x20 || reason[i] == 0x7f || reason[i] == '"' ? ' ' : (char)reason[i];
+    r[n] = '\0';
     for (int i = 0; i < g->n_close_codes; i++) {
-        if (g->close_codes[i].code == code) {
+        if (g->close_codes[i].code == code && strcmp(g->close_codes[i].reason, r) == 0) {
             g->close_codes[i].count++;
             return;
         }
     }
-    if (g->n_close_codes < MAX_CLOSE_CODES)
-        g->close_codes[g->n_close_codes++] = (code_count_t){code, 1};
+    if (g->n_close_codes < MAX_CLOSE_CODES) {
+        code_count_t *cc = &g->close_codes[g->n_close_codes++];
+        cc->code = code;
+        memcpy(cc->reason, r, n + 1);
+        cc->count = 1;
+    }
 }
 
 static void connect_failed(loadgen_t *g, call_t *c, const char *why)
@@ -732,6 +749,7 @@ static void on_established(loadgen_t *g, call_t *c, struct lws *wsi)
     g->n_open++;
     g->established++;
     c->state = CALL_OPEN;
+    c->established_us = now;
     hist_add(&g->h_connect, now - c->connect_us);
     if (g->stopping) {
         c->closing = 1;
@@ -749,10 +767,13 @@ static void on_closed(loadgen_t *g, call_t *c)
     wheel_remove(g, c);
     if (c->state == CALL_OPEN) {
         if (!g->stopping) {
-            count_unsent(g, c);
+            int64_t now = now_us();
+            count_unsent(g, c, now);
             g->dropped_by_server++;
+            if (now - c->established_us < 1000000)
+                g->rejected++; /* refused right after the handshake (capacity, draining) */
             if (!c->peer_close_code)
-                note_close_code(g, LWS_CLOSE_STATUS_ABNORMAL_CLOSE); /* no close frame: 1006 */
+                note_close_code(g, LWS_CLOSE_STATUS_ABNORMAL_CLOSE, NULL, 0); /* 1006 */
         }
         g->n_open--;
     } else if (c->state == CALL_CONNECTING) {
@@ -792,7 +813,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         const uint8_t *p = in;
         int code = len >= 2 ? (p[0] << 8) | p[1] : LWS_CLOSE_STATUS_NO_STATUS;
         c->peer_close_code = code;
-        note_close_code(g, code);
+        if (!g->stopping)
+            note_close_code(g, code, len > 2 ? p + 2 : NULL, len > 2 ? len - 2 : 0);
         return 0;
     }
     case LWS_CALLBACK_CLIENT_CLOSED:
@@ -885,7 +907,7 @@ static void begin_stop(loadgen_t *g, int64_t now)
         call_t *c = &g->calls[i];
         wheel_remove(g, c);
         if (c->state == CALL_OPEN) {
-            count_unsent(g, c);
+            count_unsent(g, c, g->deadline_us);
             c->closing = 1;
             lws_callback_on_writable(c->wsi);
         }
@@ -1060,14 +1082,17 @@ static cJSON *report_json(const loadgen_t *g, double elapsed_s, const struct rus
     cJSON_AddNumberToObject(cn, "established", g->established);
     cJSON_AddNumberToObject(cn, "connect_failed", g->connect_failed);
     cJSON_AddNumberToObject(cn, "closed_by_server", g->dropped_by_server);
+    cJSON_AddNumberToObject(cn, "rejected_within_1s", g->rejected);
     cJSON_AddNumberToObject(cn, "write_errors", g->write_errors);
     if (g->first_connect_error[0])
         cJSON_AddStringToObject(cn, "first_connect_error", g->first_connect_error);
-    cJSON *codes = cJSON_AddObjectToObject(cn, "server_close_codes");
+    cJSON *codes = cJSON_AddArrayToObject(cn, "server_close_codes");
     for (int i = 0; i < g->n_close_codes; i++) {
-        char k[16];
-        snprintf(k, sizeof(k), "%d", g->close_codes[i].code);
-        cJSON_AddNumberToObject(codes, k, g->close_codes[i].count);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "code", g->close_codes[i].code);
+        cJSON_AddStringToObject(e, "reason", g->close_codes[i].reason);
+        cJSON_AddNumberToObject(e, "count", g->close_codes[i].count);
+        cJSON_AddItemToArray(codes, e);
     }
     cJSON_AddItemToObject(cn, "connect_time", hist_json(&g->h_connect));
 
@@ -1135,12 +1160,13 @@ static void report_table(const loadgen_t *g, const cJSON *r)
             g->o.idle ? " (idle)" : "",
             cJSON_GetObjectItem(r, "elapsed_s")->valuedouble, g->o.url);
     fprintf(stderr,
-            "  connections: %u established, %u failed, %u closed by the server", g->established,
-            g->connect_failed, g->dropped_by_server);
+            "  connections: %u established, %u failed, %u closed by the server (%u within 1 s "
+            "of the handshake)\n",
+            g->established, g->connect_failed, g->dropped_by_server, g->rejected);
     for (int i = 0; i < g->n_close_codes; i++)
-        fprintf(stderr, "%s%d x%u", i ? ", " : " (codes: ", g->close_codes[i].code,
-                g->close_codes[i].count);
-    fprintf(stderr, "%s\n", g->n_close_codes ? ")" : "");
+        fprintf(stderr, "  server close %d x%u%s%s\n", g->close_codes[i].code,
+                g->close_codes[i].count, g->close_codes[i].reason[0] ? ": " : "",
+                g->close_codes[i].reason);
     if (g->first_connect_error[0])
         fprintf(stderr, "  first connect error: %s\n", g->first_connect_error);
     if (!g->o.idle) {
@@ -1510,6 +1536,11 @@ int main(int argc, char **argv)
         g.txcap = LWS_PRE + 64 + 2 * g.frame_samples;
         g.tx = stt_malloc(g.txcap);
     }
+    if (g.o.ramp_s >= g.o.duration_s && g.o.calls > 1)
+        fprintf(stderr,
+                "stt-loadgen: warning: --ramp %.1f s is not shorter than --duration %.1f s; "
+                "only the calls whose start falls inside the test are opened\n",
+                g.o.ramp_s, g.o.duration_s);
     double drain_s = g.o.drain_s >= 0 ? g.o.drain_s : fmin(5.0, g.o.duration_s / 4);
     g.drain_us = (int64_t)(drain_s * 1e6);
 

@@ -156,7 +156,9 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(c, "total", (double)(m->sessions_total + m->control_total));
     cJSON_AddNumberToObject(c, "per_minute", (double)conns_last_minute(srv));
     cJSON_AddNumberToObject(
-        c, "rejected", (double)(m->sessions_rejected_capacity + m->sessions_rejected_draining));
+        c, "rejected",
+        (double)(m->sessions_rejected_capacity + m->sessions_rejected_draining +
+                 m->sessions_rejected_overload));
     cJSON *a = cJSON_AddObjectToObject(o, "audio");
     cJSON_AddNumberToObject(a, "chunks_processed", (double)m->frames_total);
     cJSON_AddNumberToObject(a, "seconds_received", m->audio_seconds);
@@ -270,9 +272,11 @@ static char *metrics_prometheus(stt_server_t *srv)
        "# HELP stt_sessions_rejected_total Data sessions refused.\n"
        "# TYPE stt_sessions_rejected_total counter\n"
        "stt_sessions_rejected_total{reason=\"capacity\"} %llu\n"
-       "stt_sessions_rejected_total{reason=\"draining\"} %llu\n",
+       "stt_sessions_rejected_total{reason=\"draining\"} %llu\n"
+       "stt_sessions_rejected_total{reason=\"overload\"} %llu\n",
        (unsigned long long)m->sessions_rejected_capacity,
-       (unsigned long long)m->sessions_rejected_draining);
+       (unsigned long long)m->sessions_rejected_draining,
+       (unsigned long long)m->sessions_rejected_overload);
     prom_scalar(&b, "stt_control_connections_total", "counter", "Control connections accepted.",
                 (double)m->control_total);
     prom_scalar(&b, "stt_audio_chunks_total", "counter", "Audio frames processed.",

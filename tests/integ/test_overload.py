@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""Overload, small and fast (the full version is in bench/): one engine worker, six calls that
+stream 25 s of speech each as fast as the server reads. The measured engine load must close
+admission: a new data connection is refused with 1013, /readyz is 503 and /health says
+"degraded" with 200; every admitted call still receives every one of its finals (no silent
+loss); once the load is gone, admission reopens by itself and a new call is accepted."""
+
+import asyncio
+import sys
+import time
+
+import harness as h
+
+CALLS = 6
+
+
+async def wait_metric(srv, pred, timeout):
+    loop = asyncio.get_running_loop()
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        _, m = await loop.run_in_executor(None, srv.get_json, "/metrics")
+        if pred(m):
+            return m
+        await asyncio.sleep(0.25)
+    return None
+
+
+async def scenario(srv, joined, failures, notes):
+    loop = asyncio.get_running_loop()
+    calls = [asyncio.ensure_future(h.transcribe(srv.data_url(), joined, 16000, tail_s=2.0,
+                                                realtime=False, expect_finals=5,
+                                                final_timeout=150, settle_s=0.5,
+                                                name=f"call{i}"))
+             for i in range(CALLS)]
+    m = await wait_metric(srv, lambda m: m["engine"]["overloaded"], 60)
+    if m is None:
+        failures.append("engine never reported overloaded under 6 fast calls on 1 worker")
+    else:
+        notes["overloaded_at_load"] = round(m["engine"]["utilization"], 2)
+        st, _, body = await loop.run_in_executor(None, srv.get, "/readyz")
+        notes["readyz"] = st
+        if st != 503:
+            failures.append(f"/readyz while overloaded: {st} {body!r}")
+        st, health = await loop.run_in_executor(None, srv.get_json, "/health")
+        notes["health"] = (st, health["status"])
+        if st != 200 or health["status"] != "degraded":
+            failures.append(f"/health while overloaded: {st} {health['status']}")
+        late = await h.DataClient(srv.data_url(), name="late").connect()
+        await late.wait_closed(10)
+        notes["late_close"] = (late.close_code, late.close_reason)
+        if late.close_code != 1013 or "overload" not in (late.close_reason or ""):
+            failures.append(f"new call while overloaded: {late.close_code} {late.close_reason!r}")
+    done = await asyncio.gather(*calls)
+    for c in done:
+        if len(c.finals()) != 5:
+            failures.append(f"{c.name}: {len(c.finals())} finals of 5: {c.summary()}")
+    m = await wait_metric(srv, lambda m: not m["engine"]["overloaded"], 30)
+    if m is None:
+        failures.append("admission did not reopen after the load ended")
+        return
+    again = await h.DataClient(srv.data_url(), name="after").connect()
+    try:
+        await again.wait_count("vad_detect_start", 1, 10)
+    except AssertionError as e:
+        failures.append(f"new call after the load ended was not admitted: {e}")
+    await again.close()
+    text = (await loop.run_in_executor(
+        None, srv.get, "/metrics", {"Accept": "text/plain;version=0.0.4"}))[2].decode()
+    line = next((ln for ln in text.splitlines()
+                 if ln.startswith('stt_sessions_rejected_total{reason="overload"}')), "")
+    notes["rejected_overload"] = line
+    if not line or int(line.split()[-1]) < 1:
+        failures.append(f"overload rejection not counted in /metrics: {line!r}")
+
+
+def main():
+    h.watchdog(170)
+    joined = b"".join(h.read_wav(path)[0] + h.silence(1.5, 16000)
+                      for _, path, _ in h.librivox_set())
+    failures, notes = [], {}
+    with h.Server("--workers", 1, "--admission_max_load", 0.8, name="overload") as srv:
+        h.run_async(scenario(srv, joined, failures, notes))
+    for k, v in notes.items():
+        h.log(f"  {k}: {v}")
+    return h.report(failures)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
