@@ -327,10 +327,6 @@ static void flush_stopped(stt_session_t *s)
         return;
     s->stopped = NULL;
     send_transcription_start(s, u->final_pcm, u->final_n);
-    free(s->last_utt);
-    s->last_utt = stt_malloc(u->final_n * sizeof(int16_t) + 1);
-    memcpy(s->last_utt, u->final_pcm, u->final_n * sizeof(int16_t));
-    s->last_utt_n = u->final_n;
     STT_DEBUG(s->id, "recording_stop", "utterance %u: %.2f s", u->seq,
               (double)u->final_n / 16000.0);
     if (!u->inflight && s->srv->model)
@@ -478,6 +474,17 @@ static void handle_final(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
         stt_hist_observe(&m->final_latency, stt_now_s() - u->stop_wall_s);
         m->finals_sent++;
         send_text(s, "fullSentence", text);
+        /* last_transcription_bytes is only readable over a control connection: keep the audio
+         * (moved, not copied) only for a session that has one, so the thousands of telephony
+         * sessions without control connections hold no finished utterance. */
+        free(s->last_utt);
+        s->last_utt = NULL;
+        s->last_utt_n = 0;
+        if (s->ctl) {
+            s->last_utt = u->final_pcm;
+            s->last_utt_n = u->final_n;
+            u->final_pcm = NULL;
+        }
         if (s->vad_start_pending && !s->finishing) {
             s->vad_start_pending = 0;
             send_type(s, "vad_detect_start");
