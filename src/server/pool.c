@@ -22,13 +22,13 @@ struct stt_pool {
     stt_model_t *model;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job_queue_t finals, feeds, done;
+    job_queue_t finals, urgent, feeds, done;
     int stopping;
     int n_workers;
     int busy;
-    double busy_s;       /* total seconds workers spent running jobs */
-    double wait_s;       /* total seconds jobs waited in the queues */
-    uint64_t started;    /* jobs taken by a worker */
+    double busy_s;    /* total seconds workers spent running jobs */
+    double wait_s;    /* total seconds jobs waited in the queues */
+    uint64_t started; /* jobs taken by a worker */
     pthread_t *threads;
     stt_pool_wakeup_cb wakeup;
     void *wakeup_data;
@@ -106,7 +106,9 @@ static void *worker_main(void *arg)
         stt_job_t *j = NULL;
         /* Take a job before looking at `stopping`: stt_pool_stop promises that queued jobs still
          * run and come back, so a stopping worker exits only once the queues are empty. */
-        while (!(p->model && ((j = q_pop(&p->finals)) || (j = q_pop(&p->feeds)))) && !p->stopping)
+        while (!(p->model &&
+                 ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds)))) &&
+               !p->stopping)
             pthread_cond_wait(&p->cv, &p->mu);
         if (!j) /* stopping and nothing left */
             break;
@@ -183,7 +185,7 @@ void stt_pool_submit(stt_pool_t *p, stt_job_t *job)
         return;
     }
     pthread_mutex_lock(&p->mu);
-    q_push(job->kind == STT_JOB_FEED ? &p->feeds : &p->finals, job);
+    q_push(job->kind != STT_JOB_FEED ? &p->finals : job->urgent ? &p->urgent : &p->feeds, job);
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -204,7 +206,7 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
     out->workers = p->n_workers;
     out->busy = p->busy;
     out->queued_final = p->finals.len;
-    out->queued_feed = p->feeds.len;
+    out->queued_feed = p->feeds.len + p->urgent.len;
     out->busy_s = p->busy_s;
     out->wait_s = p->wait_s;
     out->started = p->started;
@@ -224,7 +226,7 @@ void stt_pool_stop(stt_pool_t *p)
     if (!p->model) {
         /* Never loaded: queued jobs cannot run; hand them back as canceled. */
         stt_job_t *j;
-        while ((j = q_pop(&p->finals)) || (j = q_pop(&p->feeds))) {
+        while ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds))) {
             j->status = STT_ECANCELED;
             q_push(&p->done, j);
         }

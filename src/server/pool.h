@@ -6,7 +6,8 @@
  * queue, after which the pool calls `wakeup` so the loop drains it (lws_cancel_service). A worker
  * never touches a session or a socket.
  *
- * Priorities: finals (and aborts) before partial/feed jobs; within a class, FIFO. Every session
+ * Priorities: finals (and aborts), then feeds of utterances that have no partial yet (`urgent`:
+ * a caller waiting for the first words), then other feeds; within a class, FIFO. Every session
  * has at most one job in flight per utterance (the session enforces it), so FIFO is round-robin
  * across sessions. */
 #ifndef STT_SERVER_POOL_H
@@ -33,6 +34,7 @@ typedef struct stt_job {
     int16_t *pcm; /* owned by the job */
     size_t n_samples;
     int want_partial;
+    int urgent;         /* FEED only: the utterance has no partial yet; runs before other feeds */
     /* results, written by the worker */
     int status; /* 0 or STT_E* (STT_EBUSY: no decoder free, retry later) */
     stt_result_t result;

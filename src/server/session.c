@@ -238,6 +238,7 @@ static void utt_pump(stt_session_t *s, double now)
     memcpy(j->pcm, rec + u->fed, j->n_samples * sizeof(int16_t));
     u->fed = n;
     j->want_partial = partial_due(s, u, now);
+    j->urgent = j->want_partial && u->partials_sent == 0;
     if (j->want_partial)
         s->last_partial_start_s = now;
     stt_pool_submit(s->srv->pool, j);
