@@ -76,9 +76,9 @@
     XX(G, STR,   compute_type, "--compute_type", "default", 1, 0, "Compute type (whisper engine).") \
     XX(G, INT,   gpu_device_index, "--gpu_device_index", "0", 0, 64, "GPU index (whisper engine).") \
     XX(G, STR,   device, "--device", "cuda", 1, 0, "cuda or cpu (whisper engine); pocketsphinx always runs on the CPU.") \
-    XX(G, BOOL,  handle_buffer_overflow, "--handle_buffer_overflow", "0", 1, 0, "Drop the oldest queued audio beyond allowed_latency_limit.") \
+    XX(G, BOOL,  handle_buffer_overflow, "--handle_buffer_overflow", "0", 1, 0, "When the engine falls more than allowed_latency_limit chunks behind a call, leave out the oldest audio beyond the limit (audio without speech first), count it (stt_audio_chunks_dropped_total) and send the call a warning event. Off: nothing is dropped and latency grows.") \
     XX(G, INTLIST, suppress_tokens, "--suppress_tokens", "-1", 1, 0, "Whisper suppress_tokens.") \
-    XX(G, INT,   allowed_latency_limit, "--allowed_latency_limit", "100", 1, 1000000, "Queue limit in 512-sample chunks (about 3.2 s).") \
+    XX(G, INT,   allowed_latency_limit, "--allowed_latency_limit", "100", 1, 1000000, "Engine backlog allowed per call, in 512-sample chunks (100 = 3.2 s); see --handle_buffer_overflow.") \
     XX(G, BOOL,  faster_whisper_vad_filter, "--faster_whisper_vad_filter", "0", 1, 0, "Accepted for compatibility; no effect.") \
     XX(G, BOOL,  logchunks, "--logchunks", "0", 1, 0, "Log each received chunk (debug level).") \
     /* -- stt-server extensions -- */ \

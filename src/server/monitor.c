@@ -155,13 +155,14 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(c, "control_active", srv->n_ctls);
     cJSON_AddNumberToObject(c, "total", (double)(m->sessions_total + m->control_total));
     cJSON_AddNumberToObject(c, "per_minute", (double)conns_last_minute(srv));
-    cJSON_AddNumberToObject(
-        c, "rejected",
-        (double)(m->sessions_rejected_capacity + m->sessions_rejected_draining +
-                 m->sessions_rejected_overload));
+    cJSON_AddNumberToObject(c, "rejected",
+                            (double)(m->sessions_rejected_capacity + m->sessions_rejected_draining +
+                                     m->sessions_rejected_overload));
     cJSON *a = cJSON_AddObjectToObject(o, "audio");
     cJSON_AddNumberToObject(a, "chunks_processed", (double)m->frames_total);
     cJSON_AddNumberToObject(a, "seconds_received", m->audio_seconds);
+    cJSON_AddNumberToObject(a, "chunks_dropped", (double)m->chunks_dropped);
+    cJSON_AddNumberToObject(a, "speech_chunks_dropped", (double)m->speech_chunks_dropped);
     cJSON *t = cJSON_AddObjectToObject(o, "transcription");
     cJSON_AddNumberToObject(t, "utterances", (double)m->utterances);
     cJSON_AddNumberToObject(t, "partials_sent", (double)m->partials_sent);
@@ -320,6 +321,14 @@ static char *metrics_prometheus(stt_server_t *srv)
     prom_scalar(&b, "stt_decoders_in_use", "gauge", "Decoders leased to utterances.",
                 ps.decoders_in_use);
     prom_scalar(&b, "stt_decoders_idle", "gauge", "Decoders idle in the pool.", ps.decoders_pooled);
+    pf(&b,
+       "# HELP stt_audio_chunks_dropped_total 512-sample chunks left out because the engine "
+       "was behind (--handle_buffer_overflow).\n"
+       "# TYPE stt_audio_chunks_dropped_total counter\n"
+       "stt_audio_chunks_dropped_total{speech=\"no\"} %llu\n"
+       "stt_audio_chunks_dropped_total{speech=\"yes\"} %llu\n",
+       (unsigned long long)(m->chunks_dropped - m->speech_chunks_dropped),
+       (unsigned long long)m->speech_chunks_dropped);
     prom_scalar(&b, "stt_decoder_waits_total", "counter",
                 "Jobs that found no free decoder and were retried.", (double)m->decoder_waits);
     prom_hist(&b, "stt_final_latency_seconds",

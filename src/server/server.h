@@ -53,6 +53,8 @@ typedef struct stt_uttstate {
     int partials_sent;
     char *last_partial;
     double same_text_since_s; /* dynamic silence timing: when the partial text last changed */
+    uint8_t *speech;          /* per 512-sample chunk of the recording: 1 if the VAD heard speech */
+    size_t n_chunks, chunks_cap;
 } stt_uttstate_t;
 
 struct stt_session {
@@ -140,7 +142,8 @@ typedef struct {
     uint64_t utterances, partials_sent, finals_sent, finals_dropped;
     uint64_t transcription_errors, recorder_errors, consecutive_errors, recovery_attempts;
     uint64_t decoder_waits;
-    uint64_t close_codes[5];  /* 1000, 1001, 1007, 1009, other */
+    uint64_t chunks_dropped, speech_chunks_dropped; /* --handle_buffer_overflow */
+    uint64_t close_codes[5];                        /* 1000, 1001, 1007, 1009, other */
     uint64_t conn_minute[60]; /* data connections per second slot, for connections_per_minute */
     int64_t conn_minute_sec[60];
     double last_activity_s;

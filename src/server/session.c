@@ -174,6 +174,7 @@ static stt_job_t *job_new(stt_uttstate_t *u, stt_job_kind_t kind)
 
 static void uttstate_free(stt_uttstate_t *u)
 {
+    free(u->speech);
     free(u->final_pcm);
     free(u->last_partial);
     free(u);
@@ -221,6 +222,66 @@ static int partial_due(stt_session_t *s, stt_uttstate_t *u, double now)
     return 1;
 }
 
+/* Copies the utterance's samples [from, to) into the job. With --handle_buffer_overflow, when the
+ * engine has fallen further behind than --allowed_latency_limit chunks, the oldest chunks beyond
+ * the limit are left out: those the VAD heard no speech in first, then speech, oldest first;
+ * every dropped chunk is counted and the client is told (the original dropped silently). */
+static void job_take_audio(stt_uttstate_t *u, stt_job_t *j, const int16_t *src, size_t from,
+                           size_t to)
+{
+    stt_session_t *s = u->session;
+    const stt_config_t *cfg = s->srv->cfg;
+    const size_t C = STT_TURN_CHUNK_SAMPLES;
+    size_t total = to - from, limit = (size_t)cfg->allowed_latency_limit * C;
+    j->pcm = stt_malloc((total ? total : 1) * sizeof(int16_t));
+    if (!cfg->handle_buffer_overflow || total <= limit || from % C != 0) {
+        memcpy(j->pcm, src + from, total * sizeof(int16_t));
+        j->n_samples = total;
+        return;
+    }
+    size_t first = from / C, n = total / C; /* whole chunks; a trailing part is always kept */
+    size_t excess = (total - limit + C - 1) / C, dropped = 0, speech_dropped = 0;
+    uint8_t *drop = stt_calloc(n, 1);
+    for (int pass = 0; pass < 2 && dropped < excess; pass++) {
+        for (size_t i = 0; i < n && dropped < excess; i++) {
+            size_t c = first + i;
+            int speech = c >= u->n_chunks || u->speech[c]; /* unknown counts as speech */
+            if (!drop[i] && speech == pass) {
+                drop[i] = 1;
+                dropped++;
+                speech_dropped += (size_t)speech;
+            }
+        }
+    }
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!drop[i]) {
+            memcpy(j->pcm + out, src + from + i * C, C * sizeof(int16_t));
+            out += C;
+        }
+    }
+    memcpy(j->pcm + out, src + from + n * C, (total - n * C) * sizeof(int16_t));
+    j->n_samples = out + (total - n * C);
+    free(drop);
+
+    s->srv->m.chunks_dropped += dropped;
+    s->srv->m.speech_chunks_dropped += speech_dropped;
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "engine %.2f s behind (limit %.2f s): dropped %zu chunks (%.2f s), %zu with speech",
+             (double)total / 16000.0, (double)limit / 16000.0, dropped,
+             (double)(dropped * C) / 16000.0, speech_dropped);
+    STT_WARN(s->id, "audio_dropped", "%s", msg);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "warning");
+    cJSON_AddStringToObject(o, "code", "audio_dropped");
+    cJSON_AddStringToObject(o, "message", msg);
+    cJSON_AddNumberToObject(o, "dropped_chunks", (double)dropped);
+    cJSON_AddNumberToObject(o, "dropped_speech_chunks", (double)speech_dropped);
+    stt_session_send_json(s, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
 /* Hands the audio recorded since the last job to the engine, if no job for this utterance is out.
  */
 static void utt_pump(stt_session_t *s, double now)
@@ -233,9 +294,7 @@ static void utt_pump(stt_session_t *s, double now)
     if (!rec || n <= u->fed)
         return;
     stt_job_t *j = job_new(u, STT_JOB_FEED);
-    j->n_samples = n - u->fed;
-    j->pcm = stt_malloc(j->n_samples * sizeof(int16_t));
-    memcpy(j->pcm, rec + u->fed, j->n_samples * sizeof(int16_t));
+    job_take_audio(u, j, rec, u->fed, n);
     u->fed = n;
     j->want_partial = partial_due(s, u, now);
     j->urgent = j->want_partial && u->partials_sent == 0;
@@ -249,9 +308,7 @@ static void utt_submit_final(stt_uttstate_t *u)
     stt_session_t *s = u->session;
     stt_job_t *j = job_new(u, STT_JOB_FINAL);
     size_t from = u->fed <= u->final_n ? u->fed : u->final_n;
-    j->n_samples = u->final_n - from;
-    j->pcm = stt_malloc((j->n_samples ? j->n_samples : 1) * sizeof(int16_t));
-    memcpy(j->pcm, u->final_pcm + from, j->n_samples * sizeof(int16_t));
+    job_take_audio(u, j, u->final_pcm, from, u->final_n);
     u->fed = u->final_n;
     stt_pool_submit(s->srv->pool, j);
 }
@@ -576,6 +633,26 @@ int stt_session_is_idle(const stt_session_t *s)
 
 /* ---- audio path ---- */
 
+/* Records the VAD decision of each chunk of the current recording (pre-roll chunks: 0), for
+ * the overflow policy's "unspoken audio first". */
+static void note_speech(stt_uttstate_t *u, const stt_turn_t *turn, int active)
+{
+    size_t n;
+    stt_turn_recording(turn, &n);
+    size_t chunks = n / STT_TURN_CHUNK_SAMPLES;
+    if (chunks > u->chunks_cap) {
+        size_t cap = u->chunks_cap ? u->chunks_cap : 64;
+        while (cap < chunks)
+            cap *= 2;
+        u->speech = stt_realloc(u->speech, cap);
+        u->chunks_cap = cap;
+    }
+    for (size_t c = u->n_chunks; c < chunks; c++)
+        u->speech[c] = c + 1 == chunks ? (uint8_t)active : 0;
+    if (chunks > u->n_chunks)
+        u->n_chunks = chunks;
+}
+
 static void feed_16k(stt_session_t *s, const int16_t *pcm, size_t n)
 {
     while (n > 0) {
@@ -591,6 +668,8 @@ static void feed_16k(stt_session_t *s, const int16_t *pcm, size_t n)
             int active = s->srv->cfg->silero_deactivity_detection ? v.active : v.onset;
             stt_turn_feed(s->turn, s->chunk, v.onset, active);
             s->chunk_fill = 0;
+            if (s->cur)
+                note_speech(s->cur, s->turn, active);
             if (!s->wsi || s->closing)
                 return;
         }

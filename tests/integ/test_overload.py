@@ -71,6 +71,11 @@ async def scenario(srv, joined, failures, notes):
     notes["rejected_overload"] = line
     if not line or int(line.split()[-1]) < 1:
         failures.append(f"overload rejection not counted in /metrics: {line!r}")
+    dropped = sum(int(ln.split()[-1]) for ln in text.splitlines()
+                  if ln.startswith("stt_audio_chunks_dropped_total{"))
+    notes["audio_chunks_dropped"] = dropped
+    if dropped:
+        failures.append(f"{dropped} chunks dropped without --handle_buffer_overflow")
 
 
 def main():
