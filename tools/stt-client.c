@@ -13,7 +13,6 @@
  * input file, detected before connecting), 3 timeout without a final transcript, 130 interrupted.
  */
 #include <cJSON.h>
-#include <errno.h>
 #include <getopt.h>
 #include <libwebsockets.h>
 #include <math.h>
@@ -25,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/client_util.h"
 #include "stt/error.h"
 #include "stt/log.h"
 #include "stt/resample.h"
@@ -99,11 +98,7 @@ typedef struct {
     int audio_done;
     int64_t audio_done_us;
 
-    char *rx; /* current incoming message, accumulated over fragments */
-    size_t rx_len;
-    size_t rx_cap;
-    int rx_in_message;
-    int rx_overflow;
+    stt_tool_rx_t rx; /* current incoming message, accumulated over fragments */
 
     unsigned n_full;
     unsigned n_stop;
@@ -124,13 +119,6 @@ typedef struct {
 static volatile sig_atomic_t g_interrupted;
 static int g_stderr_tty;
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -144,12 +132,9 @@ static int audio_src_open(audio_src_t *s, const char *path, int rate_hz, double 
 {
     SF_INFO info;
     memset(s, 0, sizeof(*s));
-    memset(&info, 0, sizeof(info));
-    s->sf = sf_open(path, SFM_READ, &info);
-    if (!s->sf) {
-        fprintf(stderr, "stt-client: cannot read %s: %s\n", path, sf_strerror(NULL));
+    s->sf = stt_tool_sf_open("stt-client", path, &info);
+    if (!s->sf)
         return STT_EIO;
-    }
     if (info.channels < 1 || info.samplerate < 1) {
         fprintf(stderr, "stt-client: %s: no audio channels\n", path);
         sf_close(s->sf);
@@ -202,17 +187,6 @@ static void audio_src_dispose(audio_src_t *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* libsndfile reads 16-bit PCM as x / 32768, so scaling by 32768 passes it through bit-exact. */
-static int16_t to_s16(float x)
-{
-    float v = x * 32768.0f;
-    if (!(v > -32768.0f)) /* also maps NaN to the floor rather than leaving it undefined */
-        return -32768;
-    if (v > 32767.0f)
-        return 32767;
-    return (int16_t)lrintf(v);
-}
-
 /* Reads one block of input-rate mono samples (file, then silence). Returns how many, 0 at the
  * end, or STT_EIO. */
 static long read_block(audio_src_t *s)
@@ -224,12 +198,7 @@ static long read_block(audio_src_t *s)
         if (got < (sf_count_t)s->block_frames)
             s->file_done = 1;
         if (got > 0) {
-            for (sf_count_t i = 0; i < got; i++) {
-                float acc = 0.0f;
-                for (int c = 0; c < s->channels; c++)
-                    acc += s->fbuf[i * s->channels + c];
-                s->mono[i] = to_s16(acc / (float)s->channels);
-            }
+            stt_tool_mix_to_mono(s->fbuf, (size_t)got, s->channels, s->mono);
             return (long)got;
         }
     }
@@ -267,11 +236,7 @@ static int audio_src_next(audio_src_t *s, int16_t *out, size_t n, size_t *got)
             s->pend_cap = need;
             s->pend = stt_realloc(s->pend, s->pend_cap * sizeof(int16_t));
         }
-        for (long i = 0; i < in; i++) {
-            uint16_t u = (uint16_t)s->mono[i];
-            s->le[2 * i] = (uint8_t)(u & 0xff);
-            s->le[2 * i + 1] = (uint8_t)(u >> 8);
-        }
+        stt_tool_s16_to_le(s->mono, (size_t)in, s->le);
         size_t w = 0;
         int rc = stt_resampler_process(s->rs, s->le, (size_t)in, s->pend + s->pend_len,
                                        s->pend_cap - s->pend_len, &w);
@@ -383,7 +348,7 @@ static void check_done(conn_t *c)
 {
     if (c->decided || !c->audio_done)
         return;
-    int64_t now = now_us();
+    int64_t now = stt_tool_now_us();
     int64_t deadline = c->audio_done_us + (int64_t)(c->o->timeout_s * 1e6);
     int64_t next = deadline;
     unsigned pending = c->n_stop > c->n_full ? c->n_stop - c->n_full : 0;
@@ -448,7 +413,7 @@ static int64_t chunk_due_us(const conn_t *c, uint64_t k)
  * behind after backpressure and catch up), otherwise at its slot on the fixed clock. */
 static void schedule_send(conn_t *c)
 {
-    int64_t delay = c->o->fast ? 0 : chunk_due_us(c, c->chunks_sent) - now_us();
+    int64_t delay = c->o->fast ? 0 : chunk_due_us(c, c->chunks_sent) - stt_tool_now_us();
     if (delay <= 0)
         lws_callback_on_writable(c->wsi);
     else
@@ -458,7 +423,7 @@ static void schedule_send(conn_t *c)
 static void audio_finished(conn_t *c)
 {
     c->audio_done = 1;
-    c->audio_done_us = now_us();
+    c->audio_done_us = stt_tool_now_us();
     if (!c->o->quiet && !c->o->json) {
         clear_partial(c);
         double secs = (double)c->samples_sent / c->src.out_rate_hz;
@@ -481,7 +446,7 @@ static int on_writeable(conn_t *c)
     }
     if (c->audio_done || c->decided)
         return 0;
-    if (!c->o->fast && now_us() < chunk_due_us(c, c->chunks_sent)) {
+    if (!c->o->fast && stt_tool_now_us() < chunk_due_us(c, c->chunks_sent)) {
         schedule_send(c); /* woken early by lws; wait for the slot */
         return 0;
     }
@@ -522,17 +487,11 @@ static int on_writeable(conn_t *c)
 
 /* ---- receiving ---------------------------------------------------------------------------- */
 
-static const char *json_str(const cJSON *obj, const char *key)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
 static void print_json_event(cJSON *msg, const char *type)
 {
     /* The utterance audio is megabytes of base64; its size is what a reader of the log wants. */
     if (type && strcmp(type, "transcription_start") == 0) {
-        const char *b64 = json_str(msg, "audio_bytes_base64");
+        const char *b64 = stt_tool_json_str(msg, "audio_bytes_base64");
         if (b64)
             cJSON_ReplaceItemInObjectCaseSensitive(msg, "audio_bytes_base64",
                                                    cJSON_CreateNumber((double)strlen(b64)));
@@ -547,18 +506,18 @@ static void print_json_event(cJSON *msg, const char *type)
 
 static void handle_message(conn_t *c)
 {
-    c->last_event_us = now_us();
-    cJSON *msg = cJSON_ParseWithLength(c->rx, c->rx_len);
+    c->last_event_us = stt_tool_now_us();
+    cJSON *msg = cJSON_ParseWithLength(c->rx.buf, c->rx.len);
     if (!cJSON_IsObject(msg)) {
         fprintf(stderr,
                 "stt-client: ignoring a %zu-byte text message that is not a JSON "
                 "object\n",
-                c->rx_len);
+                c->rx.len);
         cJSON_Delete(msg);
         return;
     }
-    const char *type = json_str(msg, "type");
-    const char *text = json_str(msg, "text");
+    const char *type = stt_tool_json_str(msg, "type");
+    const char *text = stt_tool_json_str(msg, "text");
     if (c->o->json)
         print_json_event(msg, type);
     if (!type) {
@@ -583,8 +542,8 @@ static void handle_message(conn_t *c)
         if (c->n_stop > 0)
             c->listening_after_stop = 1;
     } else if (strcmp(type, "error") == 0) {
-        const char *m = json_str(msg, "message");
-        char *s = sanitize(m ? m : c->rx);
+        const char *m = stt_tool_json_str(msg, "message");
+        char *s = sanitize(m ? m : c->rx.buf);
         clear_partial(c);
         fprintf(stderr, "stt-client: server error: %s\n", s);
         free(s);
@@ -595,34 +554,15 @@ static void handle_message(conn_t *c)
 
 static void on_receive(conn_t *c, const void *in, size_t len)
 {
-    if (!c->rx_in_message) {
-        c->rx_in_message = 1;
-        c->rx_len = 0;
-        c->rx_overflow = 0;
-    }
-    if (!c->rx_overflow && c->rx_len + len > MAX_MESSAGE_BYTES) {
+    int was_overflow = c->rx.in_message && c->rx.overflow;
+    int rc = stt_tool_rx_add(&c->rx, in, len, lws_is_final_fragment(c->wsi), MAX_MESSAGE_BYTES);
+    if (c->rx.overflow && !was_overflow)
         fprintf(stderr, "stt-client: dropping a server message larger than %u bytes\n",
                 MAX_MESSAGE_BYTES);
-        c->rx_overflow = 1;
-    }
-    if (!c->rx_overflow) {
-        if (c->rx_len + len > c->rx_cap) {
-            size_t cap = c->rx_cap ? c->rx_cap : 65536;
-            while (cap < c->rx_len + len)
-                cap *= 2;
-            c->rx = stt_realloc(c->rx, cap);
-            c->rx_cap = cap;
-        }
-        memcpy(c->rx + c->rx_len, in, len);
-        c->rx_len += len;
-    }
-    if (!lws_is_final_fragment(c->wsi))
-        return;
-    c->rx_in_message = 0;
-    if (c->rx_overflow)
+    if (rc != STT_TOOL_RX_DONE)
         return;
     if (lws_frame_is_binary(c->wsi)) {
-        fprintf(stderr, "stt-client: ignoring a %zu-byte binary message\n", c->rx_len);
+        fprintf(stderr, "stt-client: ignoring a %zu-byte binary message\n", c->rx.len);
         return;
     }
     handle_message(c);
@@ -698,7 +638,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         c->wsi = wsi;
         c->established = 1;
-        c->t0_us = now_us();
+        c->t0_us = stt_tool_now_us();
         c->last_event_us = c->t0_us;
         schedule_send(c);
         return 0;
@@ -723,66 +663,9 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* Builds "/path[?|&]session=ID" with the id percent-encoded. Caller frees. */
-static char *build_path(const char *path, const char *session)
-{
-    size_t cap = strlen(path) + 2 + (session ? 9 + 3 * strlen(session) : 0) + 1;
-    char *out = stt_malloc(cap);
-    /* lws_parse_uri drops the leading '/' of a path but returns "/" for an empty one. */
-    size_t o = (size_t)snprintf(out, cap, "%s%s", path[0] == '/' ? "" : "/", path);
-    if (session) {
-        o += (size_t)snprintf(out + o, cap - o, "%csession=", strchr(path, '?') ? '&' : '?');
-        for (const unsigned char *p = (const unsigned char *)session; *p; p++) {
-            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-                strchr("-._~", *p))
-                out[o++] = (char)*p;
-            else
-                o += (size_t)snprintf(out + o, cap - o, "%%%02X", *p);
-        }
-        out[o] = '\0';
-    }
-    return out;
-}
-
-typedef struct {
-    char *buf; /* lws_parse_uri cuts this one in place; the fields below point into it */
-    const char *address;
-    int port;
-    int tls;
-    char *path;
-    char host[300];
-} target_t;
-
-static int target_parse(target_t *t, const char *url, const char *session)
-{
-    const char *prot = NULL, *path = NULL;
-    memset(t, 0, sizeof(*t));
-    t->buf = stt_strdup(url);
-    if (lws_parse_uri(t->buf, &prot, &t->address, &t->port, &path) || !*t->address)
-        return STT_EINVAL;
-    if (strcmp(prot, "wss") == 0) {
-#if defined(LWS_WITH_TLS)
-        t->tls = 1;
-#else
-        return STT_EUNSUPPORTED;
-#endif
-    } else if (strcmp(prot, "ws") != 0) {
-        return STT_EINVAL;
-    }
-    t->path = build_path(path, session);
-    snprintf(t->host, sizeof(t->host), "%s:%d", t->address, t->port);
-    return 0;
-}
-
-static void target_dispose(target_t *t)
-{
-    free(t->buf);
-    free(t->path);
-}
-
 /* Streams one file over its own connection; returns an exit code. */
 static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t *o,
-                    const target_t *t, const char *file, int announce)
+                    const stt_tool_target_t *t, const char *file, int announce)
 {
     conn_t *c = stt_calloc(1, sizeof(*c));
     c->o = o;
@@ -803,15 +686,7 @@ static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t 
                 c->src.channels, c->src.out_rate_hz, o->url, o->fast ? " (fast)" : "");
 
     struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = ctx;
-    ci.address = t->address;
-    ci.port = t->port;
-    ci.path = t->path;
-    ci.host = t->host;
-    ci.origin = t->host;
-    ci.ssl_connection = t->tls ? LCCSCF_USE_SSL : 0;
-    ci.pwsi = &c->wsi;
+    stt_tool_connect_info_init(&ci, ctx, t, &c->wsi);
     *slot = c;
     if (!lws_client_connect_via_info(&ci) && !c->decided) {
         /* Some failures return before the CONNECTION_ERROR callback could report them. */
@@ -838,7 +713,7 @@ static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t 
     lws_sul_cancel(&c->finish_sul);
     free(c->txbuf);
     free(c->chunk);
-    free(c->rx);
+    stt_tool_rx_dispose(&c->rx);
     free(c->last_partial);
 fail_src:
     audio_src_dispose(&c->src);
@@ -880,28 +755,6 @@ static void usage(FILE *f)
             STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ);
 }
 
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))
-        return STT_ERANGE;
-    *out = v;
-    return 0;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return STT_ERANGE;
-    *out = v;
-    return 0;
-}
-
 enum { OPT_URL = 256, OPT_FAST, OPT_CHUNK, OPT_RATE, OPT_JSON, OPT_TAIL, OPT_TIMEOUT, OPT_SESSION };
 
 static int parse_args(int argc, char **argv, client_opts_t *o)
@@ -930,14 +783,14 @@ static int parse_args(int argc, char **argv, client_opts_t *o)
             o->fast = 1;
             break;
         case OPT_CHUNK:
-            if (parse_long(optarg, 1, MAX_CHUNK_SAMPLES, &l) < 0) {
+            if (stt_tool_parse_long(optarg, 1, MAX_CHUNK_SAMPLES, &l) < 0) {
                 fprintf(stderr, "stt-client: --chunk must be 1..%d\n", MAX_CHUNK_SAMPLES);
                 return -1;
             }
             o->chunk_samples = (size_t)l;
             break;
         case OPT_RATE:
-            if (parse_long(optarg, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ, &l) < 0) {
+            if (stt_tool_parse_long(optarg, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ, &l) < 0) {
                 fprintf(stderr, "stt-client: --rate must be %d..%d\n", STT_FRAME_MIN_RATE_HZ,
                         STT_FRAME_MAX_RATE_HZ);
                 return -1;
@@ -948,13 +801,13 @@ static int parse_args(int argc, char **argv, client_opts_t *o)
             o->json = 1;
             break;
         case OPT_TAIL:
-            if (parse_double(optarg, 0, 600, &o->tail_silence_s) < 0) {
+            if (stt_tool_parse_double(optarg, 0, 600, &o->tail_silence_s) < 0) {
                 fprintf(stderr, "stt-client: --tail-silence must be 0..600 seconds\n");
                 return -1;
             }
             break;
         case OPT_TIMEOUT:
-            if (parse_double(optarg, 0.1, 86400, &o->timeout_s) < 0) {
+            if (stt_tool_parse_double(optarg, 0.1, 86400, &o->timeout_s) < 0) {
                 fprintf(stderr, "stt-client: --timeout must be 0.1..86400 seconds\n");
                 return -1;
             }
@@ -1000,47 +853,29 @@ int main(int argc, char **argv)
     /* Check every input before connecting, so a typo in the third name fails at once. */
     for (int i = optind; i < argc; i++) {
         SF_INFO info;
-        memset(&info, 0, sizeof(info));
-        SNDFILE *sf = sf_open(argv[i], SFM_READ, &info);
-        if (!sf) {
-            fprintf(stderr, "stt-client: cannot read %s: %s\n", argv[i], sf_strerror(NULL));
+        SNDFILE *sf = stt_tool_sf_open("stt-client", argv[i], &info);
+        if (!sf)
             return EXIT_USAGE;
-        }
         sf_close(sf);
     }
 
-    target_t t;
-    int rc = target_parse(&t, o.url, o.session);
+    stt_tool_target_t t;
+    int rc = stt_tool_target_parse(&t, o.url, o.session);
     if (rc < 0) {
         fprintf(stderr, "stt-client: %s URL '%s' (expected ws://HOST:PORT/PATH)\n",
                 rc == STT_EUNSUPPORTED ? "TLS is not available for" : "bad", o.url);
-        target_dispose(&t);
+        stt_tool_target_dispose(&t);
         return EXIT_USAGE;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    stt_tool_signals_install(on_sigint);
 
     lws_set_log_level(o.quiet ? 0 : LLL_ERR, NULL);
     conn_t *current = NULL;
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.user = &current;
-    info.fd_limit_per_thread = 16;
-    info.timeout_secs = 15;
-    if (t.tls)
-        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    struct lws_context *ctx = lws_create_context(&info);
+    struct lws_context *ctx = stt_tool_lws_context_create(protocols, &current, 16, t.tls);
     if (!ctx) {
         fprintf(stderr, "stt-client: cannot create the libwebsockets context\n");
-        target_dispose(&t);
+        stt_tool_target_dispose(&t);
         return EXIT_CONN;
     }
 
@@ -1055,6 +890,6 @@ int main(int argc, char **argv)
     if (g_interrupted)
         result = EXIT_INTERRUPTED;
     lws_context_destroy(ctx);
-    target_dispose(&t);
+    stt_tool_target_dispose(&t);
     return result;
 }

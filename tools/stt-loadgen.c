@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/client_util.h"
 #include "stt/error.h"
 #include "stt/log.h"
 #include "stt/resample.h"
@@ -178,9 +179,7 @@ struct call {
     int64_t last_rt_us;
     int peer_close_code;
 
-    char *rx; /* only while a fragmented message is assembled */
-    size_t rx_len;
-    int rx_overflow;
+    stt_tool_rx_t rx; /* holds memory only while a fragmented message is assembled */
 };
 
 typedef struct {
@@ -198,11 +197,7 @@ typedef struct {
 typedef struct {
     opts_t o;
     struct lws_context *ctx;
-    char *url_buf; /* lws_parse_uri cuts this one; address and path point into it */
-    const char *address;
-    int port;
-    char *path;
-    char host[300];
+    stt_tool_target_t target;
 
     int16_t *speech; /* the speech file at the send rate, padded to whole frames */
     int16_t *silence;
@@ -251,13 +246,6 @@ typedef struct {
 
 static volatile sig_atomic_t g_interrupted;
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -266,27 +254,14 @@ static void on_sigint(int sig)
 
 /* ---- speech source ------------------------------------------------------------------------ */
 
-static int16_t to_s16(float x)
-{
-    float v = x * 32768.0f;
-    if (!(v > -32768.0f))
-        return -32768;
-    if (v > 32767.0f)
-        return 32767;
-    return (int16_t)lrintf(v);
-}
-
 /* Loads the file as mono int16 at rate_hz, padded with zeros to whole frames, and finds where
  * the speech in it starts and ends. */
 static int pcm_load(loadgen_t *g)
 {
     SF_INFO info;
-    memset(&info, 0, sizeof(info));
-    SNDFILE *sf = sf_open(g->o.wav, SFM_READ, &info);
-    if (!sf) {
-        fprintf(stderr, "stt-loadgen: cannot read %s: %s\n", g->o.wav, sf_strerror(NULL));
+    SNDFILE *sf = stt_tool_sf_open("stt-loadgen", g->o.wav, &info);
+    if (!sf)
         return STT_EIO;
-    }
     if (info.channels < 1 || info.samplerate < 1 || info.frames < 1) {
         fprintf(stderr, "stt-loadgen: %s: no audio\n", g->o.wav);
         sf_close(sf);
@@ -303,12 +278,7 @@ static int pcm_load(loadgen_t *g)
     }
     n_in = (size_t)got;
     int16_t *mono = stt_malloc(n_in * sizeof(int16_t));
-    for (size_t i = 0; i < n_in; i++) {
-        float acc = 0.0f;
-        for (int c = 0; c < info.channels; c++)
-            acc += f[i * (size_t)info.channels + (size_t)c];
-        mono[i] = to_s16(acc / (float)info.channels);
-    }
+    stt_tool_mix_to_mono(f, n_in, info.channels, mono);
     free(f);
 
     int16_t *pcm = mono;
@@ -326,11 +296,7 @@ static int pcm_load(loadgen_t *g)
         size_t flush = (size_t)info.samplerate / 10;
         size_t total_in = n_in + flush;
         uint8_t *le = stt_calloc(total_in, 2);
-        for (size_t i = 0; i < n_in; i++) {
-            uint16_t u = (uint16_t)mono[i];
-            le[2 * i] = (uint8_t)(u & 0xff);
-            le[2 * i + 1] = (uint8_t)(u >> 8);
-        }
+        stt_tool_s16_to_le(mono, n_in, le);
         size_t cap = stt_resampler_max_output(rs, total_in);
         pcm = stt_malloc(cap * sizeof(int16_t));
         int rc = stt_resampler_process(rs, le, total_in, pcm, cap, &n);
@@ -451,7 +417,7 @@ static void wheel_insert(loadgen_t *g, call_t *c, int64_t due_us)
         return;
     }
     if (due_ms - g->wheel_pos_ms >= WHEEL_SLOTS)
-        wheel_advance(g, to_ms(g, now_us())); /* the tick is late: catch the wheel up first */
+        wheel_advance(g, to_ms(g, stt_tool_now_us())); /* the tick is late: catch the wheel up first */
     if (due_ms <= g->wheel_pos_ms) {
         lws_callback_on_writable(c->wsi);
         return;
@@ -524,7 +490,7 @@ static int on_writeable(loadgen_t *g, call_t *c)
     }
     if (g->o.idle || g->stopping)
         return 0;
-    int64_t now = now_us();
+    int64_t now = stt_tool_now_us();
     int64_t due = frame_due_us(g, c, c->next_frame);
     if (due >= g->deadline_us)
         return 0;
@@ -543,7 +509,7 @@ static int on_writeable(loadgen_t *g, call_t *c)
         g->write_errors++;
         return -1;
     }
-    now = now_us();
+    now = stt_tool_now_us();
     int w = lws_write(c->wsi, frame, len, LWS_WRITE_BINARY);
     if (w < (int)len) {
         g->write_errors++;
@@ -563,7 +529,7 @@ static int on_writeable(loadgen_t *g, call_t *c)
     due = frame_due_us(g, c, c->next_frame);
     if (due >= g->deadline_us)
         return 0;
-    if (due <= now_us())
+    if (due <= stt_tool_now_us())
         lws_callback_on_writable(c->wsi); /* behind: catch up at once */
     else
         wheel_insert(g, c, due);
@@ -631,14 +597,14 @@ static void on_full_sentence(loadgen_t *g, call_t *c, int64_t now)
 
 static void handle_message(loadgen_t *g, call_t *c, const char *buf, size_t len)
 {
-    int64_t now = now_us();
+    int64_t now = stt_tool_now_us();
     cJSON *msg = cJSON_ParseWithLength(buf, len);
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
-    if (!cJSON_IsString(type)) {
+    const char *type = stt_tool_json_str(msg, "type");
+    if (!type) {
         g->ev_unparsed++;
-    } else if (strcmp(type->valuestring, "realtime") == 0) {
+    } else if (strcmp(type, "realtime") == 0) {
         on_realtime(g, c, now);
-    } else if (strcmp(type->valuestring, "fullSentence") == 0) {
+    } else if (strcmp(type, "fullSentence") == 0) {
         on_full_sentence(g, c, now);
     } else {
         g->ev_other++;
@@ -655,31 +621,16 @@ static void on_receive(loadgen_t *g, call_t *c, struct lws *wsi, const void *in,
         handle_message(g, c, in, len); /* the common case: no copy */
         return;
     }
-    if (first) {
-        free(c->rx);
-        c->rx = NULL;
-        c->rx_len = 0;
-        c->rx_overflow = 0;
-    }
-    if (!c->rx_overflow) {
-        if (c->rx_len + len > MAX_MESSAGE_BYTES) {
-            c->rx_overflow = 1;
-        } else {
-            c->rx = stt_realloc(c->rx, c->rx_len + len);
-            memcpy(c->rx + c->rx_len, in, len);
-            c->rx_len += len;
-        }
-    }
-    if (!final)
+    if (first)
+        stt_tool_rx_dispose(&c->rx); /* a message cut short by a new one is dropped */
+    int rc = stt_tool_rx_add(&c->rx, in, len, final, MAX_MESSAGE_BYTES);
+    if (rc == STT_TOOL_RX_MORE)
         return;
-    if (c->rx_overflow)
+    if (rc == STT_TOOL_RX_DROPPED)
         g->ev_oversize++;
     else
-        handle_message(g, c, c->rx, c->rx_len);
-    free(c->rx);
-    c->rx = NULL;
-    c->rx_len = 0;
-    c->rx_overflow = 0;
+        handle_message(g, c, c->rx.buf, c->rx.len);
+    stt_tool_rx_dispose(&c->rx); /* thousands of idle calls must not each keep a buffer */
 }
 
 /* ---- connections -------------------------------------------------------------------------- */
@@ -723,19 +674,12 @@ static void connect_failed(loadgen_t *g, call_t *c, const char *why)
 static void start_connect(loadgen_t *g, call_t *c)
 {
     struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = g->ctx;
-    ci.address = g->address;
-    ci.port = g->port;
-    ci.path = g->path;
-    ci.host = g->host;
-    ci.origin = g->host;
-    ci.pwsi = &c->wsi;
+    stt_tool_connect_info_init(&ci, g->ctx, &g->target, &c->wsi);
     ci.opaque_user_data = c;
     if (g->o.n_sources)
         ci.iface = g->o.sources[c->idx % g->o.n_sources];
     c->state = CALL_CONNECTING;
-    c->connect_us = now_us();
+    c->connect_us = stt_tool_now_us();
     g->n_connecting++;
     if (!lws_client_connect_via_info(&ci) && c->state == CALL_CONNECTING)
         connect_failed(g, c, "lws_client_connect_via_info failed");
@@ -743,7 +687,7 @@ static void start_connect(loadgen_t *g, call_t *c)
 
 static void on_established(loadgen_t *g, call_t *c, struct lws *wsi)
 {
-    int64_t now = now_us();
+    int64_t now = stt_tool_now_us();
     c->wsi = wsi;
     g->n_connecting--;
     g->n_open++;
@@ -767,7 +711,7 @@ static void on_closed(loadgen_t *g, call_t *c)
     wheel_remove(g, c);
     if (c->state == CALL_OPEN) {
         if (!g->stopping) {
-            int64_t now = now_us();
+            int64_t now = stt_tool_now_us();
             count_unsent(g, c, now);
             g->dropped_by_server++;
             if (now - c->established_us < 1000000)
@@ -782,8 +726,7 @@ static void on_closed(loadgen_t *g, call_t *c)
     if (c->state != CALL_FAILED)
         c->state = CALL_CLOSED;
     c->wsi = NULL;
-    free(c->rx);
-    c->rx = NULL;
+    stt_tool_rx_dispose(&c->rx);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -930,7 +873,7 @@ static void progress(loadgen_t *g, int64_t now)
 
 static void tick(loadgen_t *g)
 {
-    int64_t now = now_us();
+    int64_t now = stt_tool_now_us();
     g->tick_at_us = INT64_MAX;
 
     if (g_interrupted && !g->stopping)
@@ -1248,28 +1191,6 @@ static void usage(FILE *f)
             (double)MIN_GAP_US / 1e6, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ);
 }
 
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))
-        return STT_ERANGE;
-    *out = v;
-    return 0;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return STT_ERANGE;
-    *out = v;
-    return 0;
-}
-
 static void free_sources(opts_t *o)
 {
     for (int i = 0; i < o->n_sources; i++)
@@ -1338,26 +1259,26 @@ static int parse_args(int argc, char **argv, opts_t *o)
             o->url = optarg;
             break;
         case OPT_CALLS:
-            if (parse_long(optarg, 1, 1000000, &l) < 0) {
+            if (stt_tool_parse_long(optarg, 1, 1000000, &l) < 0) {
                 fprintf(stderr, "stt-loadgen: --calls must be 1..1000000\n");
                 return -1;
             }
             o->calls = (int)l;
             break;
         case OPT_DURATION:
-            if (parse_double(optarg, 0.1, 86400, &o->duration_s) < 0) {
+            if (stt_tool_parse_double(optarg, 0.1, 86400, &o->duration_s) < 0) {
                 fprintf(stderr, "stt-loadgen: --duration must be 0.1..86400 seconds\n");
                 return -1;
             }
             break;
         case OPT_RAMP:
-            if (parse_double(optarg, 0, 86400, &o->ramp_s) < 0) {
+            if (stt_tool_parse_double(optarg, 0, 86400, &o->ramp_s) < 0) {
                 fprintf(stderr, "stt-loadgen: --ramp must be 0..86400 seconds\n");
                 return -1;
             }
             break;
         case OPT_DRAIN:
-            if (parse_double(optarg, 0, 86400, &o->drain_s) < 0) {
+            if (stt_tool_parse_double(optarg, 0, 86400, &o->drain_s) < 0) {
                 fprintf(stderr, "stt-loadgen: --drain must be 0..86400 seconds\n");
                 return -1;
             }
@@ -1366,20 +1287,20 @@ static int parse_args(int argc, char **argv, opts_t *o)
             o->wav = optarg;
             break;
         case OPT_TALK:
-            if (parse_double(optarg, 0, 1, &o->talk_ratio) < 0) {
+            if (stt_tool_parse_double(optarg, 0, 1, &o->talk_ratio) < 0) {
                 fprintf(stderr, "stt-loadgen: --talk-ratio must be 0..1\n");
                 return -1;
             }
             break;
         case OPT_FRAME:
-            if (parse_long(optarg, 1, 1000, &l) < 0) {
+            if (stt_tool_parse_long(optarg, 1, 1000, &l) < 0) {
                 fprintf(stderr, "stt-loadgen: --frame-ms must be 1..1000\n");
                 return -1;
             }
             o->frame_ms = (int)l;
             break;
         case OPT_RATE:
-            if (parse_long(optarg, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ, &l) < 0) {
+            if (stt_tool_parse_long(optarg, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ, &l) < 0) {
                 fprintf(stderr, "stt-loadgen: --rate must be %d..%d\n", STT_FRAME_MIN_RATE_HZ,
                         STT_FRAME_MAX_RATE_HZ);
                 return -1;
@@ -1397,7 +1318,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
             }
             break;
         case OPT_SOURCE_COUNT: {
-            if (parse_long(optarg, 1, MAX_SOURCES, &l) < 0) {
+            if (stt_tool_parse_long(optarg, 1, MAX_SOURCES, &l) < 0) {
                 fprintf(stderr, "stt-loadgen: --source-count must be 1..%d\n", MAX_SOURCES);
                 return -1;
             }
@@ -1413,7 +1334,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
             o->json_path = optarg;
             break;
         case OPT_PID:
-            if (parse_long(optarg, 1, 1L << 30, &o->server_pid) < 0) {
+            if (stt_tool_parse_long(optarg, 1, 1L << 30, &o->server_pid) < 0) {
                 fprintf(stderr, "stt-loadgen: --server-pid must be a process id\n");
                 return -1;
             }
@@ -1438,21 +1359,6 @@ static int parse_args(int argc, char **argv, opts_t *o)
                 o->frame_ms, o->rate_hz);
         return -1;
     }
-    return 0;
-}
-
-static int target_parse(loadgen_t *g)
-{
-    const char *prot = NULL, *path = NULL;
-    g->url_buf = stt_strdup(g->o.url);
-    if (lws_parse_uri(g->url_buf, &prot, &g->address, &g->port, &path) || !*g->address ||
-        strcmp(prot, "ws") != 0)
-        return STT_EINVAL;
-    /* lws_parse_uri drops the leading '/' of the path. */
-    size_t n = strlen(path) + 2;
-    g->path = stt_malloc(n);
-    snprintf(g->path, n, "%s%s", path[0] == '/' ? "" : "/", path);
-    snprintf(g->host, sizeof(g->host), "%s:%d", g->address, g->port);
     return 0;
 }
 
@@ -1511,7 +1417,8 @@ int main(int argc, char **argv)
         free_sources(&g.o);
         return EXIT_USAGE;
     }
-    if (target_parse(&g) < 0) {
+    /* Plain ws:// only: the context below is created without TLS. */
+    if (stt_tool_target_parse(&g.target, g.o.url, NULL) < 0 || g.target.tls) {
         fprintf(stderr, "stt-loadgen: bad URL '%s' (expected ws://HOST:PORT/PATH)\n", g.o.url);
         result = EXIT_USAGE;
         goto fail_target;
@@ -1551,23 +1458,11 @@ int main(int argc, char **argv)
                 "limit: ulimit -Hn)\n",
                 g.o.calls, (unsigned long long)nofile);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    stt_tool_signals_install(on_sigint);
 
     lws_set_log_level(g.o.quiet ? 0 : LLL_ERR, NULL);
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.user = &g;
-    info.fd_limit_per_thread = (unsigned)(nofile > 0x7fffffff ? 0x7fffffff : nofile);
-    info.timeout_secs = 15;
-    g.ctx = lws_create_context(&info);
+    g.ctx = stt_tool_lws_context_create(
+        protocols, &g, (unsigned)(nofile > 0x7fffffff ? 0x7fffffff : nofile), 0);
     if (!g.ctx) {
         fprintf(stderr, "stt-loadgen: cannot create the libwebsockets context\n");
         goto fail_ctx;
@@ -1608,7 +1503,7 @@ int main(int argc, char **argv)
     }
 
     getrusage(RUSAGE_SELF, &g.ru_start);
-    g.epoch_us = now_us();
+    g.epoch_us = stt_tool_now_us();
     g.deadline_us = g.epoch_us + (int64_t)(g.o.duration_s * 1e6);
     g.hard_end_us = g.deadline_us + CLOSE_GRACE_US;
     g.next_sample_us = g.epoch_us;
@@ -1622,12 +1517,12 @@ int main(int argc, char **argv)
             break;
         /* A signal interrupts poll(); the tick turns it into an orderly stop. */
         if (g_interrupted && !g.stopping)
-            arm_tick(&g, now_us());
-        if (now_us() > g.hard_end_us + CLOSE_GRACE_US)
+            arm_tick(&g, stt_tool_now_us());
+        if (stt_tool_now_us() > g.hard_end_us + CLOSE_GRACE_US)
             break; /* the hard bound holds even if the tick could not run */
     }
     double elapsed_s = (double)(g.stopped_us ? g.stopped_us - g.epoch_us
-                                             : now_us() - g.epoch_us) /
+                                             : stt_tool_now_us() - g.epoch_us) /
                        1e6;
     struct rusage ru_end;
     getrusage(RUSAGE_SELF, &ru_end);
@@ -1648,7 +1543,7 @@ int main(int argc, char **argv)
     g.stopping = 1;
     lws_context_destroy(g.ctx);
     for (int i = 0; i < g.o.calls; i++)
-        free(g.calls[i].rx);
+        stt_tool_rx_dispose(&g.calls[i].rx);
     free(g.calls);
     goto done;
 fail_timer:
@@ -1660,8 +1555,7 @@ done:
     free(g.speech);
 fail_pcm:
 fail_target:
-    free(g.url_buf);
-    free(g.path);
+    stt_tool_target_dispose(&g.target);
     free_sources(&g.o);
     return result;
 }
