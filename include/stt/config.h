@@ -42,11 +42,11 @@
     XX(G, BOOL,  debug, "-D,--debug", "0", 1, 0, "Debug logging.") \
     XX(G, BOOL,  debug_websockets, "--debug_websockets", "0", 1, 0, "Log WebSocket library internals.") \
     XX(G, STR,   write, "-W,--write", "", 1, 0, "Append the raw incoming PCM of each session (before resampling) to FILE; '%s' in FILE is replaced by the session id.") \
-    XX(G, INT,   batch_size, "-b,--batch,--batch_size", "16", 0, 1024, "Main-model batch size (jobs a worker may take per round).") \
+    XX(G, INT,   batch_size, "-b,--batch,--batch_size", "16", 0, 1024, "Main-model batch size (the original batched faster-whisper inference). pocketsphinx decodes one utterance per decoder and has nothing to batch, so it is accepted and has no effect there; the null engine ignores it too.") \
     XX(G, STR,   download_root, "--root,--download_root", "", 1, 0, "Model directory.") \
     XX(G, BOOL,  silence_timing, "-s,--silence_timing", "0", 1, 0, "Dynamic silence timing: post_speech_silence_duration follows the realtime text (end/mid/unknown sentence pauses) and a recording whose realtime text stops changing for 3 s is ended. The original accepted -s but its timing never ran, so it is off unless given.") \
     XX(S, FLOAT, init_realtime_after_seconds, "--init_realtime_after_seconds", "0.2", 0, 3600, "Seconds after recording start before the first realtime update.") \
-    XX(G, INT,   realtime_batch_size, "--realtime_batch_size", "16", 0, 1024, "Realtime-model batch size.") \
+    XX(G, INT,   realtime_batch_size, "--realtime_batch_size", "16", 0, 1024, "Realtime-model batch size; like --batch_size, no effect with pocketsphinx or null.") \
     XX(G, STR,   initial_prompt_realtime, "--initial_prompt_realtime", "", 1, 0, "Prompt for the realtime model ('\\n' is unescaped).") \
     XX(S, FLOAT, silero_sensitivity, "--silero_sensitivity", "0.05", 0, 1, "Speech sensitivity 0..1 (higher = more speech). Maps onto the VAD's strict speech threshold, see docs/vad.md.") \
     XX(G, BOOL,  silero_use_onnx, "--silero_use_onnx", "0", 1, 0, "Accepted for compatibility; no effect.") \
@@ -92,11 +92,13 @@
     XX(G, INT,   decoders, "--decoders", "0", 0, 4096, "pocketsphinx decoder pool cap (utterances decoded at once; each about 93 MB, created on demand); 0 = 8 x workers.") \
     XX(S, FLOAT, post_speech_silence_duration, "--post_speech_silence_duration", "-1", -1, 3600, "Seconds of confirmed silence that end a recording; -1 = unknown_sentence_detection_pause.") \
     XX(S, FLOAT, pre_recording_buffer_duration, "--pre_recording_buffer_duration", "1.0", 0, 10, "Seconds of audio kept before speech onset and prepended to the recording.") \
+    XX(G, FLOAT, engine_pre_roll, "--engine_pre_roll", "0.3", -1, 10, "Seconds of the pre-recording buffer (before the onset was confirmed) that the engine decodes; the whole buffer still goes out in transcription_start. Less is cheaper and gives the first partial sooner (pocketsphinx: 1 s of pre-roll costs ~0.3 s of decoding at the start of every utterance; 0.3 and all of it give the same WER on the librivox test set); -1 = all of it.") \
     XX(G, FLOAT, max_utterance_seconds, "--max_utterance_seconds", "60", 1, 3600, "A recording is stopped and transcribed when it reaches this length.") \
     XX(G, INT,   max_frame_bytes, "--max_frame_bytes", "1048576", 64, 67108864, "Largest data frame accepted; larger ones close with 1009.") \
     XX(G, STR,   ps_hmm, "--ps_hmm", STT_PS_MODEL_DIR "/en-us", 1, 0, "pocketsphinx acoustic model directory.") \
     XX(G, STR,   ps_lm, "--ps_lm", STT_PS_MODEL_DIR "/en-us.lm.bin", 1, 0, "pocketsphinx language model.") \
     XX(G, STR,   ps_dict, "--ps_dict", STT_PS_MODEL_DIR "/cmudict-en-us.dict", 1, 0, "pocketsphinx pronunciation dictionary.") \
+    XX(G, BOOL,  ps_fwdflat, "--ps_fwdflat", "1", 1, 0, "pocketsphinx second (flat-lexicon) search pass when an utterance ends (the engine's default). --no-ps_fwdflat makes finals sooner (five concurrent librivox calls: final after recording_stop p50 0.20 -> 0.03 s) and decoding about 20 % cheaper, at slightly lower accuracy (WER 0.338 -> 0.366 on the same files); bench/capacity.py runs without it.") \
     XX(G, STR,   log_format, "--log_format", "text", 1, 0, "Log format: text or json.") \
     XX(G, FLOAT, drain_timeout, "--drain_timeout", "25", 0, 3600, "Seconds SIGTERM waits for live sessions to finish before closing them.") \
     XX(S, BOOL,  transcription_start_audio, "--transcription_start_audio", "1", 1, 0, "Include audio_bytes_base64 in transcription_start (about 85 KB per second of speech).")

@@ -33,6 +33,14 @@ struct stt_model {
     int n_free;
     int n_created; /* created and not destroyed, idle or leased */
     int cap;
+    int fwdflat; /* --ps_fwdflat */
+    /* Spare keeper (started by prewarm): a background thread that creates decoders while fewer
+     * than `spare` are idle, so a new utterance rarely pays ~0.5-0.8 s of decoder creation on an
+     * engine worker, in front of every other call's jobs. */
+    pthread_cond_t keeper_cv;
+    pthread_t keeper;
+    int keeper_started, keeper_stop, spare;
+    int n_creating; /* slots reserved by the keeper or prewarm, decoder not made yet */
     mfcc_t cmn_init[MAX_CEP];
     int cmn_len;
 };
@@ -45,7 +53,7 @@ struct stt_utt {
 static ps_decoder_t *decoder_create(const stt_model_t *m)
 {
     cmd_ln_t *c = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", m->hmm, "-lm", m->lm, "-dict", m->dict,
-                              "-logfn", "/dev/null", NULL);
+                              "-fwdflat", m->fwdflat ? "yes" : "no", "-logfn", "/dev/null", NULL);
     if (!c)
         return NULL;
     ps_decoder_t *ps = ps_init(c);
@@ -108,15 +116,18 @@ static int ps_load(const stt_config_t *cfg, stt_model_t **out, char *err, size_t
     m->hmm = stt_strdup(cfg->ps_hmm);
     m->lm = stt_strdup(cfg->ps_lm);
     m->dict = stt_strdup(cfg->ps_dict);
+    m->fwdflat = cfg->ps_fwdflat;
     int workers = (int)cfg->workers;
     m->cap = cfg->decoders > 0 ? (int)cfg->decoders : 8 * (workers > 0 ? workers : 1);
     m->free_list = stt_calloc((size_t)m->cap, sizeof(*m->free_list));
     pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->keeper_cv, NULL);
 
     /* Create one decoder now so a broken model fails at startup, not on the first call. */
     ps_decoder_t *ps = decoder_create(m);
     if (!ps) {
         snprintf(err, errlen, "pocketsphinx failed to initialise a decoder from %s", m->hmm);
+        pthread_cond_destroy(&m->keeper_cv);
         pthread_mutex_destroy(&m->mu);
         free(m->free_list);
         free(m->hmm), free(m->lm), free(m->dict);
@@ -138,8 +149,16 @@ static void ps_unload(stt_model_t *m)
 {
     if (!m)
         return;
+    if (m->keeper_started) {
+        pthread_mutex_lock(&m->mu);
+        m->keeper_stop = 1;
+        pthread_cond_signal(&m->keeper_cv);
+        pthread_mutex_unlock(&m->mu);
+        pthread_join(m->keeper, NULL);
+    }
     for (int i = 0; i < m->n_free; i++)
         ps_free(m->free_list[i]);
+    pthread_cond_destroy(&m->keeper_cv);
     pthread_mutex_destroy(&m->mu);
     free(m->free_list);
     free(m->hmm), free(m->lm), free(m->dict);
@@ -154,6 +173,8 @@ static ps_decoder_t *pool_take(stt_model_t *m, int *busy)
     pthread_mutex_lock(&m->mu);
     if (m->n_free > 0) {
         ps_decoder_t *ps = m->free_list[--m->n_free];
+        if (m->keeper_started && m->n_free < m->spare && m->n_created < m->cap)
+            pthread_cond_signal(&m->keeper_cv);
         pthread_mutex_unlock(&m->mu);
         return ps;
     }
@@ -258,34 +279,58 @@ static int ps_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *fina
     return rc;
 }
 
+/* Creates one warmed decoder into the idle pool if fewer than `want` are idle and the cap
+ * allows; called with m->mu held, drops it while creating. Returns 1 if it made one. */
+static int top_up_one(stt_model_t *m, int want)
+{
+    if (m->n_free >= want || m->n_created >= m->cap)
+        return 0;
+    m->n_created++; /* reserve the slot, create outside the lock */
+    m->n_creating++;
+    pthread_mutex_unlock(&m->mu);
+    ps_decoder_t *ps = decoder_create(m);
+    if (ps)
+        decoder_warm(ps);
+    pthread_mutex_lock(&m->mu);
+    m->n_creating--;
+    if (!ps) {
+        m->n_created--;
+        return 0;
+    }
+    m->free_list[m->n_free++] = ps;
+    return 1;
+}
+
+static void *keeper_main(void *arg)
+{
+    stt_model_t *m = arg;
+    pthread_mutex_lock(&m->mu);
+    while (!m->keeper_stop) {
+        if (!top_up_one(m, m->spare))
+            pthread_cond_wait(&m->keeper_cv, &m->mu);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+/* Fills the idle pool up to n decoders now (on the calling thread), then keeps n idle from the
+ * background keeper as utterances lease them, never past the cap. */
 static void ps_prewarm(stt_model_t *m, int n)
 {
-    for (;;) {
-        pthread_mutex_lock(&m->mu);
-        int enough = m->n_created >= n || m->n_created >= m->cap;
-        if (!enough)
-            m->n_created++; /* reserve the slot, create outside the lock */
-        pthread_mutex_unlock(&m->mu);
-        if (enough)
-            return;
-        ps_decoder_t *ps = decoder_create(m);
-        if (ps)
-            decoder_warm(ps);
-        pthread_mutex_lock(&m->mu);
-        if (ps)
-            m->free_list[m->n_free++] = ps;
-        else
-            m->n_created--;
-        pthread_mutex_unlock(&m->mu);
-        if (!ps)
-            return;
-    }
+    pthread_mutex_lock(&m->mu);
+    while (top_up_one(m, n))
+        ;
+    if (n > m->spare)
+        m->spare = n;
+    if (!m->keeper_started && pthread_create(&m->keeper, NULL, keeper_main, m) == 0)
+        m->keeper_started = 1;
+    pthread_mutex_unlock(&m->mu);
 }
 
 static void ps_stats(stt_model_t *m, int *in_use, int *pooled)
 {
     pthread_mutex_lock(&m->mu);
-    *in_use = m->n_created - m->n_free;
+    *in_use = m->n_created - m->n_free - m->n_creating;
     *pooled = m->n_free;
     pthread_mutex_unlock(&m->mu);
 }

@@ -43,6 +43,7 @@ typedef struct stt_uttstate {
     stt_utt_t *handle;  /* engine handle while no job holds it */
     int inflight;       /* a job for this utterance is with the pool */
     size_t fed;         /* samples already handed to the engine */
+    size_t fed_start;   /* where the engine's audio begins (--engine_pre_roll) */
     int ended;          /* recording stopped: final wanted */
     int abandoned;      /* session gone or aborted: release, no result */
     int16_t *final_pcm; /* the whole utterance once ended (owned) */

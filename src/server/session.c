@@ -347,6 +347,16 @@ static void on_recording_start(stt_session_t *s)
     u->start_wall_s = stt_now_s();
     s->cur = u;
     s->srv->m.utterances++;
+    /* The engine decodes only the end of the pre-roll (--engine_pre_roll): whole chunks, so the
+     * speech flags of --handle_buffer_overflow stay aligned. */
+    double keep_s = s->srv->cfg->engine_pre_roll;
+    size_t n = 0;
+    if (keep_s >= 0 && stt_turn_recording(s->turn, &n) && n > STT_TURN_CHUNK_SAMPLES) {
+        size_t pre = n - STT_TURN_CHUNK_SAMPLES; /* the last chunk confirmed the onset */
+        size_t keep =
+            (size_t)(keep_s * 16000.0 / STT_TURN_CHUNK_SAMPLES + 0.5) * STT_TURN_CHUNK_SAMPLES;
+        u->fed = u->fed_start = pre > keep ? pre - keep : 0;
+    }
     STT_DEBUG(s->id, "recording_start", "utterance %u", u->seq);
 }
 
@@ -572,7 +582,7 @@ void stt_session_on_job_done(stt_job_t *j)
     } else if (j->status == STT_EBUSY) {
         /* No decoder free: nothing was decoded; rewind and retry shortly. */
         srv->m.decoder_waits++;
-        u->fed = 0;
+        u->fed = u->fed_start;
         u->retry_at_s = stt_now_s() + DECODER_RETRY_S;
         if (u->abandoned)
             uttstate_free(u);
@@ -581,7 +591,7 @@ void stt_session_on_job_done(stt_job_t *j)
         if (j->status != 0) {
             srv->m.transcription_errors++;
             srv->m.consecutive_errors++;
-            u->fed = 0; /* the engine dropped the utterance; start over with a new one */
+            u->fed = u->fed_start; /* the engine dropped the utterance; start over with a new one */
         } else {
             srv->m.consecutive_errors = 0;
         }

@@ -6,7 +6,8 @@
  * final; identical finals from two different decoders and from a reused decoder (the cepstral
  * mean is reset per utterance, so earlier audio never changes a later result); the decoder lease
  * cap (STT_EBUSY, then success after a release) and the stats gauges; a missing model file fails
- * load with STT_ENOENT and names the file; prewarm fills the idle pool up to n (and the cap).
+ * load with STT_ENOENT and names the file; prewarm fills the idle pool up to n (and the cap) and
+ * the background keeper keeps n idle as utterances lease decoders.
  *
  * The engine's utt_* calls normally run on pool workers; here the test thread plays the worker,
  * which the engine allows (an utterance is used by one thread at a time). */
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <sndfile.h>
@@ -270,7 +272,23 @@ static void test_missing_model_file(void **state)
     stt_config_dispose(&cfg);
 }
 
-/* prewarm(m, 3) leaves three idle decoders (load made one), and probe runs on an idle one. */
+/* Waits up to 10 s for the background keeper to bring the idle pool to `pooled`. */
+static void wait_pooled(const stt_engine_vtable_t *e, stt_model_t *m, int pooled)
+{
+    int u = -1, p = -1;
+    for (int i = 0; i < 1000; i++) {
+        e->stats(m, &u, &p);
+        if (p >= pooled)
+            return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("idle decoders stayed at %d (in use %d), want %d", p, u, pooled);
+}
+
+/* prewarm(m, 3) leaves three idle decoders (load made one); from then on the keeper tops the
+ * idle pool back up to three in the background as utterances lease decoders, so leasing never
+ * has to create one on the worker; probe runs on an idle one. */
 static void test_prewarm_fills_pool(void **state)
 {
     const stt_engine_vtable_t *e = &stt_engine_pocketsphinx;
@@ -280,8 +298,17 @@ static void test_prewarm_fills_pool(void **state)
     assert_gauges(e, m, 0, 3);
     e->prewarm(m, 2); /* already enough: creates nothing */
     assert_gauges(e, m, 0, 3);
+
+    stt_utt_t *u1 = NULL, *u2 = NULL;
+    assert_int_equal(e->utt_begin(m, &OPT, &u1), 0);
+    assert_int_equal(e->utt_begin(m, &OPT, &u2), 0);
+    wait_pooled(e, m, 3);
+    assert_gauges(e, m, 2, 3);
+    e->utt_abort(u1);
+    e->utt_abort(u2);
+    assert_gauges(e, m, 0, 5);
     assert_int_equal(e->probe(m), 0);
-    assert_gauges(e, m, 0, 3);
+    assert_gauges(e, m, 0, 5);
     e->unload(m);
 }
 

@@ -1,0 +1,274 @@
+#!/usr/bin/python3
+"""Live-call capacity of the pocketsphinx engine on this machine, side by side with the raw
+engine's bound, and the server's behaviour at a multiple of that capacity.
+
+In one run:
+  1. raw bound: `pocketsphinx_continuous -infile` CPU seconds per second of the loadgen's speech
+     file (median of --runs, model loading subtracted) gives the engine's real-time factor r;
+     a call that talks a fraction T of the time needs r*T cores, so the bound is cores / (r*T).
+  2. floor: the same load on the null engine (no recognition) measures what end-pointing alone
+     costs in final latency, so the engine's share can be read off.
+  3. sweep: fresh pocketsphinx servers under stt-loadgen with N calls (talk ratio T, 20 ms
+     frames, real time, fixed-clock scheduling); a run passes when every call was admitted,
+     no final is missing and p95 final latency after the end of speech is <= --p95-limit.
+     The largest passing N is the capacity; capacity / bound is the figure DESIGN §7 holds.
+  4. overload: --overload x capacity calls: new calls must be refused with 1013, admitted calls
+     keep their p95 final latency within budget and get every final, /health says degraded
+     while it lasts, and the server neither crashes nor stops answering.
+
+Prints one JSON object on stdout and a table on stderr. Usage:
+  scripts/setup.sh && bench/capacity.py [--runs 3] [--duration 60] > bench/results-capacity.json
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import wave
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integ"))
+os.environ.setdefault("STT_SERVER", os.path.join(HERE, "..", "build", "stt-server"))
+import harness as h  # noqa: E402
+
+RAW = "/usr/bin/pocketsphinx_continuous"
+LOADGEN = os.path.join(HERE, "..", "build", "stt-loadgen")
+WAV = ("/usr/share/pocketsphinx/test/data/librivox/"
+       "sense_and_sensibility_01_austen_64kb-0870.wav")
+
+
+def log(*a):
+    print("capacity:", *a, file=sys.stderr, flush=True)
+
+
+def child_cpu(argv):
+    t = os.times()
+    subprocess.run(argv, capture_output=True, check=True)
+    u = os.times()
+    return (u.children_user - t.children_user) + (u.children_system - t.children_system)
+
+
+def raw_rtf(wav_path, runs, fwdflat):
+    """CPU seconds the raw engine spends per second of audio, model loading subtracted."""
+    with wave.open(wav_path) as w:
+        secs = w.getnframes() / w.getframerate()
+    tmp = tempfile.mkdtemp(prefix="bench-capacity-")
+    empty = os.path.join(tmp, "empty.wav")
+    with wave.open(empty, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(h.silence(0.1, 16000))
+    raw = [RAW, "-fwdflat", "yes" if fwdflat else "no", "-infile"]
+    full = statistics.median(child_cpu(raw + [wav_path]) for _ in range(runs))
+    load = statistics.median(child_cpu(raw + [empty]) for _ in range(runs))
+    return (full - load) / secs, {"file_s": round(secs, 2), "cpu_s_file": round(full, 3),
+                                  "cpu_s_model_load": round(load, 3)}
+
+
+class HealthSampler(threading.Thread):
+    """Polls /health and /readyz once a second while a load runs; records what it saw."""
+
+    def __init__(self, srv):
+        super().__init__(daemon=True)
+        self.srv = srv
+        self.stop_ev = threading.Event()
+        self.health = {}
+        self.readyz = {}
+        self.errors = 0
+
+    def run(self):
+        while not self.stop_ev.wait(1.0):
+            try:
+                st, body = self.srv.get_json("/health")
+                key = f"{st} {body.get('status')}"
+                self.health[key] = self.health.get(key, 0) + 1
+                st, _, _ = self.srv.get("/readyz")
+                self.readyz[str(st)] = self.readyz.get(str(st), 0) + 1
+            except (OSError, ValueError):
+                self.errors += 1
+
+
+def wait_prewarm(srv, n):
+    t_end = time.monotonic() + 30
+    while time.monotonic() < t_end:
+        if srv.get_json("/metrics")[1]["engine"]["decoders_idle"] >= n:
+            return
+        time.sleep(0.1)
+
+
+def run_load(n, args, engine="pocketsphinx"):
+    """One fresh server, one stt-loadgen run of n calls; returns the figures that matter."""
+    extra = ["--workers", args.workers, "--post_speech_silence_duration", args.post_silence,
+             "--no-transcription_start_audio"]
+    if engine == "pocketsphinx":
+        extra += ["--decoders", args.decoders,
+                  "--ps_fwdflat" if args.fwdflat else "--no-ps_fwdflat"]
+    srv = h.Server(*extra, engine=engine, name=f"bench-cap-{engine}-{n}", drain_timeout=10)
+    srv.start()
+    out_json = os.path.join(srv.dir, "loadgen.json")
+    sampler = HealthSampler(srv)
+    try:
+        if engine == "pocketsphinx":
+            wait_prewarm(srv, 2 * int(args.workers))
+        sampler.start()
+        r = subprocess.run([LOADGEN, "--url", srv.data_url(), "--calls", str(n),
+                            "--duration", str(args.duration), "--ramp", str(args.ramp),
+                            "--talk-ratio", str(args.talk_ratio), "--wav", WAV,
+                            "--server-pid", str(srv.proc.pid), "--json", out_json, "-q"],
+                           capture_output=True, text=True, timeout=args.duration + 120)
+        sampler.stop_ev.set()
+        sampler.join()
+        alive = srv.proc.poll() is None
+        st, _, _ = srv.get("/livez") if alive else (None, None, None)
+        if r.returncode != 0 and not os.path.exists(out_json):
+            raise RuntimeError(f"stt-loadgen failed ({r.returncode}): {r.stderr[-2000:]}")
+        with open(out_json) as f:
+            res = json.load(f)
+    finally:
+        sampler.stop_ev.set()
+        rc = srv.stop()
+    conn, utt = res["connections"], res["utterances"]
+    fl = utt["final_latency"]
+    codes = {f'{c["code"]} {c["reason"]}': c["count"] for c in conn["server_close_codes"]}
+    return {
+        "calls": n,
+        "established": conn["established"],
+        "connect_failed": conn["connect_failed"],
+        "rejected": conn["rejected_within_1s"],
+        "closed_by_server": conn["closed_by_server"],
+        "close_codes": codes,
+        "finals_expected": utt["sent"],
+        "finals_missing": utt["finals_missing"],
+        "final_p50_s": round(fl["p50_ms"] / 1000, 3),
+        "final_p95_s": round(fl["p95_ms"] / 1000, 3),
+        "final_max_s": round(fl["max_ms"] / 1000, 3),
+        "first_partial_p50_s": round(utt["time_to_first_realtime"]["p50_ms"] / 1000, 3),
+        "first_partial_p95_s": round(utt["time_to_first_realtime"]["p95_ms"] / 1000, 3),
+        "frames_late_over_100ms": res["frames"]["late_over_100ms"],
+        "server_cpu_cores": round(res["server"]["cpu_cores_avg"], 2),
+        "server_rss_peak_mib": round(res["server"]["rss_peak_kb"] / 1024, 1),
+        "health_seen": sampler.health,
+        "readyz_seen": sampler.readyz,
+        "monitor_errors": sampler.errors,
+        "alive_after": alive,
+        "livez_after": st,
+        "exit_status": rc,
+    }
+
+
+def passes(r, limit):
+    return (r["established"] == r["calls"] and r["rejected"] == 0 and r["connect_failed"] == 0
+            and r["finals_missing"] == 0 and r["finals_expected"] > 0
+            and r["final_p95_s"] <= limit and r["alive_after"])
+
+
+def row(tag, r):
+    log(f"{tag:9s} N={r['calls']:4d} admitted={r['established'] - r['rejected']:4d} "
+        f"rejected={r['rejected']:4d} finals={r['finals_expected'] - r['finals_missing']}/"
+        f"{r['finals_expected']} final p50/p95 {r['final_p50_s']:.2f}/{r['final_p95_s']:.2f} s "
+        f"cpu {r['server_cpu_cores']:.2f} health {r['health_seen']}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=3, help="raw-engine timing runs (median)")
+    ap.add_argument("--duration", type=float, default=60, help="seconds per load run")
+    ap.add_argument("--ramp", type=float, default=10)
+    ap.add_argument("--talk-ratio", type=float, default=0.4)
+    ap.add_argument("--workers", default=str(os.cpu_count()))
+    ap.add_argument("--decoders", default="64",
+                    help="decoder cap (utterances at once; ~93 MB each)")
+    ap.add_argument("--post-silence", default="0.3",
+                    help="--post_speech_silence_duration for every run (end-pointing delay)")
+    ap.add_argument("--fwdflat", action="store_true",
+                    help="keep pocketsphinx's second search pass (server and raw engine alike)")
+    ap.add_argument("--p95-limit", type=float, default=1.0)
+    ap.add_argument("--overload", type=float, default=3.0)
+    ap.add_argument("--start", type=float, default=0.6,
+                    help="first sweep point as a fraction of the raw bound")
+    ap.add_argument("--step", type=float, default=0.1,
+                    help="sweep step as a fraction of the raw bound")
+    args = ap.parse_args()
+
+    cores = os.cpu_count()
+    rtf, raw = raw_rtf(WAV, args.runs, args.fwdflat)
+    bound = cores / (rtf * args.talk_ratio)
+    log(f"raw engine: {rtf:.4f} CPU s per audio s; {cores} cores at talk ratio "
+        f"{args.talk_ratio} -> bound {bound:.1f} calls")
+
+    step = max(1, round(bound * args.step))
+    floor = run_load(max(1, round(bound)), args, engine="null")
+    row("null", floor)
+
+    sweep = []
+
+    def trial(n):
+        r = run_load(n, args)
+        row("sweep", r)
+        sweep.append(r)
+        return passes(r, args.p95_limit)
+
+    # Step from the start point until the verdict flips, then bisect one call at a time.
+    lo, hi = 0, None  # largest N seen to pass, smallest N seen to fail
+    n = max(1, round(bound * args.start))
+    if trial(n):
+        lo = n
+        while hi is None and n < round(bound * 2):
+            n += step
+            if trial(n):
+                lo = n
+            else:
+                hi = n
+    else:
+        hi = n
+        while lo == 0 and n > 1:
+            n = max(1, n - step)
+            if trial(n):
+                lo = n
+            else:
+                hi = n
+    while hi is not None and hi - lo > 1 and lo > 0:
+        mid = (lo + hi) // 2
+        if trial(mid):
+            lo = mid
+        else:
+            hi = mid
+    capacity = lo
+
+    over = None
+    if capacity:
+        over = run_load(round(capacity * args.overload), args)
+        row("overload", over)
+
+    out = {
+        "date": time.strftime("%Y-%m-%d"),
+        "cores": cores,
+        "talk_ratio": args.talk_ratio,
+        "post_speech_silence_duration": float(args.post_silence),
+        "workers": int(args.workers),
+        "p95_limit_s": args.p95_limit,
+        "fwdflat": args.fwdflat,
+        "raw_engine": dict(raw, rtf=round(rtf, 4), bound_calls=round(bound, 1)),
+        "null_engine_floor": floor,
+        "sweep": sweep,
+        "capacity_calls": capacity,
+        "capacity_fraction_of_raw_bound": round(capacity / bound, 3),
+        "overload": over,
+    }
+    print(json.dumps(out, indent=1))
+    log(f"capacity {capacity} calls = {capacity / bound:.2f} of the raw bound {bound:.1f}")
+    if over:
+        admitted = over["established"] - over["rejected"]
+        log(f"overload x{args.overload}: {over['calls']} offered, {admitted} admitted, "
+            f"{over['rejected']} refused {over['close_codes']}, admitted p95 final "
+            f"{over['final_p95_s']:.2f} s, finals missing {over['finals_missing']}, "
+            f"health {over['health_seen']}, alive {over['alive_after']}")
+
+
+if __name__ == "__main__":
+    main()
