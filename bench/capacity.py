@@ -3,9 +3,10 @@
 engine's bound, and the server's behaviour at a multiple of that capacity.
 
 In one run:
-  1. raw bound: `pocketsphinx_continuous -infile` CPU seconds per second of the loadgen's speech
-     file (median of --runs, model loading subtracted) gives the engine's real-time factor r;
-     a call that talks a fraction T of the time needs r*T cores, so the bound is cores / (r*T).
+  1. raw bound: one `pocketsphinx_continuous -infile` per core on the loadgen's speech file, all
+     at once (median of --runs, model loading subtracted), gives the engine's real-time factor r
+     with every core busy; a call that talks a fraction T of the time needs r*T cores, so the
+     bound is cores / (r*T).
   2. floor: the same load on the null engine (no recognition) measures what end-pointing alone
      costs in final latency, so the engine's share can be read off.
   3. sweep: fresh pocketsphinx servers under stt-loadgen with N calls (talk ratio T, 20 ms
@@ -17,7 +18,7 @@ In one run:
      while it lasts, and the server neither crashes nor stops answering.
 
 Prints one JSON object on stdout and a table on stderr. Usage:
-  scripts/setup.sh && bench/capacity.py [--runs 3] [--duration 60] > bench/results-capacity.json
+  scripts/setup.sh && bench/capacity.py > bench/results-capacity.json
 """
 import argparse
 import json
@@ -45,15 +46,22 @@ def log(*a):
     print("capacity:", *a, file=sys.stderr, flush=True)
 
 
-def child_cpu(argv):
-    t = os.times()
-    subprocess.run(argv, capture_output=True, check=True)
-    u = os.times()
-    return (u.children_user - t.children_user) + (u.children_system - t.children_system)
+def parallel_wall(argvs):
+    """Runs the commands at once; returns the wall seconds until the last one ends."""
+    t0 = time.monotonic()
+    procs = [subprocess.Popen(a, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for a in argvs]
+    for p in procs:
+        if p.wait() != 0:
+            raise RuntimeError(f"{p.args} exited with {p.returncode}")
+    return time.monotonic() - t0
 
 
-def raw_rtf(wav_path, runs, fwdflat):
-    """CPU seconds the raw engine spends per second of audio, model loading subtracted."""
+def raw_rtf(wav_path, runs, fwdflat, cores):
+    """Worker seconds the raw engine needs per second of audio with every core busy: `cores`
+    copies of pocketsphinx_continuous decode the file at once (they slow each other down through
+    the shared caches and memory, as the server's workers do), median over runs, with the wall
+    time of the same run on a 0.1 s file (model loading) subtracted."""
     with wave.open(wav_path) as w:
         secs = w.getnframes() / w.getframerate()
     tmp = tempfile.mkdtemp(prefix="bench-capacity-")
@@ -64,10 +72,11 @@ def raw_rtf(wav_path, runs, fwdflat):
         w.setframerate(16000)
         w.writeframes(h.silence(0.1, 16000))
     raw = [RAW, "-fwdflat", "yes" if fwdflat else "no", "-infile"]
-    full = statistics.median(child_cpu(raw + [wav_path]) for _ in range(runs))
-    load = statistics.median(child_cpu(raw + [empty]) for _ in range(runs))
-    return (full - load) / secs, {"file_s": round(secs, 2), "cpu_s_file": round(full, 3),
-                                  "cpu_s_model_load": round(load, 3)}
+    full = statistics.median(parallel_wall([raw + [wav_path]] * cores) for _ in range(runs))
+    load = statistics.median(parallel_wall([raw + [empty]] * cores) for _ in range(runs))
+    return (full - load) / secs, {"file_s": round(secs, 2), "parallel_copies": cores,
+                                  "wall_s_file": round(full, 3),
+                                  "wall_s_model_load": round(load, 3)}
 
 
 class HealthSampler(threading.Thread):
@@ -177,8 +186,9 @@ def row(tag, r):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="raw-engine timing runs (median)")
-    ap.add_argument("--duration", type=float, default=60, help="seconds per load run")
-    ap.add_argument("--ramp", type=float, default=10)
+    ap.add_argument("--duration", type=float, default=90, help="seconds per load run")
+    ap.add_argument("--ramp", type=float, default=20,
+                    help="seconds over which the calls connect")
     ap.add_argument("--talk-ratio", type=float, default=0.4)
     ap.add_argument("--workers", default=str(os.cpu_count()))
     ap.add_argument("--decoders", default="64",
@@ -196,7 +206,7 @@ def main():
     args = ap.parse_args()
 
     cores = os.cpu_count()
-    rtf, raw = raw_rtf(WAV, args.runs, args.fwdflat)
+    rtf, raw = raw_rtf(WAV, args.runs, args.fwdflat, cores)
     bound = cores / (rtf * args.talk_ratio)
     log(f"raw engine: {rtf:.4f} CPU s per audio s; {cores} cores at talk ratio "
         f"{args.talk_ratio} -> bound {bound:.1f} calls")

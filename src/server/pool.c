@@ -29,9 +29,12 @@ struct stt_pool {
     double busy_s;    /* total seconds workers spent running jobs */
     double wait_s;    /* total seconds jobs waited in the queues */
     uint64_t started; /* jobs taken by a worker */
+    uint64_t samples; /* audio samples of the FEED and FINAL jobs that ran */
     pthread_t *threads;
     stt_pool_wakeup_cb wakeup;
     void *wakeup_data;
+    int wake_enabled; /* cleared by stt_pool_disable_wakeup */
+    int waking;       /* workers inside the wakeup callback */
 };
 
 double stt_now_s(void)
@@ -122,15 +125,20 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&p->mu);
         p->busy--;
         p->busy_s += j->finished_s - j->started_s;
+        if (j->kind != STT_JOB_ABORT)
+            p->samples += j->n_samples;
         /* One wakeup per batch: the loop takes the whole done list at once, so only the push
          * onto an empty list needs to wake it (at thousands of jobs a second, a pipe write per
          * job would cost the loop more than the jobs). */
-        int wake = p->done.len == 0;
+        int wake = p->done.len == 0 && p->wake_enabled;
         q_push(&p->done, j);
+        p->waking += wake;
         pthread_mutex_unlock(&p->mu);
         if (wake)
             p->wakeup(p->wakeup_data);
         pthread_mutex_lock(&p->mu);
+        if (wake && --p->waking == 0 && !p->wake_enabled)
+            pthread_cond_broadcast(&p->cv); /* stt_pool_disable_wakeup waits for this */
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -144,6 +152,7 @@ stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
     p->n_workers = n_workers;
     p->wakeup = wakeup;
     p->wakeup_data = wakeup_data;
+    p->wake_enabled = 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->threads = stt_calloc((size_t)n_workers, sizeof(pthread_t));
@@ -210,11 +219,35 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
     out->busy_s = p->busy_s;
     out->wait_s = p->wait_s;
     out->started = p->started;
+    out->audio_s = (double)p->samples / 16000.0;
     stt_model_t *m = p->model;
     pthread_mutex_unlock(&p->mu);
     out->decoders_in_use = out->decoders_pooled = 0;
     if (m && p->engine->stats)
         p->engine->stats(m, &out->decoders_in_use, &out->decoders_pooled);
+}
+
+void stt_pool_disable_wakeup(stt_pool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->wake_enabled = 0;
+    while (p->waking > 0)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+size_t stt_pool_cancel_queued(stt_pool_t *p)
+{
+    size_t n = 0;
+    stt_job_t *j;
+    pthread_mutex_lock(&p->mu);
+    while ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds))) {
+        j->status = STT_ECANCELED;
+        q_push(&p->done, j);
+        n++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void stt_pool_stop(stt_pool_t *p)

@@ -34,7 +34,7 @@ typedef struct stt_job {
     int16_t *pcm; /* owned by the job */
     size_t n_samples;
     int want_partial;
-    int urgent;         /* FEED only: the utterance has no partial yet; runs before other feeds */
+    int urgent; /* FEED only: the utterance has no partial yet; runs before other feeds */
     /* results, written by the worker */
     int status; /* 0 or STT_E* (STT_EBUSY: no decoder free, retry later) */
     stt_result_t result;
@@ -67,9 +67,18 @@ typedef struct {
     double busy_s;    /* cumulative worker seconds spent in jobs */
     double wait_s;    /* cumulative seconds jobs spent queued before a worker took them */
     uint64_t started; /* cumulative jobs taken by workers */
+    double audio_s;   /* cumulative seconds of 16 kHz audio in the jobs that ran */
 } stt_pool_stats_t;
 
 void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out);
+
+/* Stops calling `wakeup` and returns once no worker is inside it, so the loop may destroy what
+ * the callback uses (the lws context). Finished jobs still reach the done list. */
+void stt_pool_disable_wakeup(stt_pool_t *p);
+
+/* Hands every job that no worker has taken yet back through the done list with status
+ * STT_ECANCELED, engine handles untouched (shutdown: their sessions are gone). Returns how many. */
+size_t stt_pool_cancel_queued(stt_pool_t *p);
 
 /* Stops the workers once the queues are empty and joins them (if the model never loaded, queued
  * jobs come back as STT_ECANCELED). Afterwards stt_pool_take_done returns what is left. */

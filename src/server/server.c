@@ -20,6 +20,7 @@
 
 #include <signal.h>
 #include <stdatomic.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -188,11 +189,13 @@ static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user
             reject(wsi, 1013, "server is draining");
             return -1;
         }
-        if (srv->load.overloaded) {
+        if (srv->load.overloaded || stt_load_full(srv, srv->n_sessions + 1)) {
             srv->m.sessions_rejected_overload++;
             STT_WARN(0, "session_rejected",
-                     "engine overloaded (load %.2f, queue wait %.3f s); refusing %s",
-                     srv->load.utilization, srv->load.queue_wait, ip);
+                     "engine overloaded (load %.2f, queue wait %.3f s; %d sessions, %d young, "
+                     "%.3f workers each, %.3f per talking call); refusing %s",
+                     srv->load.utilization, srv->load.queue_wait, srv->n_sessions, srv->load.young,
+                     srv->load.session_demand, srv->load.rtf, ip);
             reject(wsi, 1013, "server overloaded, try again later");
             return -1;
         }
@@ -205,6 +208,7 @@ static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user
         }
         s = stt_session_create(srv, wsi, ip, name);
         pss->obj = s;
+        srv->load.young++;
         srv->m.sessions_total++;
         note_connection(srv);
         STT_INFO(s->id, "data_connected", "[PRODUCTION] Data client connected from %s%s%s", ip,
@@ -439,6 +443,7 @@ static void *loader_main(void *arg)
     stt_model_t *m = NULL;
     char err[256] = "";
     int rc = srv->engine->load(srv->cfg, &m, err, sizeof(err));
+    double probe_t0 = stt_now_s();
     if (rc == 0 && srv->engine->probe && srv->engine->probe(m) != 0) {
         snprintf(err, sizeof(err), "engine probe failed");
         srv->engine->unload(m);
@@ -448,8 +453,11 @@ static void *loader_main(void *arg)
         snprintf(srv->model_error, sizeof(srv->model_error), "%s", err);
         srv->model_state = -1;
     } else {
-        STT_INFO(0, "model_loaded", "%s engine loaded in %.2f s", srv->engine->name,
-                 stt_now_s() - t0);
+        /* The probe decodes one second of audio: the engine's cost per second until calls are
+         * measured (published to the loop with the model). */
+        srv->probe_rtf = srv->engine->probe ? stt_now_s() - probe_t0 : 0;
+        STT_INFO(0, "model_loaded", "%s engine loaded in %.2f s (probe: %.3f s per audio s)",
+                 srv->engine->name, stt_now_s() - t0, srv->probe_rtf);
         atomic_store(&g_loaded_model, m);
         lws_cancel_service(srv->ctx);
         /* Ready already; now prepare a decoder per worker and as many again, so the first
@@ -513,11 +521,30 @@ static void drain_step(stt_server_t *srv, double now)
         srv->stop_loop = 1; /* sockets that ignore the close handshake */
 }
 
+/* Would n live sessions load the workers past --admission_max_load, at the measured demand
+ * per session? Unknown demand (no history yet) never refuses. */
+int stt_load_full(const stt_server_t *srv, int n)
+{
+    const stt_load_t *l = &srv->load;
+    if (!srv->cfg->admission_control || srv->n_workers <= 0 || n <= 0)
+        return 0;
+    /* The newcomer and the young count at the engine's full real-time cost, the rest at the
+     * measured mean (or the full cost while that is unknown). */
+    int young = l->young + 1 < n ? l->young + 1 : n;
+    double mature = l->session_demand > 0 ? l->session_demand : l->rtf;
+    double need = young * l->rtf + (n - young) * mature;
+    return need / srv->n_workers > srv->cfg->admission_max_load;
+}
+
 /* Admission control by measured load: once a second, the pool's cumulative busy and wait times
  * give the workers' utilisation and the mean queue wait over the last second (smoothed). New
  * sessions are refused while either is over its limit, with hysteresis so admission does not
- * flap; live sessions are never cut. While jobs queue, realtime passes are spaced out (pace_s),
- * which trades partial frequency for headroom before anything else degrades. */
+ * flap; live sessions are never cut. Those two only see a call once it talks, so calls that
+ * arrive together would all be admitted before the load shows; a third, predictive check
+ * refuses a session when the live sessions plus it would exceed the limit at the demand per
+ * session measured over the last ~30 s (stt_load_full, checked at every connect). While jobs
+ * queue, realtime passes are spaced out (pace_s), which trades partial frequency for headroom
+ * before anything else degrades. */
 static void load_sample(stt_server_t *srv, double now)
 {
     stt_load_t *l = &srv->load;
@@ -534,21 +561,47 @@ static void load_sample(stt_server_t *srv, double now)
             util = 1.0;
         l->utilization = 0.6 * l->utilization + 0.4 * util;
         l->queue_wait = 0.6 * l->queue_wait + 0.4 * wait;
+        double audio = ps.audio_s - l->audio_s;
+        if (audio >= 0.5) {
+            double rtf = (ps.busy_s - l->busy_s) / audio;
+            l->rtf = l->rtf > 0 ? 0.8 * l->rtf + 0.2 * rtf : rtf;
+        }
+        /* Long-window averages, bias-corrected (long_weight) so the first seconds count fully.
+         * Only time with live sessions counts: an idle server says nothing about a session. */
+        if (srv->n_sessions > 0) {
+            const double a = 1.0 / 30.0;
+            l->util_long = (1 - a) * l->util_long + a * util;
+            l->sessions_long = (1 - a) * l->sessions_long + a * srv->n_sessions;
+            l->long_weight = (1 - a) * l->long_weight + a;
+            double ul = l->util_long / l->long_weight, sl = l->sessions_long / l->long_weight;
+            /* Ask for 5 s of history first: one second of a few calls is all onset or all
+             * silence. */
+            if (l->long_weight > 1 - pow(1 - a, 5) && sl >= 1)
+                l->session_demand = ul * (ps.workers > 0 ? ps.workers : 1) / sl;
+        }
     }
     l->sample_s = now;
+    l->audio_s = ps.audio_s;
     l->busy_s = ps.busy_s;
+    l->young = 0;
+    for (const stt_session_t *s = srv->sessions; s; s = s->next)
+        l->young += s->wsi && now - s->opened_s < STT_SESSION_YOUNG_S;
     l->wait_s = ps.wait_s;
     l->started = ps.started;
 
     const stt_config_t *cfg = srv->cfg;
-    int over = l->utilization > cfg->admission_max_load ||
-               l->queue_wait > cfg->admission_max_queue_delay;
-    int clear = l->utilization < 0.8 * cfg->admission_max_load &&
-                l->queue_wait < 0.5 * cfg->admission_max_queue_delay;
+    int over = cfg->admission_control && (l->utilization > cfg->admission_max_load ||
+                                          l->queue_wait > cfg->admission_max_queue_delay ||
+                                          stt_load_full(srv, srv->n_sessions + 1));
+    int clear = !cfg->admission_control || (l->utilization < 0.8 * cfg->admission_max_load &&
+                                            l->queue_wait < 0.5 * cfg->admission_max_queue_delay &&
+                                            !stt_load_full(srv, srv->n_sessions + 1));
     if (!l->overloaded && over) {
         l->overloaded = 1;
-        STT_WARN(0, "overload", "[PRODUCTION] engine overloaded (load %.2f, queue wait %.3f s): "
-                 "refusing new sessions", l->utilization, l->queue_wait);
+        STT_WARN(0, "overload",
+                 "[PRODUCTION] engine overloaded (load %.2f, queue wait %.3f s): "
+                 "refusing new sessions",
+                 l->utilization, l->queue_wait);
     } else if (l->overloaded && clear) {
         l->overloaded = 0;
         STT_INFO(0, "overload_cleared", "[PRODUCTION] engine load back to %.2f: admitting",
@@ -565,6 +618,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
         stt_model_t *m = atomic_load(&g_loaded_model);
         if (m) {
             srv->model = m;
+            srv->load.rtf = srv->probe_rtf;
             stt_pool_set_model(srv->pool, m);
             STT_INFO(0, "ready", "[PRODUCTION] Server ready (start to ready %.2f s)",
                      now - srv->started_s);
@@ -660,10 +714,18 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     pthread_join(loader, NULL);
     rc = srv->stop_loop == 2 ? 1 : 0;
     lws_sul_cancel(&srv->tick);
-    /* Destroying the context closes every socket (CLOSED callbacks detach sessions); then the
-     * pool finishes what is queued and the last jobs are drained and freed. */
+    /* Workers must stop waking the loop before the context goes (a wakeup on a destroyed
+     * context crashed a shutdown under overload). Destroying the context closes every socket
+     * (CLOSED callbacks detach sessions); jobs still queued belong to closed sessions and are
+     * cancelled rather than decoded, the running ones finish, and everything that comes back is
+     * drained and freed (cancelled utterances release their decoders through ABORT jobs, run
+     * inline once the pool has stopped). */
+    stt_pool_disable_wakeup(srv->pool);
     lws_context_destroy(srv->ctx);
     srv->ctx = NULL;
+    size_t cancelled = stt_pool_cancel_queued(srv->pool);
+    if (cancelled)
+        STT_INFO(0, "stop", "cancelled %zu queued engine jobs of closed sessions", cancelled);
     stt_pool_stop(srv->pool);
     stt_job_t *j;
     while ((j = stt_pool_take_done(srv->pool))) { /* jobs may submit ABORTs, run inline now */

@@ -159,7 +159,18 @@ typedef struct {
     double queue_wait;  /* smoothed mean seconds a job waited for a worker */
     int overloaded;     /* admission closed */
     double pace_s;      /* extra spacing of realtime passes while jobs queue */
+    /* Per-session demand, measured over a long window (~30 s, so talk and silence average out):
+     * the worker time one live session costs, as a fraction of one worker. 0 until known. */
+    double util_long, sessions_long, long_weight;
+    double session_demand;
+    /* The engine's measured cost of one second of audio, in worker seconds (the probe's timing
+     * until calls have been decoded), and the sessions younger than STT_SESSION_YOUNG_S: those
+     * count as talking all the time until their share of the measured demand is known. */
+    double audio_s, rtf;
+    int young;
 } stt_load_t;
+
+#define STT_SESSION_YOUNG_S 5.0
 
 struct stt_server {
     stt_config_t *cfg;
@@ -183,12 +194,17 @@ struct stt_server {
     stt_load_t load;
     lws_sorted_usec_list_t tick;
     int n_workers;
+    double probe_rtf; /* written by the loader before it publishes the model */
 };
 
 /* server.c */
 /* Runs the server until SIGTERM/SIGINT drained it; returns the process exit code. */
 int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers);
 void stt_server_request_write(struct lws *wsi);
+
+/* Would n live data sessions load the engine past --admission_max_load, at the measured demand
+ * per session? 0 while the demand is not known yet. */
+int stt_load_full(const stt_server_t *srv, int n);
 
 /* session.c */
 stt_session_t *stt_session_create(stt_server_t *srv, struct lws *wsi, const char *ip,

@@ -587,7 +587,8 @@ void stt_session_on_job_done(stt_job_t *j)
         if (u->abandoned)
             uttstate_free(u);
     } else if (j->kind == STT_JOB_FEED) {
-        stt_hist_observe(&srv->m.job_feed, dur);
+        if (j->status != STT_ECANCELED)
+            stt_hist_observe(&srv->m.job_feed, dur);
         if (j->status != 0) {
             srv->m.transcription_errors++;
             srv->m.consecutive_errors++;
@@ -603,13 +604,14 @@ void stt_session_on_job_done(stt_job_t *j)
                 utt_submit_final(u);
         }
     } else {
-        stt_hist_observe(&srv->m.job_final, dur);
-        if (u->abandoned)
-            uttstate_free(u);
-        else {
+        if (j->status != STT_ECANCELED)
+            stt_hist_observe(&srv->m.job_final, dur);
+        if (!u->abandoned)
             handle_final(s, u, j);
+        if (u->handle) /* cancelled before it ran: the engine still holds the utterance */
+            utt_release(u);
+        else
             uttstate_free(u);
-        }
     }
     stt_result_dispose(&j->result);
     free(j->pcm);

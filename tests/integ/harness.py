@@ -179,7 +179,7 @@ SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtim
 
 # Tests about something other than admission run many real-time calls on 2 cores, where load
 # shedding could legitimately refuse a late connection; they switch it off with these flags.
-NO_LOAD_SHEDDING = ("--admission_max_load", 1, "--admission_max_queue_delay", 60)
+NO_LOAD_SHEDDING = ("--no-admission_control",)
 
 
 class Server:

@@ -1,9 +1,13 @@
 #!/usr/bin/python3
-"""Overload, small and fast (the full version is in bench/): one engine worker, six calls that
-stream 25 s of speech each as fast as the server reads. The measured engine load must close
-admission: a new data connection is refused with 1013, /readyz is 503 and /health says
-"degraded" with 200; every admitted call still receives every one of its finals (no silent
-loss); once the load is gone, admission reopens by itself and a new call is accepted."""
+"""Overload, small and fast (the full version is bench/capacity.py): one engine worker, six
+calls that connect at the same instant and stream 25 s of speech each as fast as the server
+reads. Admission must act before the admitted calls degrade: the burst is cut at once by the
+predictive check (a new call counts at the engine's measured cost until its own demand is
+known), so some calls are refused with 1013 "overloaded" right at connect; the admitted ones
+overload the worker, which closes admission by measured load: a new data connection is refused
+with 1013, /readyz is 503 and /health says "degraded" with 200; every admitted call still
+receives every one of its finals (no silent loss); once the load is gone, admission reopens by
+itself and a new call is accepted."""
 
 import asyncio
 import sys
@@ -51,7 +55,17 @@ async def scenario(srv, joined, failures, notes):
         if late.close_code != 1013 or "overload" not in (late.close_reason or ""):
             failures.append(f"new call while overloaded: {late.close_code} {late.close_reason!r}")
     done = await asyncio.gather(*calls)
-    for c in done:
+    refused = [c for c in done if c.close_code == 1013 and not c.count("vad_detect_start")]
+    admitted = [c for c in done if c not in refused]
+    notes["burst"] = f"{len(admitted)} admitted, {len(refused)} refused at connect"
+    if not admitted:
+        failures.append("every call of the burst was refused")
+    if not refused:
+        failures.append(f"all {CALLS} calls of a burst admitted on one worker (no predictive cut)")
+    for c in refused:
+        if "overload" not in (c.close_reason or ""):
+            failures.append(f"{c.name}: refused with reason {c.close_reason!r}")
+    for c in admitted:
         if len(c.finals()) != 5:
             failures.append(f"{c.name}: {len(c.finals())} finals of 5: {c.summary()}")
     m = await wait_metric(srv, lambda m: not m["engine"]["overloaded"], 30)

@@ -6,7 +6,8 @@
  * finals and aborts run before queued feeds; jobs wait for the model; stt_pool_stop cancels
  * queued jobs when no model ever loaded, and runs them when one did (regression: a stopping
  * worker used to exit with jobs still queued, losing them); after stop, submit runs inline;
- * stt_pool_stats counts queued, busy and leased.
+ * stt_pool_disable_wakeup and stt_pool_cancel_queued (shutdown order); stt_pool_stats counts
+ * queued, busy and leased.
  *
  * Every wait is bounded by a deadline and fails the test instead of hanging. The test thread plays
  * the loop thread: it alone submits, drains and stops. */
@@ -597,6 +598,54 @@ static void test_stop_runs_queued_jobs(void **state)
     wake_dispose(&w);
 }
 
+/* Shutdown order: stt_pool_disable_wakeup returns only when no worker is inside the wakeup
+ * callback and no later completion calls it (the loop then destroys what the callback uses);
+ * stt_pool_cancel_queued hands back, as STT_ECANCELED and unrun, every job no worker took, while
+ * the one running job finishes normally. Regression: a shutdown under overload crashed in a
+ * wakeup that ran on the destroyed lws context, after a backlog the pool decoded in full. */
+static void test_cancel_queued_and_disable_wakeup(void **state)
+{
+    enum { QUEUED = 7 };
+    gate_reset();
+    stt_model_t *m = load_null(&gate_engine);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(&gate_engine, 1, wake_cb, &w);
+    stt_pool_set_model(p, m);
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 0, 160, 1));
+    gate_wait_entered(1);
+    for (uint32_t i = 1; i <= QUEUED; i++)
+        stt_pool_submit(p, job_new(i % 2 ? STT_JOB_FEED : STT_JOB_FINAL, i, 160, 0));
+
+    stt_pool_disable_wakeup(p);
+    int calls_before = atomic_load(&w.calls);
+    assert_int_equal(stt_pool_cancel_queued(p), QUEUED);
+    gate_set_open();
+    stt_pool_stop(p);
+
+    done_list_t d = {0};
+    drain(p, &d);
+    assert_int_equal(d.n, QUEUED + 1);
+    size_t ran = 0, cancelled = 0;
+    for (size_t k = 0; k < d.n; k++) {
+        if (d.v[k]->utt_seq == 0) {
+            assert_int_equal(d.v[k]->status, 0);
+            ran++;
+        } else {
+            assert_int_equal(d.v[k]->status, STT_ECANCELED);
+            assert_null(d.v[k]->utt); /* never began: nothing to release */
+            cancelled++;
+        }
+    }
+    assert_int_equal(ran, 1);
+    assert_int_equal(cancelled, QUEUED);
+    assert_int_equal(atomic_load(&w.calls), calls_before); /* no wakeup after disable */
+    done_list_free(&d, &gate_engine);
+    stt_pool_destroy(p);
+    gate_engine.unload(m);
+    wake_dispose(&w);
+}
+
 /* stats while two workers are held inside feeds with more work queued behind them. */
 static void test_stats_counts(void **state)
 {
@@ -685,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_stop_without_model_cancels),
         cmocka_unit_test(test_submit_after_stop_runs_inline),
         cmocka_unit_test(test_stop_runs_queued_jobs),
+        cmocka_unit_test(test_cancel_queued_and_disable_wakeup),
         cmocka_unit_test(test_stats_counts),
         cmocka_unit_test(test_failed_feed_releases_utterance),
     };
