@@ -18,6 +18,7 @@
 #include <sphinxbase/feat.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,7 @@ static int decoder_warm(ps_decoder_t *ps)
 {
     int16_t buf[1600];
     uint32_t x = 2463534242u; /* xorshift: deterministic noise at about -30 dBFS */
+    ps_start_stream(ps);      /* a fresh noise estimate, as every utterance gets (ps_begin) */
     if (ps_start_utt(ps) < 0)
         return -1;
     int rc = 0;
@@ -219,6 +221,11 @@ static int ps_begin(stt_model_t *m, const stt_utt_options_t *opt, stt_utt_t **ou
     ps_decoder_t *ps = pool_take(m, &busy);
     if (!ps)
         return busy ? STT_EBUSY : STT_EENGINE;
+    /* Nothing of the previous utterance on this decoder may shape this one: the front end's
+     * noise estimate (spectral subtraction, -remove_noise) lives for a "stream", so start a new
+     * one, and the cepstral mean goes back to the model's. Without the stream reset a decoder
+     * warmed on noise decoded the 0930 recording differently from a fresh one. */
+    ps_start_stream(ps);
     feat_t *feat = ps_get_feat(ps);
     if (m->cmn_len && feat && feat->cmn_struct)
         cmn_live_set(feat->cmn_struct, m->cmn_init);
@@ -304,6 +311,11 @@ static int top_up_one(stt_model_t *m, int want)
 static void *keeper_main(void *arg)
 {
     stt_model_t *m = arg;
+    /* Spare decoders are made from idle CPU only: at normal priority the keeper took ~0.6 s of a
+     * core per decoder from the workers exactly when calls start together, and their partials
+     * were paced out. When it cannot keep up, utt_begin still creates one inline. */
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
     pthread_mutex_lock(&m->mu);
     while (!m->keeper_stop) {
         if (!top_up_one(m, m->spare))
@@ -313,17 +325,18 @@ static void *keeper_main(void *arg)
     return NULL;
 }
 
-/* Fills the idle pool up to n decoders now (on the calling thread), then keeps n idle from the
- * background keeper as utterances lease them, never past the cap. */
+/* Keeps n decoders idle from now on: the background keeper makes them from idle CPU as the pool
+ * runs low (and right away, if the machine is idle), never past the cap. It does not make them
+ * on the caller's thread: the server calls this once it is ready, when the first calls may
+ * already be streaming, and creating them at normal priority took the CPU those calls needed. */
 static void ps_prewarm(stt_model_t *m, int n)
 {
     pthread_mutex_lock(&m->mu);
-    while (top_up_one(m, n))
-        ;
     if (n > m->spare)
         m->spare = n;
     if (!m->keeper_started && pthread_create(&m->keeper, NULL, keeper_main, m) == 0)
         m->keeper_started = 1;
+    pthread_cond_signal(&m->keeper_cv);
     pthread_mutex_unlock(&m->mu);
 }
 

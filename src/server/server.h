@@ -164,8 +164,9 @@ typedef struct {
     double util_long, sessions_long, long_weight;
     double session_demand;
     /* The engine's measured cost of one second of audio, in worker seconds (the probe's timing
-     * until calls have been decoded), and the sessions younger than STT_SESSION_YOUNG_S: those
-     * count as talking all the time until their share of the measured demand is known. */
+     * until calls have been decoded), and the sessions younger than STT_SESSION_YOUNG_S that
+     * have sent audio: those count as talking all the time until their share of the measured
+     * demand is known (recounted by the tick; a session is counted young when admitted). */
     double audio_s, rtf;
     int young;
 } stt_load_t;

@@ -215,7 +215,9 @@ static int partial_due(stt_session_t *s, stt_uttstate_t *u, double now)
     if (now - u->start_wall_s < 0)
         return 0;
     double pause = s->params.realtime_processing_pause;
-    if (pause < s->srv->load.pace_s) /* engine queueing: fewer partials first */
+    /* Engine queueing: fewer partials first, but never before an utterance's first one (the
+     * caller is waiting to see that it was heard; it is also the urgent job of pool.h). */
+    if (u->partials_sent > 0 && pause < s->srv->load.pace_s)
         pause = s->srv->load.pace_s;
     if (now - s->last_partial_start_s < pause)
         return 0;

@@ -349,6 +349,16 @@ class Server:
 # Audio
 # ---------------------------------------------------------------------------------------------
 
+def wait_idle_decoders(srv, n, timeout=30.0):
+    """Waits until the server's engine has n idle decoders (the spares made after ready)."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if srv.get_json("/metrics")[1]["engine"]["decoders_idle"] >= n:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{srv.name}: fewer than {n} idle decoders after {timeout}s")
+
+
 def read_wav(path):
     """(pcm16 LE mono bytes, sample rate)."""
     with wave.open(path, "rb") as w:

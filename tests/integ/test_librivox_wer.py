@@ -85,6 +85,9 @@ def main():
     results = {}
     failures = []
     with h.Server(*h.NO_LOAD_SHEDDING, name="wer") as srv:
+        # Readiness does not wait for the spare decoders (made from idle CPU after ready); this
+        # test is about recognition and the event sequence, not a cold start, so it waits.
+        h.wait_idle_decoders(srv, 4)
         for rate in (16000, 44100):
             t = time.monotonic()
             clients = h.run_async(stream_all(srv, per_rate[rate], rate))

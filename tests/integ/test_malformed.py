@@ -133,7 +133,7 @@ def main():
     utt, path, ref = h.librivox_set()[0]
     pcm, rate = h.read_wav(path)
     failures = []
-    with h.Server(name="malformed") as srv:
+    with h.Server(*h.NO_LOAD_SHEDDING, name="malformed") as srv:
         results, healthy = h.run_async(run_all(srv, pcm, rate))
         for name, problems, info in results:
             h.log(f"  {'FAIL' if problems else 'ok  '} {name:30} {info}")
