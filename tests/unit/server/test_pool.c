@@ -555,6 +555,22 @@ static void *stopper_main(void *arg)
     return NULL;
 }
 
+/* A one-worker gate pool whose worker is held inside the feed of job 0, with jobs 1..queued
+ * queued behind it (every final_every-th a FINAL, the rest FEEDs). */
+static stt_pool_t *pool_one_held(wake_t *w, stt_model_t **m, uint32_t queued, uint32_t final_every)
+{
+    gate_reset();
+    *m = load_null(&gate_engine);
+    wake_init(w);
+    stt_pool_t *p = stt_pool_create(&gate_engine, 1, wake_cb, w);
+    stt_pool_set_model(p, *m);
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 0, 160, 1));
+    gate_wait_entered(1);
+    for (uint32_t i = 1; i <= queued; i++)
+        stt_pool_submit(p, job_new(i % final_every == 0 ? STT_JOB_FINAL : STT_JOB_FEED, i, 160, 0));
+    return p;
+}
+
 /* Regression: stop with a model and jobs still queued. A stopping worker used to check
  * `stopping` before the queues and exit, so queued jobs never came back (and their utterances
  * leaked). The one worker is held inside a feed while stop begins; every queued job must still
@@ -562,16 +578,9 @@ static void *stopper_main(void *arg)
 static void test_stop_runs_queued_jobs(void **state)
 {
     enum { QUEUED = 9 };
-    gate_reset();
-    stt_model_t *m = load_null(&gate_engine);
+    stt_model_t *m;
     wake_t w;
-    wake_init(&w);
-    stt_pool_t *p = stt_pool_create(&gate_engine, 1, wake_cb, &w);
-    stt_pool_set_model(p, m);
-    stt_pool_submit(p, job_new(STT_JOB_FEED, 0, 160, 1));
-    gate_wait_entered(1);
-    for (uint32_t i = 1; i <= QUEUED; i++)
-        stt_pool_submit(p, job_new(i % 3 == 0 ? STT_JOB_FINAL : STT_JOB_FEED, i, 160, 0));
+    stt_pool_t *p = pool_one_held(&w, &m, QUEUED, 3);
 
     pthread_t stopper;
     stopper_arg_t arg = {p};
@@ -606,16 +615,9 @@ static void test_stop_runs_queued_jobs(void **state)
 static void test_cancel_queued_and_disable_wakeup(void **state)
 {
     enum { QUEUED = 7 };
-    gate_reset();
-    stt_model_t *m = load_null(&gate_engine);
+    stt_model_t *m;
     wake_t w;
-    wake_init(&w);
-    stt_pool_t *p = stt_pool_create(&gate_engine, 1, wake_cb, &w);
-    stt_pool_set_model(p, m);
-    stt_pool_submit(p, job_new(STT_JOB_FEED, 0, 160, 1));
-    gate_wait_entered(1);
-    for (uint32_t i = 1; i <= QUEUED; i++)
-        stt_pool_submit(p, job_new(i % 2 ? STT_JOB_FEED : STT_JOB_FINAL, i, 160, 0));
+    stt_pool_t *p = pool_one_held(&w, &m, QUEUED, 2);
 
     stt_pool_disable_wakeup(p);
     int calls_before = atomic_load(&w.calls);
