@@ -37,6 +37,9 @@ void stt_result_dispose(stt_result_t *r);
 
 typedef struct {
     const char *name;
+    /* 1: utt_feed consumes the audio it is given and utt_end needs only what was not fed, so
+     * the server may free fed audio; 0: the engine decodes the whole utterance at the end. */
+    int incremental;
     /* Loads the model (once). Returns 0 or STT_E*, with a message in err. */
     int (*load)(const stt_config_t *cfg, stt_model_t **out, char *err, size_t errlen);
     void (*unload)(stt_model_t *m);

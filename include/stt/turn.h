@@ -81,13 +81,22 @@ int stt_turn_abort(stt_turn_t *t);
 /* Control `clear_audio_queue`: empties the pre-roll ring; does not stop a recording. */
 void stt_turn_clear_preroll(stt_turn_t *t);
 
-/* The current recording so far (pre-roll + recorded chunks), borrowed until the next call into
- * the machine. n_samples is set to 0 and NULL returned when not recording. */
+/* The current recording so far (pre-roll + recorded chunks) that is still held: samples
+ * [stt_turn_recording_offset, offset + n_samples) of it. Borrowed until the next call into the
+ * machine. n_samples is set to 0 and NULL returned when not recording. */
 const int16_t *stt_turn_recording(const stt_turn_t *t, size_t *n_samples);
+size_t stt_turn_recording_offset(const stt_turn_t *t);
 
-/* After RECORDING_STOP: transfers the finished utterance's samples (malloc'd) to the caller.
- * Returns NULL if there is none. */
+/* The caller needs no sample of the current recording before `upto` (counted from its start)
+ * any more: they are freed, and the buffer shrinks. Lengths and limits still count them. Lets a
+ * session hold only the audio its engine has not consumed yet. */
+void stt_turn_release(stt_turn_t *t, size_t upto);
+
+/* After RECORDING_STOP: transfers the finished utterance's held samples (malloc'd) to the
+ * caller; stt_turn_utterance_offset tells where they start in it (0 unless its head was
+ * released). Returns NULL if there is none. */
 int16_t *stt_turn_take_utterance(stt_turn_t *t, size_t *n_samples);
+size_t stt_turn_utterance_offset(const stt_turn_t *t);
 
 stt_turn_state_t stt_turn_state(const stt_turn_t *t);
 uint64_t stt_turn_position(const stt_turn_t *t);        /* samples fed so far */

@@ -43,8 +43,9 @@ struct stt_turn {
     int onset_run; /* consecutive chunks with onset=1 */
 
     /* Current recording (NULL while listening). */
-    int16_t *rec;
-    size_t rec_len;     /* samples */
+    int16_t *rec;       /* holds samples [rec_off, rec_len) of the recording */
+    size_t rec_len;     /* samples recorded */
+    size_t rec_off;     /* samples released by stt_turn_release (no longer held) */
     size_t rec_cap;     /* samples allocated */
     uint64_t rec_start; /* position of the onset decision (the original's recording_start_time) */
     uint64_t rec_stop;  /* position of the last stop; never 0 once a recording has ended */
@@ -54,9 +55,11 @@ struct stt_turn {
     int awaiting_speech_end;
     int early_allowed;
 
-    /* Finished utterance waiting for stt_turn_take_utterance. */
+    /* Finished utterance waiting for stt_turn_take_utterance: samples [utt_off, utt_off +
+     * utt_len) of it (utt_off > 0 when its head was released). */
     int16_t *utt;
     size_t utt_len;
+    size_t utt_off;
 };
 
 static const char *const event_names[] = {
@@ -180,17 +183,18 @@ static void ring_resize(stt_turn_t *t, size_t cap)
 
 static void rec_append(stt_turn_t *t, const int16_t *chunk)
 {
-    if (t->rec_len + CHUNK > t->rec_cap) {
+    size_t held = t->rec_len - t->rec_off;
+    if (held + CHUNK > t->rec_cap) {
         size_t cap = t->rec_cap ? t->rec_cap * 2 : 64 * CHUNK; /* ~2 s before the first grow */
-        size_t limit = max_utt_samples(&t->p);
+        size_t limit = max_utt_samples(&t->p) - t->rec_off;
         if (cap > limit)
             cap = limit;
-        if (cap < t->rec_len + CHUNK)
-            cap = t->rec_len + CHUNK;
+        if (cap < held + CHUNK)
+            cap = held + CHUNK;
         t->rec = stt_realloc(t->rec, cap * sizeof(int16_t));
         t->rec_cap = cap;
     }
-    memcpy(t->rec + t->rec_len, chunk, CHUNK * sizeof(int16_t));
+    memcpy(t->rec + held, chunk, CHUNK * sizeof(int16_t));
     t->rec_len += CHUNK;
 }
 
@@ -241,14 +245,17 @@ static void end_recording(stt_turn_t *t, int keep)
     free(t->utt); /* an utterance nobody took is superseded */
     t->utt = NULL;
     t->utt_len = 0;
+    t->utt_off = 0;
     if (keep) {
         t->utt = t->rec;
-        t->utt_len = t->rec_len;
+        t->utt_len = t->rec_len - t->rec_off;
+        t->utt_off = t->rec_off;
     } else {
         free(t->rec);
     }
     t->rec = NULL;
     t->rec_len = 0;
+    t->rec_off = 0;
     t->rec_cap = 0;
     t->state = STT_TURN_LISTENING;
     t->rec_stop = t->pos;
@@ -423,8 +430,30 @@ const int16_t *stt_turn_recording(const stt_turn_t *t, size_t *n_samples)
         *n_samples = 0;
         return NULL;
     }
-    *n_samples = t->rec_len;
+    *n_samples = t->rec_len - t->rec_off;
     return t->rec;
+}
+
+size_t stt_turn_recording_offset(const stt_turn_t *t)
+{
+    return t->state == STT_TURN_RECORDING ? t->rec_off : 0;
+}
+
+void stt_turn_release(stt_turn_t *t, size_t upto)
+{
+    if (t->state != STT_TURN_RECORDING || upto <= t->rec_off)
+        return;
+    if (upto > t->rec_len)
+        upto = t->rec_len;
+    size_t drop = upto - t->rec_off, keep = t->rec_len - upto;
+    memmove(t->rec, t->rec + drop, keep * sizeof(int16_t));
+    t->rec_off = upto;
+    /* Give the memory back once the buffer is mostly empty; keep room to grow by doubling. */
+    size_t want = 2 * (keep + CHUNK) > 8 * CHUNK ? 2 * (keep + CHUNK) : 8 * CHUNK;
+    if (t->rec_cap >= 2 * want) {
+        t->rec = stt_realloc(t->rec, want * sizeof(int16_t));
+        t->rec_cap = want;
+    }
 }
 
 int16_t *stt_turn_take_utterance(stt_turn_t *t, size_t *n_samples)
@@ -434,6 +463,11 @@ int16_t *stt_turn_take_utterance(stt_turn_t *t, size_t *n_samples)
     t->utt = NULL;
     t->utt_len = 0;
     return u;
+}
+
+size_t stt_turn_utterance_offset(const stt_turn_t *t)
+{
+    return t->utt_off;
 }
 
 stt_turn_state_t stt_turn_state(const stt_turn_t *t)

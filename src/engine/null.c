@@ -77,6 +77,7 @@ static void null_stats(stt_model_t *m, int *in_use, int *pooled)
 
 const stt_engine_vtable_t stt_engine_null = {
     .name = "null",
+    .incremental = 1,
     .load = null_load,
     .unload = null_unload,
     .probe = null_probe,

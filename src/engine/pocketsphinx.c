@@ -350,6 +350,7 @@ static void ps_stats(stt_model_t *m, int *in_use, int *pooled)
 
 const stt_engine_vtable_t stt_engine_pocketsphinx = {
     .name = "pocketsphinx",
+    .incremental = 1,
     .load = ps_load,
     .unload = ps_unload,
     .probe = ps_probe,

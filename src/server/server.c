@@ -20,7 +20,6 @@
 
 #include <signal.h>
 #include <stdatomic.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -192,10 +191,10 @@ static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (srv->load.overloaded || stt_load_full(srv, srv->n_sessions + 1)) {
             srv->m.sessions_rejected_overload++;
             STT_WARN(0, "session_rejected",
-                     "engine overloaded (load %.2f, queue wait %.3f s; %d sessions, %d young, "
-                     "%.3f workers each, %.3f per talking call); refusing %s",
-                     srv->load.utilization, srv->load.queue_wait, srv->n_sessions, srv->load.young,
-                     srv->load.session_demand, srv->load.rtf, ip);
+                     "engine overloaded (load %.2f, queue wait %.3f s; %d sessions, engine "
+                     "%.3f s per audio s, %.2f talking); refusing %s",
+                     srv->load.utilization, srv->load.queue_wait, srv->n_sessions, srv->load.rtf,
+                     srv->load.talk_weight > 0 ? srv->load.talk / srv->load.talk_weight : 1.0, ip);
             reject(wsi, 1013, "server overloaded, try again later");
             return -1;
         }
@@ -208,7 +207,6 @@ static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user
         }
         s = stt_session_create(srv, wsi, ip, name);
         pss->obj = s;
-        srv->load.young++;
         srv->m.sessions_total++;
         note_connection(srv);
         STT_INFO(s->id, "data_connected", "[PRODUCTION] Data client connected from %s%s%s", ip,
@@ -528,19 +526,15 @@ static void drain_step(stt_server_t *srv, double now)
         srv->stop_loop = 1; /* sockets that ignore the close handshake */
 }
 
-/* Would n live sessions load the workers past --admission_max_load, at the measured demand
- * per session? Unknown demand (no history yet) never refuses. */
+/* Would n live sessions load the workers past --admission_max_load? Each counts at the
+ * engine's measured cost per second of audio times the measured share of sessions talking. */
 int stt_load_full(const stt_server_t *srv, int n)
 {
     const stt_load_t *l = &srv->load;
     if (!srv->cfg->admission_control || srv->n_workers <= 0 || n <= 0)
         return 0;
-    /* The newcomer and the young count at the engine's full real-time cost, the rest at the
-     * measured mean (or the full cost while that is unknown). */
-    int young = l->young + 1 < n ? l->young + 1 : n;
-    double mature = l->session_demand > 0 ? l->session_demand : l->rtf;
-    double need = young * l->rtf + (n - young) * mature;
-    return need / srv->n_workers > srv->cfg->admission_max_load;
+    double talk = l->talk_weight > 0 ? l->talk / l->talk_weight : 1.0;
+    return (double)n * l->rtf * talk / srv->n_workers > srv->cfg->admission_max_load;
 }
 
 /* Admission control by measured load: once a second, the pool's cumulative busy and wait times
@@ -548,8 +542,8 @@ int stt_load_full(const stt_server_t *srv, int n)
  * sessions are refused while either is over its limit, with hysteresis so admission does not
  * flap; live sessions are never cut. Those two only see a call once it talks, so calls that
  * arrive together would all be admitted before the load shows; a third, predictive check
- * refuses a session when the live sessions plus it would exceed the limit at the demand per
- * session measured over the last ~30 s (stt_load_full, checked at every connect). While jobs
+ * refuses a session when the live sessions plus it would exceed the limit at the measured cost
+ * of a session (stt_load_full, checked at every connect). While jobs
  * queue, realtime passes are spaced out (pace_s), which trades partial frequency for headroom
  * before anything else degrades. */
 static void load_sample(stt_server_t *srv, double now)
@@ -573,27 +567,24 @@ static void load_sample(stt_server_t *srv, double now)
             double rtf = (ps.busy_s - l->busy_s) / audio;
             l->rtf = l->rtf > 0 ? 0.8 * l->rtf + 0.2 * rtf : rtf;
         }
-        /* Long-window averages, bias-corrected (long_weight) so the first seconds count fully.
-         * Only time with live sessions counts: an idle server says nothing about a session. */
-        if (srv->n_sessions > 0) {
-            const double a = 1.0 / 30.0;
-            l->util_long = (1 - a) * l->util_long + a * util;
-            l->sessions_long = (1 - a) * l->sessions_long + a * srv->n_sessions;
-            l->long_weight = (1 - a) * l->long_weight + a;
-            double ul = l->util_long / l->long_weight, sl = l->sessions_long / l->long_weight;
-            /* Ask for 5 s of history first: one second of a few calls is all onset or all
-             * silence. */
-            if (l->long_weight > 1 - pow(1 - a, 5) && sl >= 1)
-                l->session_demand = ul * (ps.workers > 0 ? ps.workers : 1) / sl;
+        /* Share of the streaming sessions that are recording, bias-corrected (talk_weight) so
+         * the first samples count fully; 1 (all talking) until there is one. */
+        int streaming = 0, talking = 0;
+        for (const stt_session_t *s = srv->sessions; s; s = s->next) {
+            if (s->wsi && s->turn && stt_turn_position(s->turn) > 0) {
+                streaming++;
+                talking += s->cur != NULL;
+            }
+        }
+        if (streaming > 0) {
+            const double a = 0.1;
+            l->talk = (1 - a) * l->talk + a * (double)talking / streaming;
+            l->talk_weight = (1 - a) * l->talk_weight + a;
         }
     }
     l->sample_s = now;
     l->audio_s = ps.audio_s;
     l->busy_s = ps.busy_s;
-    l->young = 0;
-    for (const stt_session_t *s = srv->sessions; s; s = s->next)
-        l->young += s->wsi && now - s->opened_s < STT_SESSION_YOUNG_S && s->turn &&
-                    stt_turn_position(s->turn) > 0; /* silent connections cost nothing */
     l->wait_s = ps.wait_s;
     l->started = ps.started;
 

@@ -46,8 +46,10 @@ typedef struct stt_uttstate {
     size_t fed_start;   /* where the engine's audio begins (--engine_pre_roll) */
     int ended;          /* recording stopped: final wanted */
     int abandoned;      /* session gone or aborted: release, no result */
-    int16_t *final_pcm; /* the whole utterance once ended (owned) */
-    size_t final_n;
+    int16_t *final_pcm; /* the utterance once ended (owned): samples [final_base, final_n) */
+    size_t final_base;  /* > 0 when the head was released (see release_fed) */
+    size_t final_n;     /* the utterance's length */
+    size_t job_end;     /* end of the audio in the FEED job out (what it acknowledges) */
     double retry_at_s;  /* no decoder free: retry after this time */
     double stop_wall_s; /* monotonic time of recording_stop */
     double start_wall_s;
@@ -159,19 +161,12 @@ typedef struct {
     double queue_wait;  /* smoothed mean seconds a job waited for a worker */
     int overloaded;     /* admission closed */
     double pace_s;      /* extra spacing of realtime passes while jobs queue */
-    /* Per-session demand, measured over a long window (~30 s, so talk and silence average out):
-     * the worker time one live session costs, as a fraction of one worker. 0 until known. */
-    double util_long, sessions_long, long_weight;
-    double session_demand;
-    /* The engine's measured cost of one second of audio, in worker seconds (the probe's timing
-     * until calls have been decoded), and the sessions younger than STT_SESSION_YOUNG_S that
-     * have sent audio: those count as talking all the time until their share of the measured
-     * demand is known (recounted by the tick; a session is counted young when admitted). */
+    /* What one more session would cost, measured: the engine's worker seconds per second of
+     * audio (the probe's timing until calls have been decoded) times the fraction of streaming
+     * sessions that are recording (smoothed over ~10 s; talk/talk_weight, 1 until sampled). */
     double audio_s, rtf;
-    int young;
+    double talk, talk_weight;
 } stt_load_t;
-
-#define STT_SESSION_YOUNG_S 5.0
 
 struct stt_server {
     stt_config_t *cfg;
@@ -203,8 +198,8 @@ struct stt_server {
 int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers);
 void stt_server_request_write(struct lws *wsi);
 
-/* Would n live data sessions load the engine past --admission_max_load, at the measured demand
- * per session? 0 while the demand is not known yet. */
+/* Would n live data sessions load the engine past --admission_max_load at the measured cost per
+ * session (stt_load_t)? Never while admission control is off. */
 int stt_load_full(const stt_server_t *srv, int n);
 
 /* session.c */

@@ -228,16 +228,17 @@ static int partial_due(stt_session_t *s, stt_uttstate_t *u, double now)
  * engine has fallen further behind than --allowed_latency_limit chunks, the oldest chunks beyond
  * the limit are left out: those the VAD heard no speech in first, then speech, oldest first;
  * every dropped chunk is counted and the client is told (the original dropped silently). */
-static void job_take_audio(stt_uttstate_t *u, stt_job_t *j, const int16_t *src, size_t from,
-                           size_t to)
+static void job_take_audio(stt_uttstate_t *u, stt_job_t *j, const int16_t *held, size_t base,
+                           size_t from, size_t to)
 {
+    const int16_t *src = held + (from - base); /* sample `from` of the utterance */
     stt_session_t *s = u->session;
     const stt_config_t *cfg = s->srv->cfg;
     const size_t C = STT_TURN_CHUNK_SAMPLES;
     size_t total = to - from, limit = (size_t)cfg->allowed_latency_limit * C;
     j->pcm = stt_malloc((total ? total : 1) * sizeof(int16_t));
     if (!cfg->handle_buffer_overflow || total <= limit || from % C != 0) {
-        memcpy(j->pcm, src + from, total * sizeof(int16_t));
+        memcpy(j->pcm, src, total * sizeof(int16_t));
         j->n_samples = total;
         return;
     }
@@ -258,11 +259,11 @@ static void job_take_audio(stt_uttstate_t *u, stt_job_t *j, const int16_t *src, 
     size_t out = 0;
     for (size_t i = 0; i < n; i++) {
         if (!drop[i]) {
-            memcpy(j->pcm + out, src + from + i * C, C * sizeof(int16_t));
+            memcpy(j->pcm + out, src + i * C, C * sizeof(int16_t));
             out += C;
         }
     }
-    memcpy(j->pcm + out, src + from + n * C, (total - n * C) * sizeof(int16_t));
+    memcpy(j->pcm + out, src + n * C, (total - n * C) * sizeof(int16_t));
     j->n_samples = out + (total - n * C);
     free(drop);
 
@@ -284,6 +285,17 @@ static void job_take_audio(stt_uttstate_t *u, stt_job_t *j, const int16_t *src, 
     cJSON_Delete(o);
 }
 
+/* Frees the audio the engine has consumed, when nothing else will want it: the engine decodes
+ * incrementally, transcription_start carries no audio and no control connection may ask for
+ * last_transcription_bytes. A session then holds only audio that is not transcribed yet, not
+ * the whole utterance (null engine, 2,000 calls: see bench/README.md). */
+static void release_fed(stt_session_t *s, stt_uttstate_t *u)
+{
+    if (u == s->cur && s->srv->engine->incremental && !s->params.transcription_start_audio &&
+        !s->ctl)
+        stt_turn_release(s->turn, u->job_end);
+}
+
 /* Hands the audio recorded since the last job to the engine, if no job for this utterance is out.
  */
 static void utt_pump(stt_session_t *s, double now)
@@ -291,13 +303,16 @@ static void utt_pump(stt_session_t *s, double now)
     stt_uttstate_t *u = s->cur;
     if (!u || u->inflight || u->ended || now < u->retry_at_s || !s->srv->model)
         return;
-    size_t n;
-    const int16_t *rec = stt_turn_recording(s->turn, &n);
+    size_t held;
+    const int16_t *rec = stt_turn_recording(s->turn, &held);
+    size_t base = stt_turn_recording_offset(s->turn), n = base + held;
     if (!rec || n <= u->fed)
         return;
+    if (u->fed < base) /* a rewind after an engine failure: what was released is gone */
+        u->fed = base;
     stt_job_t *j = job_new(u, STT_JOB_FEED);
-    job_take_audio(u, j, rec, u->fed, n);
-    u->fed = n;
+    job_take_audio(u, j, rec, base, u->fed, n);
+    u->fed = u->job_end = n;
     j->want_partial = partial_due(s, u, now);
     j->urgent = j->want_partial && u->partials_sent == 0;
     if (j->want_partial)
@@ -310,7 +325,9 @@ static void utt_submit_final(stt_uttstate_t *u)
     stt_session_t *s = u->session;
     stt_job_t *j = job_new(u, STT_JOB_FINAL);
     size_t from = u->fed <= u->final_n ? u->fed : u->final_n;
-    job_take_audio(u, j, u->final_pcm, from, u->final_n);
+    if (from < u->final_base)
+        from = u->final_base;
+    job_take_audio(u, j, u->final_pcm, u->final_base, from, u->final_n);
     u->fed = u->final_n;
     stt_pool_submit(s->srv->pool, j);
 }
@@ -319,7 +336,7 @@ static void send_transcription_start(stt_session_t *s, const int16_t *pcm, size_
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", "transcription_start");
-    if (s->params.transcription_start_audio) {
+    if (s->params.transcription_start_audio && pcm) {
         /* float32 LE in [-1, 1), as the original sends (spec 3.3). */
         size_t nbytes = n * 4;
         uint8_t *f = stt_malloc(nbytes ? nbytes : 1);
@@ -382,7 +399,8 @@ static void on_recording_stop(stt_session_t *s)
     }
     u->ended = 1;
     u->final_pcm = pcm;
-    u->final_n = n;
+    u->final_base = stt_turn_utterance_offset(s->turn);
+    u->final_n = u->final_base + n;
     u->stop_wall_s = stt_now_s();
     u->next = s->finishing;
     s->finishing = u;
@@ -396,7 +414,10 @@ static void flush_stopped(stt_session_t *s)
     if (!u)
         return;
     s->stopped = NULL;
-    send_transcription_start(s, u->final_pcm, u->final_n);
+    /* Released audio is gone: the event then carries no audio (only possible when the audio
+     * was switched on by set_parameter during the utterance). */
+    send_transcription_start(s, u->final_base ? NULL : u->final_pcm,
+                             u->final_base ? 0 : u->final_n);
     STT_DEBUG(s->id, "recording_stop", "utterance %u: %.2f s", u->seq,
               (double)u->final_n / 16000.0);
     if (!u->inflight && s->srv->model)
@@ -550,7 +571,7 @@ static void handle_final(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
         free(s->last_utt);
         s->last_utt = NULL;
         s->last_utt_n = 0;
-        if (s->ctl) {
+        if (s->ctl && u->final_base == 0) {
             s->last_utt = u->final_pcm;
             s->last_utt_n = u->final_n;
             u->final_pcm = NULL;
@@ -601,6 +622,8 @@ void stt_session_on_job_done(stt_job_t *j)
         if (u->abandoned) {
             utt_release(u);
         } else {
+            if (j->status == 0)
+                release_fed(s, u);
             handle_partial(s, u, j);
             if (u->ended)
                 utt_submit_final(u);
@@ -651,9 +674,9 @@ int stt_session_is_idle(const stt_session_t *s)
  * the overflow policy's "unspoken audio first". */
 static void note_speech(stt_uttstate_t *u, const stt_turn_t *turn, int active)
 {
-    size_t n;
-    stt_turn_recording(turn, &n);
-    size_t chunks = n / STT_TURN_CHUNK_SAMPLES;
+    size_t held;
+    stt_turn_recording(turn, &held);
+    size_t chunks = (stt_turn_recording_offset(turn) + held) / STT_TURN_CHUNK_SAMPLES;
     if (chunks > u->chunks_cap) {
         size_t cap = u->chunks_cap ? u->chunks_cap : 64;
         while (cap < chunks)

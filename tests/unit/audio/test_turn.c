@@ -278,6 +278,41 @@ static void test_take_after_callback_and_supersede(void **state)
     cap_free(c);
 }
 
+/* stt_turn_release frees the head of the recording: what is held and the offsets follow, a
+ * release below the offset is a no-op, one past the end clamps, lengths still count released
+ * audio (the stop comes at the same chunk), and the utterance handed over is the held tail with
+ * its offset. */
+static void test_release_keeps_only_unconsumed(void **state)
+{
+    stt_turn_params_t p = stt_turn_default_params();
+    cap_t *c = cap_new(&p, 0);
+    feed_to(c, 40, 0, 0);
+    feed_to(c, 100, 1, 1);
+    expect_recording(c, 10, 90);
+    assert_int_equal(stt_turn_recording_offset(c->t), 0);
+    stt_turn_release(c->t, P(50));
+    expect_recording(c, 60, 40);
+    assert_int_equal(stt_turn_recording_offset(c->t), P(50));
+    stt_turn_release(c->t, P(30));
+    expect_recording(c, 60, 40);
+    feed_to(c, 110, 1, 1);
+    expect_recording(c, 60, 50);
+    stt_turn_release(c->t, P(1000));
+    assert_int_equal(stt_turn_recording_offset(c->t), P(100));
+    expect_recording(c, 110, 0);
+    feed_to(c, 150, 0, 0); /* stops at P(137), as without releases */
+    assert_int_equal(stt_turn_recording_stop(c->t), P(137));
+    size_t n = 0;
+    int16_t *u = stt_turn_take_utterance(c->t, &n);
+    expect_chunks(u, n, 110, 27);
+    assert_int_equal(stt_turn_utterance_offset(c->t), P(100));
+    free(u);
+    /* The next recording starts whole again. */
+    feed_to(c, 200, 1, 1);
+    assert_int_equal(stt_turn_recording_offset(c->t), 0);
+    cap_free(c);
+}
+
 static void test_short_silence_is_debounced(void **state)
 {
     stt_turn_params_t p = stt_turn_default_params();
@@ -781,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_event_names_and_defaults),
         cmocka_unit_test(test_one_utterance_exact),
         cmocka_unit_test(test_take_after_callback_and_supersede),
+        cmocka_unit_test(test_release_keeps_only_unconsumed),
         cmocka_unit_test(test_short_silence_is_debounced),
         cmocka_unit_test(test_speech_resumes_during_turn_detection),
         cmocka_unit_test(test_early_transcription_off),
