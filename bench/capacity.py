@@ -13,9 +13,10 @@ In one run:
      frames, real time, fixed-clock scheduling); a run passes when every call was admitted,
      no final is missing and p95 final latency after the end of speech is <= --p95-limit.
      The largest passing N is the capacity; capacity / bound is the figure DESIGN §7 holds.
-  4. overload: --overload x capacity calls: new calls must be refused with 1013, admitted calls
-     keep their p95 final latency within budget and get every final, /health says degraded
-     while it lasts, and the server neither crashes nor stops answering.
+  4. overload, with admission control on as shipped (the sweep runs without it: it measures
+     what can be served): --overload x capacity calls: new calls must be refused with 1013,
+     admitted calls keep their p95 final latency within budget and get every final, /health
+     says degraded while it lasts, and the server neither crashes nor stops answering.
 
 Prints one JSON object on stdout and a table on stderr. Usage:
   scripts/setup.sh && bench/capacity.py > bench/results-capacity.json
@@ -110,10 +111,14 @@ def wait_prewarm(srv, n):
         time.sleep(0.1)
 
 
-def run_load(n, args, engine="pocketsphinx"):
-    """One fresh server, one stt-loadgen run of n calls; returns the figures that matter."""
+def run_load(n, args, engine="pocketsphinx", admission=False):
+    """One fresh server, one stt-loadgen run of n calls; returns the figures that matter. The
+    sweep measures what the server can serve, so admission control is off there; the overload
+    run measures admission, so it is on (the default)."""
     extra = ["--workers", args.workers, "--post_speech_silence_duration", args.post_silence,
              "--no-transcription_start_audio"]
+    if not admission:
+        extra.append("--no-admission_control")
     if engine == "pocketsphinx":
         extra += ["--decoders", args.decoders,
                   "--ps_fwdflat" if args.fwdflat else "--no-ps_fwdflat"]
@@ -252,7 +257,7 @@ def main():
 
     over = None
     if capacity:
-        over = run_load(round(capacity * args.overload), args)
+        over = run_load(round(capacity * args.overload), args, admission=True)
         row("overload", over)
 
     out = {

@@ -191,10 +191,10 @@ static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (srv->load.overloaded || stt_load_full(srv, srv->n_sessions + 1)) {
             srv->m.sessions_rejected_overload++;
             STT_WARN(0, "session_rejected",
-                     "engine overloaded (load %.2f, queue wait %.3f s; %d sessions, engine "
-                     "%.3f s per audio s, %.2f talking); refusing %s",
-                     srv->load.utilization, srv->load.queue_wait, srv->n_sessions, srv->load.rtf,
-                     srv->load.talk_weight > 0 ? srv->load.talk / srv->load.talk_weight : 1.0, ip);
+                     "engine overloaded (load %.2f, queue wait %.3f s; %d sessions priced at "
+                     "%.1f talking, engine %.3f s per audio s); refusing %s",
+                     srv->load.utilization, srv->load.queue_wait, srv->n_sessions,
+                     srv->load.talk_sum, srv->load.rtf, ip);
             reject(wsi, 1013, "server overloaded, try again later");
             return -1;
         }
@@ -207,6 +207,7 @@ static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user
         }
         s = stt_session_create(srv, wsi, ip, name);
         pss->obj = s;
+        srv->load.talk_sum += 1.0; /* priced fully until the next sample */
         srv->m.sessions_total++;
         note_connection(srv);
         STT_INFO(s->id, "data_connected", "[PRODUCTION] Data client connected from %s%s%s", ip,
@@ -533,8 +534,9 @@ int stt_load_full(const stt_server_t *srv, int n)
     const stt_load_t *l = &srv->load;
     if (!srv->cfg->admission_control || srv->n_workers <= 0 || n <= 0)
         return 0;
-    double talk = l->talk_weight > 0 ? l->talk / l->talk_weight : 1.0;
-    return (double)n * l->rtf * talk / srv->n_workers > srv->cfg->admission_max_load;
+    /* The live sessions at their shares; any beyond them (the newcomer) fully. */
+    double shares = l->talk_sum + (n > srv->n_sessions ? n - srv->n_sessions : 0);
+    return l->rtf * shares / srv->n_workers > srv->cfg->admission_max_load;
 }
 
 /* Admission control by measured load: once a second, the pool's cumulative busy and wait times
@@ -562,27 +564,20 @@ static void load_sample(stt_server_t *srv, double now)
             util = 1.0;
         l->utilization = 0.6 * l->utilization + 0.4 * util;
         l->queue_wait = 0.6 * l->queue_wait + 0.4 * wait;
+        /* Cost per audio second: over everything decoded so far for the first minute of audio
+         * (a moving average from the probe's prior converged too slowly: a 20 s burst at 3x
+         * capacity was priced at half its cost and 2x capacity got in), then smoothed. */
         double audio = ps.audio_s - l->audio_s;
-        if (audio >= 0.5) {
-            double rtf = (ps.busy_s - l->busy_s) / audio;
-            l->rtf = l->rtf > 0 ? 0.8 * l->rtf + 0.2 * rtf : rtf;
-        }
-        /* Share of the streaming sessions that are recording, bias-corrected (talk_weight) so
-         * the first samples count fully; 1 (all talking) until there is one. */
-        int streaming = 0, talking = 0;
-        for (const stt_session_t *s = srv->sessions; s; s = s->next) {
-            if (s->wsi && s->turn && stt_turn_position(s->turn) > 0) {
-                streaming++;
-                talking += s->cur != NULL;
-            }
-        }
-        if (streaming > 0) {
-            const double a = 0.1;
-            l->talk = (1 - a) * l->talk + a * (double)talking / streaming;
-            l->talk_weight = (1 - a) * l->talk_weight + a;
-        }
+        if (ps.audio_s >= 1.0 && ps.audio_s < 60.0)
+            l->rtf = ps.busy_s / ps.audio_s;
+        else if (audio >= 0.5)
+            l->rtf = 0.8 * l->rtf + 0.2 * (ps.busy_s - l->busy_s) / audio;
     }
     l->sample_s = now;
+    l->talk_sum = 0;
+    for (const stt_session_t *s = srv->sessions; s; s = s->next)
+        if (s->wsi)
+            l->talk_sum += stt_session_talk_share(s);
     l->audio_s = ps.audio_s;
     l->busy_s = ps.busy_s;
     l->wait_s = ps.wait_s;

@@ -70,6 +70,7 @@ struct stt_session {
     stt_ctl_t *ctl; /* paired control connection, or NULL */
     double opened_s;
     stt_session_params_t params;
+    uint64_t talk_chunks; /* 512-sample chunks received while recording (admission pricing) */
 
     /* receive assembly of one (possibly fragmented) binary message */
     uint8_t *rx;
@@ -161,12 +162,16 @@ typedef struct {
     double queue_wait;  /* smoothed mean seconds a job waited for a worker */
     int overloaded;     /* admission closed */
     double pace_s;      /* extra spacing of realtime passes while jobs queue */
-    /* What one more session would cost, measured: the engine's worker seconds per second of
-     * audio (the probe's timing until calls have been decoded) times the fraction of streaming
-     * sessions that are recording (smoothed over ~10 s; talk/talk_weight, 1 until sampled). */
+    /* What the sessions cost, measured: the engine's worker seconds per second of audio (the
+     * probe's timing until calls have been decoded) times the sessions' talk shares, summed.
+     * A session's share is the fraction of its audio received while recording, with a prior of
+     * STT_TALK_PRIOR_S seconds of talking, so a new session counts fully and its own history
+     * takes over as it accumulates (stt_session_talk_share). */
     double audio_s, rtf;
-    double talk, talk_weight;
+    double talk_sum;
 } stt_load_t;
+
+#define STT_TALK_PRIOR_S 5.0
 
 struct stt_server {
     stt_config_t *cfg;
@@ -203,6 +208,8 @@ void stt_server_request_write(struct lws *wsi);
 int stt_load_full(const stt_server_t *srv, int n);
 
 /* session.c */
+/* The session's talk share for admission pricing (see stt_load_t). */
+double stt_session_talk_share(const stt_session_t *s);
 stt_session_t *stt_session_create(stt_server_t *srv, struct lws *wsi, const char *ip,
                                   const char *name);
 /* Handles one complete binary message. Returns 0, or -1 if the session is now closing. */

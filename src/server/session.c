@@ -668,6 +668,15 @@ int stt_session_is_idle(const stt_session_t *s)
     return !s->cur && !s->finishing && s->jobs_out == 0;
 }
 
+double stt_session_talk_share(const stt_session_t *s)
+{
+    double prior = STT_TALK_PRIOR_S * 16000.0 / STT_TURN_CHUNK_SAMPLES;
+    double total = s->turn ? (double)stt_turn_position(s->turn) / STT_TURN_CHUNK_SAMPLES : 0;
+    if (total <= 0)
+        return 0; /* a connection that sends no audio costs the engine nothing */
+    return ((double)s->talk_chunks + prior) / (total + prior);
+}
+
 /* ---- audio path ---- */
 
 /* Records the VAD decision of each chunk of the current recording (pre-roll chunks: 0), for
@@ -705,8 +714,10 @@ static void feed_16k(stt_session_t *s, const int16_t *pcm, size_t n)
             int active = s->srv->cfg->silero_deactivity_detection ? v.active : v.onset;
             stt_turn_feed(s->turn, s->chunk, v.onset, active);
             s->chunk_fill = 0;
-            if (s->cur)
+            if (s->cur) {
+                s->talk_chunks++;
                 note_speech(s->cur, s->turn, active);
+            }
             if (!s->wsi || s->closing)
                 return;
         }
