@@ -53,10 +53,10 @@ typedef struct {
     int (*utt_end)(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *final_result);
     /* Frees u without a result. */
     void (*utt_abort)(stt_utt_t *u);
-    /* Optional, on the loader thread after the server is ready: prepares `n` idle decoding
-     * states ahead of demand and keeps `n` idle from then on (pocketsphinx: a background thread
-     * tops the pool up as utterances lease them, up to the cap; unload stops it), so calls do
-     * not pay for creating them on a worker. */
+    /* Optional, on the loader thread after the server is ready; returns at once. Asks the
+     * engine to keep `n` idle decoding states ready from then on (pocketsphinx: a background
+     * thread at idle priority makes them and tops the pool up as utterances lease them, up to
+     * the cap; unload stops it), so calls rarely pay for creating one on a worker. */
     void (*prewarm)(stt_model_t *m, int n);
     /* Gauges for metrics (may be NULL): leased and pooled decoding states. */
     void (*stats)(stt_model_t *m, int *in_use, int *pooled);

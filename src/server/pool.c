@@ -227,6 +227,19 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
         p->engine->stats(m, &out->decoders_in_use, &out->decoders_pooled);
 }
 
+/* Moves every queued job to the done list as STT_ECANCELED; caller holds p->mu. */
+static size_t cancel_queued_locked(stt_pool_t *p)
+{
+    size_t n = 0;
+    stt_job_t *j;
+    while ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds))) {
+        j->status = STT_ECANCELED;
+        q_push(&p->done, j);
+        n++;
+    }
+    return n;
+}
+
 void stt_pool_disable_wakeup(stt_pool_t *p)
 {
     pthread_mutex_lock(&p->mu);
@@ -238,14 +251,8 @@ void stt_pool_disable_wakeup(stt_pool_t *p)
 
 size_t stt_pool_cancel_queued(stt_pool_t *p)
 {
-    size_t n = 0;
-    stt_job_t *j;
     pthread_mutex_lock(&p->mu);
-    while ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds))) {
-        j->status = STT_ECANCELED;
-        q_push(&p->done, j);
-        n++;
-    }
+    size_t n = cancel_queued_locked(p);
     pthread_mutex_unlock(&p->mu);
     return n;
 }
@@ -256,14 +263,8 @@ void stt_pool_stop(stt_pool_t *p)
         return;
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
-    if (!p->model) {
-        /* Never loaded: queued jobs cannot run; hand them back as canceled. */
-        stt_job_t *j;
-        while ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds))) {
-            j->status = STT_ECANCELED;
-            q_push(&p->done, j);
-        }
-    }
+    if (!p->model)
+        cancel_queued_locked(p); /* never loaded: queued jobs cannot run */
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->n_workers; i++)

@@ -442,32 +442,29 @@ static void *loader_main(void *arg)
     stt_model_t *m = NULL;
     char err[256] = "";
     int rc = srv->engine->load(srv->cfg, &m, err, sizeof(err));
-    double probe_t0 = 0;
-    /* Probe twice: the first decode on a cold decoder is several times slower than the rest, and
-     * the second one's time is the engine's cost estimate until calls are measured. */
-    if (rc == 0 && srv->engine->probe && srv->engine->probe(m) == 0) {
-        probe_t0 = stt_now_s();
-        if (srv->engine->probe(m) != 0)
-            probe_t0 = -1;
-    }
-    if (rc == 0 && probe_t0 <= 0 && srv->engine->probe) {
-        snprintf(err, sizeof(err), "engine probe failed");
-        srv->engine->unload(m);
-        rc = STT_EENGINE;
+    /* Probe twice: the first decode on a cold decoder is several times slower than the rest; the
+     * second one decodes one second of audio, and its time is the engine's cost per audio second
+     * until calls are measured (published to the loop with the model). */
+    if (rc == 0 && srv->engine->probe) {
+        double t = 0;
+        if (srv->engine->probe(m) == 0 && (t = stt_now_s(), srv->engine->probe(m) == 0)) {
+            srv->probe_rtf = stt_now_s() - t;
+        } else {
+            snprintf(err, sizeof(err), "engine probe failed");
+            srv->engine->unload(m);
+            rc = STT_EENGINE;
+        }
     }
     if (rc != 0) {
         snprintf(srv->model_error, sizeof(srv->model_error), "%s", err);
         srv->model_state = -1;
     } else {
-        /* The probe decodes one second of audio: the engine's cost per second until calls are
-         * measured (published to the loop with the model). */
-        srv->probe_rtf = srv->engine->probe ? stt_now_s() - probe_t0 : 0;
         STT_INFO(0, "model_loaded", "%s engine loaded in %.2f s (probe: %.3f s per audio s)",
                  srv->engine->name, stt_now_s() - t0, srv->probe_rtf);
         atomic_store(&g_loaded_model, m);
         lws_cancel_service(srv->ctx);
-        /* Ready already; now prepare a decoder per worker and as many again, so the first
-         * concurrent calls find one waiting. */
+        /* Ready already; now keep a spare decoder per worker and as many again idle, so
+         * concurrent calls find one waiting (made in the background, see engine.h). */
         if (srv->engine->prewarm)
             srv->engine->prewarm(m, 2 * srv->n_workers);
         return NULL;
