@@ -11,6 +11,7 @@ PKGS=(
   libpocketsphinx-dev pocketsphinx pocketsphinx-en-us pocketsphinx-testdata
   libcmocka-dev
   python3 python3-websockets sctk prometheus sox
+  g++ npm
 )
 
 SUDO=""
@@ -28,8 +29,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# whisper.cpp: pinned source, built once into .deps/ (rebuilt only when the pin changes).
+if [ "${STT_CUDA:-OFF}" = ON ]; then
+  STT_CMAKE_ARGS="${STT_CMAKE_ARGS:-} -DSTT_CUDA=ON"
+fi
+WHISPER_PREFIX="$(scripts/fetch-whisper.sh)"
+
 BUILD_DIR="${STT_BUILD_DIR:-build}"
 # shellcheck disable=SC2086
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${STT_CMAKE_ARGS:-} >/dev/null
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTT_WHISPER_DIR="$WHISPER_PREFIX" \
+  ${STT_CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 echo "setup: built $BUILD_DIR/stt-server"

@@ -32,8 +32,8 @@
 /* clang-format off */
 #define STT_CONFIG_MAP(XX) \
     /* -- original RealtimeSTT stt-server flags (spec section 1) -- */ \
-    XX(G, STR,   model, "-m,--model", "", 1, 0, "Main (final) model: a Whisper size or a ggml file path. Ignored by the pocketsphinx engine. The original defaulted to large-v2.") \
-    XX(G, STR,   rt_model, "-r,--rt-model,--realtime_model_type", "tiny", 1, 0, "Realtime (partial) model. Ignored by the pocketsphinx engine.") \
+    XX(G, STR,   model, "-m,--model", "", 1, 0, "Main (final) model for the whisper engine: a Whisper size (tiny, tiny.en, base, base.en, small, small.en, medium, medium.en, large-v1, large-v2, large-v3, large-v3-turbo), resolved to ggml-NAME.bin in --download_root, or a ggml file path. Naming one selects the whisper engine under --engine auto. The original defaulted to large-v2.") \
+    XX(G, STR,   rt_model, "-r,--rt-model,--realtime_model_type", "", 1, 0, "Realtime (partial) model of the whisper engine, named like --model; empty = tiny (the original's default). Naming one selects the whisper engine under --engine auto.") \
     XX(S, STR,   language, "-l,--lang,--language", "en", 1, 0, "Language code; empty means auto-detect. pocketsphinx supports en only.") \
     XX(G, INT,   input_device_index, "-i,--input-device,--input-device-index", "1", 0, 1000000, "Accepted for compatibility; the server has no microphone.") \
     XX(G, INT,   control_port, "-c,--control,--control_port", "8011", 1, 65535, "Control WebSocket port.") \
@@ -43,7 +43,7 @@
     XX(G, BOOL,  debug_websockets, "--debug_websockets", "0", 1, 0, "Log WebSocket library internals.") \
     XX(G, STR,   write, "-W,--write", "", 1, 0, "Append the raw incoming PCM of each session (before resampling) to FILE; '%s' in FILE is replaced by the session id.") \
     XX(G, INT,   batch_size, "-b,--batch,--batch_size", "16", 0, 1024, "Main-model batch size (the original batched faster-whisper inference). pocketsphinx decodes one utterance per decoder and has nothing to batch, so it is accepted and has no effect there; the null engine ignores it too.") \
-    XX(G, STR,   download_root, "--root,--download_root", "", 1, 0, "Model directory.") \
+    XX(G, STR,   download_root, "--root,--download_root", "", 1, 0, "Directory of the Whisper ggml files; empty = $STT_MODEL_DIR, else $XDG_CACHE_HOME/stt-server/models (~/.cache/stt-server/models). tools/download-model fills it.") \
     XX(G, BOOL,  silence_timing, "-s,--silence_timing", "0", 1, 0, "Dynamic silence timing: post_speech_silence_duration follows the realtime text (end/mid/unknown sentence pauses) and a recording whose realtime text stops changing for 3 s is ended. The original accepted -s but its timing never ran, so it is off unless given.") \
     XX(S, FLOAT, init_realtime_after_seconds, "--init_realtime_after_seconds", "0.2", 0, 3600, "Seconds after recording start before the first realtime update.") \
     XX(G, INT,   realtime_batch_size, "--realtime_batch_size", "16", 0, 1024, "Realtime-model batch size; like --batch_size, no effect with pocketsphinx or null.") \
@@ -73,9 +73,9 @@
     XX(G, FLOAT, wake_word_buffer_duration, "--wake_word_buffer_duration", "1.0", 0, 3600, "Wake-word buffer (accepted; not implemented).") \
     XX(G, BOOL,  use_main_model_for_realtime, "--use_main_model_for_realtime", "0", 1, 0, "Use the main model for realtime passes.") \
     XX(G, BOOL,  use_extended_logging, "--use_extended_logging", "0", 1, 0, "Log every message sent to clients.") \
-    XX(G, STR,   compute_type, "--compute_type", "default", 1, 0, "Compute type (whisper engine).") \
-    XX(G, INT,   gpu_device_index, "--gpu_device_index", "0", 0, 64, "GPU index (whisper engine).") \
-    XX(G, STR,   device, "--device", "cuda", 1, 0, "cuda or cpu (whisper engine); pocketsphinx always runs on the CPU.") \
+    XX(G, STR,   compute_type, "--compute_type", "default", 1, 0, "Weight type of the Whisper files (whisper engine): default, float16, float32 -> ggml-NAME.bin (f16); int8, int8_float16, int8_float32, q8_0 -> ggml-NAME-q8_0.bin; q5_0, q5_1, q4_0, q4_1 -> ggml-NAME-<type>.bin. A path given to --model is used as it is.") \
+    XX(G, INT,   gpu_device_index, "--gpu_device_index", "0", 0, 64, "GPU index (whisper engine built with CUDA).") \
+    XX(G, STR,   device, "--device", "cuda", 1, 0, "cuda or cpu (whisper engine; cuda needs a CUDA build, see docs/whisper.md, and falls back to the CPU with a warning when there is none); pocketsphinx always runs on the CPU.") \
     XX(G, BOOL,  handle_buffer_overflow, "--handle_buffer_overflow", "0", 1, 0, "When the engine falls more than allowed_latency_limit chunks behind a call, leave out the oldest audio beyond the limit (audio without speech first), count it (stt_audio_chunks_dropped_total) and send the call a warning event. Off: nothing is dropped and latency grows.") \
     XX(G, INTLIST, suppress_tokens, "--suppress_tokens", "-1", 1, 0, "Whisper suppress_tokens.") \
     XX(G, INT,   allowed_latency_limit, "--allowed_latency_limit", "100", 1, 1000000, "Engine backlog allowed per call, in 512-sample chunks (100 = 3.2 s); see --handle_buffer_overflow.") \
@@ -84,7 +84,7 @@
     /* -- stt-server extensions -- */ \
     XX(G, STR,   host, "--host", "", 1, 0, "Address to bind every port to; empty = all interfaces.") \
     XX(G, INT,   monitor_port, "--monitor_port", "8080", 1, 65535, "Monitoring HTTP port (/health, /livez, /readyz, /metrics).") \
-    XX(G, STR,   engine, "--engine", "pocketsphinx", 1, 0, "Recognition engine: pocketsphinx or null (no recognition, for capacity tests).") \
+    XX(G, STR,   engine, "--engine", "auto", 1, 0, "Recognition engine: auto (whisper when --model or --rt-model is given, else pocketsphinx), pocketsphinx, whisper, or null (no recognition, for capacity tests).") \
     XX(G, INT,   workers, "--workers", "0", 0, 256, "Engine worker threads; 0 = number of CPU cores.") \
     XX(G, INT,   max_sessions, "--max_sessions", "10000", 1, 1000000, "Hard cap on concurrent data sessions; more are refused with close 1013.") \
     XX(G, BOOL,  admission_control, "--admission_control", "1", 1, 0, "Refuse new sessions (close 1013, /readyz 503) for measured engine load; --no-admission_control leaves only --max_sessions (tests and benchmarks that study something else).") \
@@ -96,6 +96,10 @@
     XX(G, FLOAT, engine_pre_roll, "--engine_pre_roll", "0.3", -1, 10, "Seconds of the pre-recording buffer (before the onset was confirmed) that the engine decodes; the whole buffer still goes out in transcription_start. Less is cheaper and gives the first partial sooner (pocketsphinx: 1 s of pre-roll costs ~0.3 s of decoding at the start of every utterance; 0.3 and all of it give the same WER on the librivox test set); -1 = all of it.") \
     XX(G, FLOAT, max_utterance_seconds, "--max_utterance_seconds", "60", 1, 3600, "A recording is stopped and transcribed when it reaches this length.") \
     XX(G, INT,   max_frame_bytes, "--max_frame_bytes", "1048576", 64, 67108864, "Largest data frame accepted; larger ones close with 1009.") \
+    XX(G, INT,   whisper_threads, "--whisper_threads", "0", 0, 256, "Threads per whisper job (encoder and decoder); 0 = the cores divided by --workers, at least 1.") \
+    XX(G, FLOAT, realtime_window, "--realtime_window", "10", 0, 30, "Seconds of the newest audio the whisper realtime model decodes for a partial; text of older audio is kept from earlier passes, so a partial costs the same late in a long utterance as early. 0 = decode the whole utterance every time (cost grows with its square).") \
+    XX(G, BOOL,  whisper_fallback, "--whisper_fallback", "1", 1, 0, "Whisper temperature fallback: re-decode a window at a higher temperature when the text looks repetitive or unlikely (whisper.cpp's default). --no-whisper_fallback decodes once, as whisper-cli -nf does.") \
+    XX(G, BOOL,  word_timestamps, "--word_timestamps", "0", 1, 0, "Whisper finals carry word-level start/end times and probabilities in fullSentence's extended `segments` field.") \
     XX(G, STR,   ps_hmm, "--ps_hmm", STT_PS_MODEL_DIR "/en-us", 1, 0, "pocketsphinx acoustic model directory.") \
     XX(G, STR,   ps_lm, "--ps_lm", STT_PS_MODEL_DIR "/en-us.lm.bin", 1, 0, "pocketsphinx language model.") \
     XX(G, STR,   ps_dict, "--ps_dict", STT_PS_MODEL_DIR "/cmudict-en-us.dict", 1, 0, "pocketsphinx pronunciation dictionary.") \

@@ -27,16 +27,23 @@ typedef struct {
     int beam_size_realtime;
 } stt_utt_options_t;
 
-/* A recognition result. `text` is owned by the result (free with stt_result_dispose). */
+struct cJSON;
+
+/* A recognition result, owned by the result (free with stt_result_dispose). */
 typedef struct {
     char *text;
-    double confidence; /* 0..1, or -1 if unknown */
+    double confidence;        /* 0..1, or -1 if unknown */
+    char language[8];         /* detected or used language ("" if the engine does not say) */
+    struct cJSON *segments;   /* finals only, may be NULL: [{start, end, text, words?}] */
 } stt_result_t;
 
 void stt_result_dispose(stt_result_t *r);
 
 typedef struct {
     const char *name;
+    /* Optional, on the main thread before the server starts: checks the configuration (model
+     * files exist, names are known) quickly. Returns 0 or STT_E*, with one line in err. */
+    int (*check)(const stt_config_t *cfg, char *err, size_t errlen);
     /* 1: utt_feed consumes the audio it is given and utt_end needs only what was not fed, so
      * the server may free fed audio; 0: the engine decodes the whole utterance at the end. */
     int incremental;
@@ -62,10 +69,28 @@ typedef struct {
     void (*stats)(stt_model_t *m, int *in_use, int *pooled);
 } stt_engine_vtable_t;
 
-/* Returns the engine named `name` ("pocketsphinx", "null"), or NULL. */
+/* Cancellation of the job running on this thread: the worker pool points the thread at the
+ * job's flag before each job (NULL after); an engine with long calls polls
+ * stt_engine_cancelled() and then returns STT_ECANCELED. */
+void stt_engine_set_cancel_flag(const volatile int *flag);
+int stt_engine_cancelled(void);
+
+/* Returns the engine named `name` ("pocketsphinx", "whisper", "null"), or NULL (also for
+ * "whisper" in a build without whisper.cpp). */
 const stt_engine_vtable_t *stt_engine_find(const char *name);
+
+/* The engine --engine auto means: whisper when --model or --rt-model names a model, else
+ * pocketsphinx. */
+const char *stt_engine_auto_name(const stt_config_t *cfg);
+
+/* The directory Whisper model names resolve in (--download_root, $STT_MODEL_DIR,
+ * $XDG_CACHE_HOME/stt-server/models, ~/.cache/stt-server/models). */
+void stt_whisper_model_dir(const stt_config_t *cfg, char *out, size_t cap);
 
 extern const stt_engine_vtable_t stt_engine_pocketsphinx;
 extern const stt_engine_vtable_t stt_engine_null;
+#ifdef STT_HAVE_WHISPER
+extern const stt_engine_vtable_t stt_engine_whisper;
+#endif
 
 #endif /* STT_ENGINE_H */

@@ -14,7 +14,7 @@ int main(int argc, char **argv)
 {
     stt_config_t cfg;
     stt_config_init(&cfg);
-    char err[512] = "";
+    char err[3072] = "";
     int want_help = 0, want_md = 0, want_version = 0;
     if (stt_config_parse_argv(&cfg, argc, argv, err, sizeof(err), &want_help, &want_md,
                               &want_version) != 0) {
@@ -33,9 +33,21 @@ int main(int argc, char **argv)
         return 0;
     }
     stt_log_setup(cfg.debug ? STT_LOG_DEBUG : STT_LOG_INFO, strcmp(cfg.log_format, "json") == 0);
-    const stt_engine_vtable_t *engine = stt_engine_find(cfg.engine);
+    const char *engine_name = strcmp(cfg.engine, "auto") == 0 ? stt_engine_auto_name(&cfg)
+                                                              : cfg.engine;
+    const stt_engine_vtable_t *engine = stt_engine_find(engine_name);
     if (!engine) {
-        fprintf(stderr, "stt-server: error: argument --engine: unknown engine '%s'\n", cfg.engine);
+        if (strcmp(engine_name, "whisper") == 0)
+            fprintf(stderr, "stt-server: error: this build has no whisper engine; run "
+                            "scripts/setup.sh (it builds whisper.cpp) and rebuild\n");
+        else
+            fprintf(stderr, "stt-server: error: argument --engine: unknown engine '%s'\n",
+                    engine_name);
+        stt_config_dispose(&cfg);
+        return 2;
+    }
+    if (engine->check && engine->check(&cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "stt-server: error: %s\n", err);
         stt_config_dispose(&cfg);
         return 2;
     }

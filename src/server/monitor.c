@@ -169,6 +169,7 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(t, "finals_sent", (double)m->finals_sent);
     cJSON_AddNumberToObject(t, "finals_dropped_client_gone", (double)m->finals_dropped);
     cJSON_AddNumberToObject(t, "errors", (double)m->transcription_errors);
+    cJSON_AddNumberToObject(t, "jobs_cancelled", (double)m->jobs_cancelled);
     add_hist_json(t, "final_latency", &m->final_latency);
     add_hist_json(t, "first_partial_latency", &m->first_partial_latency);
     cJSON *e = cJSON_AddObjectToObject(o, "engine");
@@ -300,6 +301,9 @@ static char *metrics_prometheus(stt_server_t *srv)
                 (double)m->finals_dropped);
     prom_scalar(&b, "stt_transcription_errors_total", "counter", "Failed engine jobs.",
                 (double)m->transcription_errors);
+    prom_scalar(&b, "stt_engine_jobs_cancelled_total", "counter",
+                "Engine jobs stopped while running because their session went away.",
+                (double)m->jobs_cancelled);
     prom_scalar(&b, "stt_consecutive_errors", "gauge", "Engine failures since the last success.",
                 (double)m->consecutive_errors);
     prom_scalar(&b, "stt_engine_workers", "gauge", "Engine worker threads.", ps.workers);

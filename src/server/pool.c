@@ -68,7 +68,16 @@ static stt_job_t *q_pop(job_queue_t *q)
     return j;
 }
 
+static void run_job_body(stt_pool_t *p, stt_job_t *j);
+
 static void run_job(stt_pool_t *p, stt_job_t *j)
+{
+    stt_engine_set_cancel_flag(&j->cancel);
+    run_job_body(p, j);
+    stt_engine_set_cancel_flag(NULL);
+}
+
+static void run_job_body(stt_pool_t *p, stt_job_t *j)
 {
     const stt_engine_vtable_t *e = p->engine;
     j->started_s = stt_now_s();

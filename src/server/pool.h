@@ -35,6 +35,7 @@ typedef struct stt_job {
     size_t n_samples;
     int want_partial;
     int urgent; /* FEED only: the utterance has no partial yet; runs before other feeds */
+    volatile int cancel; /* set (atomically) by the loop while the job runs: stop early */
     /* results, written by the worker */
     int status; /* 0 or STT_E* (STT_EBUSY: no decoder free, retry later) */
     stt_result_t result;

@@ -42,6 +42,7 @@ typedef struct stt_uttstate {
     uint32_t seq;
     stt_utt_t *handle;  /* engine handle while no job holds it */
     int inflight;       /* a job for this utterance is with the pool */
+    stt_job_t *job;     /* that job (valid until it comes back through the done list) */
     size_t fed;         /* samples already handed to the engine */
     size_t fed_start;   /* where the engine's audio begins (--engine_pre_roll) */
     int ended;          /* recording stopped: final wanted */
@@ -144,6 +145,7 @@ typedef struct {
     uint64_t frames_total, frame_errors[16];
     double audio_seconds;
     uint64_t utterances, partials_sent, finals_sent, finals_dropped;
+    uint64_t jobs_cancelled; /* engine jobs stopped early because their session went away */
     uint64_t transcription_errors, recorder_errors, consecutive_errors, recovery_attempts;
     uint64_t decoder_waits;
     uint64_t chunks_dropped, speech_chunks_dropped; /* --handle_buffer_overflow */

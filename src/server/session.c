@@ -104,6 +104,24 @@ static void send_text(stt_session_t *s, const char *type, const char *text)
     cJSON_Delete(o);
 }
 
+/* fullSentence, with the engine's extended fields when it has them (whisper): the language it
+ * decoded in and the segments (times in seconds from the start of the utterance audio). Clients
+ * of the original protocol ignore keys they do not know. */
+static void send_final(stt_session_t *s, const char *text, stt_result_t *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "fullSentence");
+    cJSON_AddStringToObject(o, "text", text);
+    if (r->language[0])
+        cJSON_AddStringToObject(o, "language", r->language);
+    if (r->segments) {
+        cJSON_AddItemToObject(o, "segments", r->segments);
+        r->segments = NULL; /* now owned by o */
+    }
+    stt_session_send_json(s, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
 void stt_session_close(stt_session_t *s, int code, const char *reason)
 {
     if (!s->wsi || s->closing)
@@ -168,6 +186,7 @@ static stt_job_t *job_new(stt_uttstate_t *u, stt_job_kind_t kind)
     j->opt.beam_size = (int)s->params.beam_size;
     j->opt.beam_size_realtime = (int)s->params.beam_size_realtime;
     u->inflight = 1;
+    u->job = j;
     s->jobs_out++;
     return j;
 }
@@ -196,8 +215,11 @@ static void finishing_remove(stt_session_t *s, stt_uttstate_t *u)
 static void utt_release(stt_uttstate_t *u)
 {
     u->abandoned = 1;
-    if (u->inflight)
-        return; /* finished when the job comes back */
+    if (u->inflight) {
+        /* Finished when the job comes back; a long engine call stops early (whisper). */
+        __atomic_store_n(&u->job->cancel, 1, __ATOMIC_RELAXED);
+        return;
+    }
     if (u->handle) {
         stt_pool_submit(u->session->srv->pool, job_new(u, STT_JOB_ABORT));
         return;
@@ -564,7 +586,7 @@ static void handle_final(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
     if (s->wsi && !s->closing) {
         stt_hist_observe(&m->final_latency, stt_now_s() - u->stop_wall_s);
         m->finals_sent++;
-        send_text(s, "fullSentence", text);
+        send_final(s, text, &j->result);
         /* last_transcription_bytes is only readable over a control connection: keep the audio
          * (moved, not copied) only for a session that has one, so the thousands of telephony
          * sessions without control connections hold no finished utterance. */
@@ -594,11 +616,14 @@ void stt_session_on_job_done(stt_job_t *j)
     stt_server_t *srv = s->srv;
     s->jobs_out--;
     u->inflight = 0;
+    u->job = NULL;
     STT_DEBUG(s->id, "job_done", "kind %d utt %u: %zu samples, waited %.1f ms, ran %.1f ms, rc %d",
               (int)j->kind, u->seq, j->n_samples, 1e3 * (j->started_s - j->submitted_s),
               1e3 * (j->finished_s - j->started_s), j->status);
     u->handle = j->utt;
     double dur = j->finished_s - j->started_s;
+    if (j->status == STT_ECANCELED && j->started_s > 0)
+        srv->m.jobs_cancelled++; /* stopped early: its session went away (not an error) */
 
     if (j->kind == STT_JOB_ABORT) {
         uttstate_free(u);
@@ -613,8 +638,10 @@ void stt_session_on_job_done(stt_job_t *j)
         if (j->status != STT_ECANCELED)
             stt_hist_observe(&srv->m.job_feed, dur);
         if (j->status != 0) {
-            srv->m.transcription_errors++;
-            srv->m.consecutive_errors++;
+            if (j->status != STT_ECANCELED) {
+                srv->m.transcription_errors++;
+                srv->m.consecutive_errors++;
+            }
             u->fed = u->fed_start; /* the engine dropped the utterance; start over with a new one */
         } else {
             srv->m.consecutive_errors = 0;

@@ -110,7 +110,7 @@ static void test_defaults(void **state)
     fixture_t *f = *state;
     stt_config_t *c = &f->cfg;
     assert_string_equal(c->model, "");
-    assert_string_equal(c->rt_model, "tiny");
+    assert_string_equal(c->rt_model, "");
     assert_string_equal(c->sess.language, "en");
     assert_int_equal(c->input_device_index, 1);
     assert_int_equal(c->control_port, 8011);
@@ -140,7 +140,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->suppress_tokens.items[0], -1);
     assert_int_equal(c->allowed_latency_limit, 100);
     assert_int_equal(c->monitor_port, 8080);
-    assert_string_equal(c->engine, "pocketsphinx");
+    assert_string_equal(c->engine, "auto");
     assert_int_equal(c->max_frame_bytes, 1048576);
     assert_string_equal(c->ps_hmm, STT_PS_MODEL_DIR "/en-us");
     assert_string_equal(c->log_format, "text");
@@ -428,8 +428,8 @@ static void test_errors(void **state)
     assert_parse_error(f, ARGC(g), g,
                        "argument --device: invalid choice: 'gpu' (choose from "
                        "'cuda', 'cpu')");
-    const char *g2[] = {"stt-server", "--engine", "whisper"};
-    assert_parse_error(f, ARGC(g2), g2, "argument --engine: invalid choice: 'whisper'");
+    const char *g2[] = {"stt-server", "--engine", "kaldi"};
+    assert_parse_error(f, ARGC(g2), g2, "argument --engine: invalid choice: 'kaldi'");
     const char *g3[] = {"stt-server", "--log_format", "xml"};
     assert_parse_error(f, ARGC(g3), g3, "argument --log_format: invalid choice");
     const char *g4[] = {"stt-server", "--wakeword_backend", "snowboy"};

