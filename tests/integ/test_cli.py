@@ -4,6 +4,7 @@
 with ports substituted and --host/--monitor_port added) starts a server that becomes ready and
 answers on the control socket."""
 
+import os
 import subprocess
 import sys
 import unittest
@@ -66,10 +67,34 @@ class Cli(unittest.TestCase):
         rc2, out2, _ = run_cli("-h")
         self.assertEqual((rc2, out2), (0, out))
 
+    def test_autostart_argv_without_model_file(self):
+        """The client's autostart names Whisper models, so --engine auto picks whisper; with no
+        ggml file that must be one line naming the files and the download command, exit 2."""
+        empty = h.tmpdir("autostart-nomodel")
+        srv = h.Server(name="autostart-nomodel", engine=None, drain_timeout=None)
+        srv.control_port, srv.data_port, srv.monitor_port = h.free_ports(3)
+        argv = autostart_argv(srv) + ["--download_root", empty]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        h.log(f"  autostart argv, no model file: rc {r.returncode}, {lines}")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn(f"{empty}/ggml-tiny.bin", lines[0])
+        self.assertIn(f"tools/download-model --root {empty} tiny", lines[0])
+
     def test_autostart_argv_starts(self):
-        for variant in ({}, {"language": "en", "debug": True}):
+        # The client's autostart argv names tiny for both models: with a tiny ggml file where
+        # names resolve ($STT_MODEL_DIR; random weights from gen-test-model) the whisper engine
+        # starts and answers as the original; with --engine pocketsphinx it runs pocketsphinx.
+        models = h.tmpdir("autostart-models")
+        subprocess.run([os.path.join(h.BUILD_DIR, "gen-test-model"), "--root", models,
+                        "--quiet", "tiny"], check=True, timeout=120)
+        os.environ["STT_MODEL_DIR"] = models
+        for variant, extra in (({}, []), ({"language": "en", "debug": True}, []),
+                               ({}, ["--engine", "pocketsphinx"])):
             srv = h.Server(name="autostart", engine=None, drain_timeout=None)
-            srv.start(ready_timeout=20, argv_fn=lambda s: autostart_argv(s, **variant))
+            srv.start(ready_timeout=60,
+                      argv_fn=lambda s: autostart_argv(s, **variant) + extra)
             try:
                 h.log(f"  autostart {variant}: ready; argv {' '.join(srv.argv[1:])[:120]}...")
 
