@@ -210,6 +210,17 @@ async def cancel(srv):
           "cancelled, 0 errors, next call served")
 
 
+async def detect_language(srv):
+    """--language "": whisper detects the language and fullSentence says which."""
+    pcm, rate = h.read_wav(FILE)
+    c = await h.transcribe(srv.data_url(), pcm[: 3 * rate * 2], rate, tail_s=1.5,
+                           realtime=False, expect_finals=1, final_timeout=120, name="detect")
+    assert c.count("fullSentence") == 1, c.summary()
+    lang = c.of_type("fullSentence")[0][1].get("language")
+    assert isinstance(lang, str) and 2 <= len(lang) <= 3, f"language {lang!r}"
+    h.log(f"--language '': detected {lang!r} (random weights: any code is right)")
+
+
 def startup_errors(root):
     empty = h.tmpdir("whisper-empty")
     r = subprocess.run([h.SERVER_BIN, "--model", "large-v2", "--enable_realtime_transcription",
@@ -256,6 +267,11 @@ def main():
                   name="whisper-mem") as srv:
         srv.start(ready_timeout=120)
         step("memory per session", lambda: h.run_async(memory(srv)))
+    args = server_args(root, "--no-enable_realtime_transcription")
+    args[args.index("--language") + 1] = ""
+    with h.Server(*args, engine="whisper", name="whisper-detect") as srv:
+        srv.start(ready_timeout=120)
+        step("language detection", lambda: h.run_async(detect_language(srv)))
     sys.exit(h.report(failures))
 
 
