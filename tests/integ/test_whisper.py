@@ -14,6 +14,8 @@
    the server logs nothing worse than the cancellation and keeps serving.
 5. Startup errors: a missing model file exits 2 with one line naming the file and the
    download command.
+6. --language "" detects and reports a language; --word_timestamps lists words with times and
+   probabilities inside each segment.
 Runs under the ASan build too (STT_SERVER points at it)."""
 
 import asyncio
@@ -216,9 +218,19 @@ async def detect_language(srv):
     c = await h.transcribe(srv.data_url(), pcm[: 3 * rate * 2], rate, tail_s=1.5,
                            realtime=False, expect_finals=1, final_timeout=120, name="detect")
     assert c.count("fullSentence") == 1, c.summary()
-    lang = c.of_type("fullSentence")[0][1].get("language")
+    final = c.of_type("fullSentence")[0][1]
+    lang = final.get("language")
     assert isinstance(lang, str) and 2 <= len(lang) <= 3, f"language {lang!r}"
-    h.log(f"--language '': detected {lang!r} (random weights: any code is right)")
+    # --word_timestamps: every segment lists its words, with times inside the segment's.
+    words = [w for seg in final["segments"] for w in seg.get("words", [])]
+    assert words, f"no words with --word_timestamps: {str(final)[:300]}"
+    for seg in final["segments"]:
+        for w in seg["words"]:
+            assert isinstance(w["word"], str) and w["word"], w
+            assert seg["start"] - 0.01 <= w["start"] <= w["end"] <= seg["end"] + 0.01, (seg, w)
+            assert 0.0 <= w["probability"] <= 1.0, w
+    h.log(f"--language '': detected {lang!r} (random weights: any code is right); "
+          f"--word_timestamps: {len(words)} words, first {words[0]}")
 
 
 def startup_errors(root):
@@ -267,7 +279,7 @@ def main():
                   name="whisper-mem") as srv:
         srv.start(ready_timeout=120)
         step("memory per session", lambda: h.run_async(memory(srv)))
-    args = server_args(root, "--no-enable_realtime_transcription")
+    args = server_args(root, "--no-enable_realtime_transcription", "--word_timestamps")
     args[args.index("--language") + 1] = ""
     with h.Server(*args, engine="whisper", name="whisper-detect") as srv:
         srv.start(ready_timeout=120)
