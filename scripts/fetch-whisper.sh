@@ -72,12 +72,20 @@ fi
 
 say "building whisper.cpp $WHISPER_VERSION ($FLAVOUR, native=$NATIVE) into $PREFIX"
 t0=$(date +%s)
-cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
-  -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
-  -DGGML_NATIVE="$NATIVE" -DGGML_OPENMP=OFF -DGGML_CUDA="$CUDA" \
-  -DWHISPER_BUILD_TESTS=OFF -DWHISPER_BUILD_EXAMPLES=ON -DWHISPER_BUILD_SERVER=OFF \
-  -DWHISPER_SDL2=OFF -DWHISPER_CURL=OFF -DWHISPER_FFMPEG=OFF "${CUDA_ARGS[@]}" >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target whisper whisper-cli whisper-bench whisper-quantize >/dev/null
+# The third-party build's compiler warnings go to a log, shown only if the build fails.
+mkdir -p "$DEPS"
+buildlog="$DEPS/build-$FLAVOUR.log"
+if ! { cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+         -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
+         -DGGML_NATIVE="$NATIVE" -DGGML_OPENMP=OFF -DGGML_CUDA="$CUDA" \
+         -DWHISPER_BUILD_TESTS=OFF -DWHISPER_BUILD_EXAMPLES=ON -DWHISPER_BUILD_SERVER=OFF \
+         -DWHISPER_SDL2=OFF -DWHISPER_CURL=OFF -DWHISPER_FFMPEG=OFF "${CUDA_ARGS[@]}" &&
+       cmake --build "$BUILD" -j"$(nproc)" \
+         --target whisper whisper-cli whisper-bench whisper-quantize; } >"$buildlog" 2>&1; then
+  tail -n 60 "$buildlog" >&2
+  say "build failed; full log: $buildlog"
+  exit 1
+fi
 # Copied by hand: `cmake --install` wants every library of the tree, and only these are built.
 rm -rf "$PREFIX"
 mkdir -p "$PREFIX/include" "$PREFIX/lib" "$PREFIX/bin"
