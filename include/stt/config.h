@@ -100,6 +100,12 @@
     XX(G, FLOAT, realtime_window, "--realtime_window", "10", 0, 30, "Seconds of the newest audio the whisper realtime model decodes for a partial; text of older audio is kept from earlier passes, so a partial costs the same late in a long utterance as early. 0 = decode the whole utterance every time (cost grows with its square).") \
     XX(G, BOOL,  whisper_fallback, "--whisper_fallback", "1", 1, 0, "Whisper temperature fallback: re-decode a window at a higher temperature when the text looks repetitive or unlikely (whisper.cpp's default). --no-whisper_fallback decodes once, as whisper-cli -nf does.") \
     XX(G, BOOL,  word_timestamps, "--word_timestamps", "0", 1, 0, "Whisper finals carry word-level start/end times and probabilities in fullSentence's extended `segments` field.") \
+    XX(G, BOOL,  fault_injection, "--fault_injection", "0", 1, 0, "Allow --engine fault, the fault-injection engine (a TEST TOOL: it fails, hangs and slows down jobs on purpose; never in production).") \
+    XX(G, STR,   fault_inner, "--fault_inner", "null", 1, 0, "The engine --engine fault wraps: null or pocketsphinx.") \
+    XX(G, FLOAT, fault_fail_rate, "--fault_fail_rate", "0", 0, 1, "--engine fault: fraction of jobs that fail (engine error). Control call_method fault changes it live.") \
+    XX(G, FLOAT, fault_hang_rate, "--fault_hang_rate", "0", 0, 1, "--engine fault: fraction of jobs that hang for --fault_hang_s (until cancelled).") \
+    XX(G, FLOAT, fault_hang_s, "--fault_hang_s", "10", 0, 3600, "--engine fault: how long a hanging job hangs.") \
+    XX(G, FLOAT, fault_slow_factor, "--fault_slow_factor", "1", 1, 100, "--engine fault: every job takes this many times as long as the wrapped engine needed.") \
     XX(G, STR,   ps_hmm, "--ps_hmm", STT_PS_MODEL_DIR "/en-us", 1, 0, "pocketsphinx acoustic model directory.") \
     XX(G, STR,   ps_lm, "--ps_lm", STT_PS_MODEL_DIR "/en-us.lm.bin", 1, 0, "pocketsphinx language model.") \
     XX(G, STR,   ps_dict, "--ps_dict", STT_PS_MODEL_DIR "/cmudict-en-us.dict", 1, 0, "pocketsphinx pronunciation dictionary.") \

@@ -87,8 +87,17 @@ const char *stt_engine_auto_name(const stt_config_t *cfg);
  * $XDG_CACHE_HOME/stt-server/models, ~/.cache/stt-server/models). */
 void stt_whisper_model_dir(const stt_config_t *cfg, char *out, size_t cap);
 
+/* The fault-injection engine's live settings (a test tool: --engine fault --fault_injection,
+ * changed by the control call_method "fault"). Any thread. */
+typedef struct {
+    double fail_rate, hang_rate, hang_s, slow_factor;
+} stt_fault_params_t;
+void stt_fault_set(const stt_fault_params_t *p);
+void stt_fault_get(stt_fault_params_t *p);
+
 extern const stt_engine_vtable_t stt_engine_pocketsphinx;
 extern const stt_engine_vtable_t stt_engine_null;
+extern const stt_engine_vtable_t stt_engine_fault;
 #ifdef STT_HAVE_WHISPER
 extern const stt_engine_vtable_t stt_engine_whisper;
 #endif

@@ -61,7 +61,7 @@ STT_CONFIG_MAP(OPT_CHECK)
 
 /* Options whose help text promises a fixed set of values. Kept here rather than as a table
  * column because only four rows need it. */
-static const char *const engine_choices[] = {"auto", "pocketsphinx", "whisper", "null", NULL};
+static const char *const engine_choices[] = {"auto", "pocketsphinx", "whisper", "null", "fault", NULL};
 static const char *const log_format_choices[] = {"text", "json", NULL};
 static const char *const device_choices[] = {"cuda", "cpu", NULL};
 static const char *const wakeword_backend_choices[] = {

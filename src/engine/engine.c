@@ -37,7 +37,7 @@ const char *stt_engine_auto_name(const stt_config_t *cfg)
 const stt_engine_vtable_t *stt_engine_find(const char *name)
 {
     static const stt_engine_vtable_t *const all[] = {
-        &stt_engine_pocketsphinx, &stt_engine_null,
+        &stt_engine_pocketsphinx, &stt_engine_null, &stt_engine_fault,
 #ifdef STT_HAVE_WHISPER
         &stt_engine_whisper,
 #endif

@@ -331,6 +331,45 @@ static void do_get(stt_ctl_t *c, const cJSON *req)
     cJSON_Delete(value);
 }
 
+/* call_method "fault" (kwargs fail_rate, hang_rate, hang_s, slow_factor): changes the fault
+ * engine's settings live. Only with --engine fault --fault_injection (a test tool). */
+static void do_fault(stt_ctl_t *c, const cJSON *req)
+{
+    if (!c->srv->cfg->fault_injection || strcmp(c->srv->engine->name, "fault") != 0) {
+        reply_status(c, "error", "Method fault needs --engine fault --fault_injection");
+        return;
+    }
+    stt_fault_params_t p;
+    stt_fault_get(&p);
+    const cJSON *kw = cJSON_GetObjectItemCaseSensitive(req, "kwargs");
+    struct {
+        const char *name;
+        double *v, lo, hi;
+    } f[] = {{"fail_rate", &p.fail_rate, 0, 1},
+             {"hang_rate", &p.hang_rate, 0, 1},
+             {"hang_s", &p.hang_s, 0, 3600},
+             {"slow_factor", &p.slow_factor, 1, 100}};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(kw, f[i].name);
+        if (!v)
+            continue;
+        if (!cJSON_IsNumber(v) || v->valuedouble < f[i].lo || v->valuedouble > f[i].hi) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "fault: %s must be a number in %g..%g", f[i].name,
+                     f[i].lo, f[i].hi);
+            reply_status(c, "error", msg);
+            return;
+        }
+        *f[i].v = v->valuedouble;
+    }
+    stt_fault_set(&p);
+    char msg[200];
+    snprintf(msg, sizeof(msg), "Method fault called: fail_rate %g, hang_rate %g, hang_s %g, "
+             "slow_factor %g", p.fail_rate, p.hang_rate, p.hang_s, p.slow_factor);
+    STT_WARN(0, "fault_injection", "%s", msg);
+    reply_status(c, "success", msg);
+}
+
 static void do_call(stt_ctl_t *c, const cJSON *req)
 {
     const cJSON *jm = cJSON_GetObjectItemCaseSensitive(req, "method");
@@ -348,6 +387,9 @@ static void do_call(stt_ctl_t *c, const cJSON *req)
             stt_turn_clear_preroll(s->turn);
             s->chunk_fill = 0;
         }
+    } else if (strcmp(m, "fault") == 0) {
+        do_fault(c, req);
+        return;
     } else if (strcmp(m, "wakeup") == 0 || strcmp(m, "set_microphone") == 0) {
         /* wakeup restarts the wake-word window and set_microphone toggles a microphone the
          * server does not have: both are accepted no-ops, as in the original server. */
