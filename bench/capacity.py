@@ -66,12 +66,7 @@ def raw_rtf(wav_path, runs, fwdflat, cores):
     with wave.open(wav_path) as w:
         secs = w.getnframes() / w.getframerate()
     tmp = tempfile.mkdtemp(prefix="bench-capacity-")
-    empty = os.path.join(tmp, "empty.wav")
-    with wave.open(empty, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(h.silence(0.1, 16000))
+    empty = h.write_wav(os.path.join(tmp, "empty.wav"), h.silence(0.1, 16000))
     raw = [RAW, "-fwdflat", "yes" if fwdflat else "no", "-infile"]
     full = statistics.median(parallel_wall([raw + [wav_path]] * cores) for _ in range(runs))
     load = statistics.median(parallel_wall([raw + [empty]] * cores) for _ in range(runs))

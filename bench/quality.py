@@ -48,15 +48,6 @@ def raw_engine(paths):
     return hyps, cpus
 
 
-def write_wav(path, pcm):
-    import wave
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(pcm)
-
-
 def start_to_ready(runs):
     times = []
     for _ in range(runs):
@@ -160,8 +151,8 @@ def main():
     joined = b"".join(pcm + h.silence(1.5, 16000) for _, pcm, _ in items)
     tmp = h.tmpdir("bench-quality")
     long_wav, empty_wav = os.path.join(tmp, "long.wav"), os.path.join(tmp, "empty.wav")
-    write_wav(long_wav, joined)
-    write_wav(empty_wav, h.silence(0.1, 16000))
+    h.write_wav(long_wav, joined)
+    h.write_wav(empty_wav, h.silence(0.1, 16000))
     raw_long = statistics.median(raw_engine([long_wav] * args.runs)[1])
     raw_load = statistics.median(raw_engine([empty_wav] * args.runs)[1])
     # Medians over the runs, like the raw engine's: single CPU readings vary by 10-20 % here.

@@ -20,7 +20,6 @@ Prints one JSON object on stdout and a table on stderr. Usage:
   bench/whisper.py --models tiny,base --runs 3
 """
 import argparse
-import asyncio
 import json
 import os
 import re
@@ -29,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integ"))
@@ -55,15 +53,6 @@ def joined_speech(seconds):
     need = int(seconds * 16000) * 2
     pcm = one * (need // len(one) + 1)  # repeated for utterances longer than the 24.7 s
     return pcm[:need]
-
-
-def write_wav16(path, pcm):
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(pcm)
-    return path
 
 
 def cli_bin(name):
@@ -131,11 +120,9 @@ def bench_model(name, root, threads, runs, tmp):
     srv = h.Server(*tw.server_args(root, "--no-enable_realtime_transcription",
                                    "--no-whisper_fallback", "--beam_size", "1",
                                    "--engine_pre_roll", "-1", "--initial_prompt", "",
-                                   "--workers", "1", "--whisper_threads", str(threads)),
+                                   "--workers", "1", "--whisper_threads", str(threads),
+                                   model=name),
                    engine="whisper", name=f"bench-whisper-{name}", drain_timeout=10)
-    # tw.server_args names the tiny model; point both at this one.
-    srv.extra[srv.extra.index("--model") + 1] = name
-    srv.extra[srv.extra.index("--rt-model") + 1] = name
     pcm = joined_speech(10.0)
     ours, cli, texts_equal = [], [], True
     with srv:
@@ -195,10 +182,9 @@ def partial_cost(root, model, threads, seconds):
         srv = h.Server(*tw.server_args(root, "--realtime_window", window,
                                        "--realtime_processing_pause", "1.0",
                                        "--post_speech_silence_duration", "2.0",
-                                       "--workers", "1", "--whisper_threads", str(threads)),
+                                       "--workers", "1", "--whisper_threads", str(threads),
+                                       model=model),
                        engine="whisper", name=f"bench-partials-{window}", drain_timeout=10)
-        srv.extra[srv.extra.index("--model") + 1] = model
-        srv.extra[srv.extra.index("--rt-model") + 1] = model
         with srv:
             srv.start(ready_timeout=600)
             secs, jobs, events = h.run_async(stream_partials(srv, pcm))

@@ -83,10 +83,6 @@ const stt_engine_vtable_t *stt_engine_find(const char *name);
  * pocketsphinx. */
 const char *stt_engine_auto_name(const stt_config_t *cfg);
 
-/* The directory Whisper model names resolve in (--download_root, $STT_MODEL_DIR,
- * $XDG_CACHE_HOME/stt-server/models, ~/.cache/stt-server/models). */
-void stt_whisper_model_dir(const stt_config_t *cfg, char *out, size_t cap);
-
 /* The fault-injection engine's live settings (a test tool: --engine fault --fault_injection,
  * changed by the control call_method "fault"). Any thread. */
 typedef struct {

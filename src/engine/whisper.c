@@ -24,7 +24,6 @@
 #include <cjson/cJSON.h>
 #include <whisper.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -114,7 +113,10 @@ static const char *compute_suffix(const char *ct)
     return NULL;
 }
 
-void stt_whisper_model_dir(const stt_config_t *cfg, char *out, size_t cap)
+/* The directory model names resolve in: --download_root, $STT_MODEL_DIR,
+ * $XDG_CACHE_HOME/stt-server/models, ~/.cache/stt-server/models (tools/download-model and
+ * tools/gen-test-model use the same rule). */
+static void model_dir(const stt_config_t *cfg, char *out, size_t cap)
 {
     const char *env = getenv("STT_MODEL_DIR"), *xdg = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
@@ -160,7 +162,7 @@ static int resolve_model(const stt_config_t *cfg, const char *name, char *path, 
         return STT_EINVAL;
     }
     char dir[1024];
-    stt_whisper_model_dir(cfg, dir, sizeof(dir));
+    model_dir(cfg, dir, sizeof(dir));
     snprintf(path, cap, "%s/ggml-%s%s.bin", dir, name, suffix);
     if (stat(path, &st) != 0) {
         *download = 1;
@@ -176,34 +178,35 @@ static const char *rt_model_name(const stt_config_t *cfg)
     return cfg->rt_model && cfg->rt_model[0] ? cfg->rt_model : "tiny";
 }
 
-/* Checks that both model files exist before the server starts: one line naming every missing
- * file and the command that fetches them. */
-static int wh_check(const stt_config_t *cfg, char *err, size_t errlen)
+/* Resolves --model and the realtime model to files (main_path, rt_path: cap bytes each).
+ * Every missing file and the command that fetches them go into one line in err. */
+static int resolve_models(const stt_config_t *cfg, char *main_path, char *rt_path, size_t cap,
+                          char *err, size_t errlen)
 {
     if (!cfg->model || !cfg->model[0]) {
         snprintf(err, errlen, "the whisper engine needs --model (a Whisper size or a ggml file)");
         return STT_EINVAL;
     }
     const char *names[2] = {cfg->model, rt_model_name(cfg)};
-    int n = strcmp(names[0], names[1]) == 0 ? 1 : 2;
-    char missing[2600] = "", fetch[256] = "", path[1200], one[512];
-    for (int i = 0; i < n; i++) {
+    char *paths[2] = {main_path, rt_path};
+    char missing[2600] = "", fetch[256] = "", one[512];
+    for (int i = 0; i < 2; i++) {
         int dl = 0;
-        int rc = resolve_model(cfg, names[i], path, sizeof(path), &dl, one, sizeof(one));
+        int rc = resolve_model(cfg, names[i], paths[i], cap, &dl, one, sizeof(one));
         if (rc == STT_EINVAL || (rc != 0 && !dl)) {
             snprintf(err, errlen, "%s", one);
             return rc;
         }
-        if (rc != 0) {
+        if (rc != 0 && (i == 0 || strcmp(paths[0], paths[1]) != 0)) {
             size_t l = strlen(missing), f = strlen(fetch);
-            snprintf(missing + l, sizeof(missing) - l, "%s%s", l ? " and " : "", path);
-            const char *suffix = compute_suffix(cfg->compute_type);
-            snprintf(fetch + f, sizeof(fetch) - f, " %s%s", names[i], suffix);
+            snprintf(missing + l, sizeof(missing) - l, "%s%s", l ? " and " : "", paths[i]);
+            snprintf(fetch + f, sizeof(fetch) - f, " %s%s", names[i],
+                     compute_suffix(cfg->compute_type));
         }
     }
     if (missing[0]) {
         char dir[1024];
-        stt_whisper_model_dir(cfg, dir, sizeof(dir));
+        model_dir(cfg, dir, sizeof(dir));
         snprintf(err, errlen, "model file %s not found; download it with: tools/download-model "
                  "--root %s%s",
                  missing, dir, fetch);
@@ -212,23 +215,26 @@ static int wh_check(const stt_config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* Checks that both model files exist before the server starts. */
+static int wh_check(const stt_config_t *cfg, char *err, size_t errlen)
+{
+    char main_path[1200], rt_path[1200];
+    return resolve_models(cfg, main_path, rt_path, sizeof(main_path), err, errlen);
+}
+
 /* ---- loading ---- */
 
 static void log_from_whisper(enum ggml_log_level level, const char *text, void *data)
 {
-    if (level >= GGML_LOG_LEVEL_WARN) {
-        size_t n = strlen(text);
-        while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
-            n--;
-        if (n)
-            STT_WARN(0, "whisper", "%.*s", (int)n, text);
-    } else if (stt_log_enabled(STT_LOG_DEBUG)) {
-        size_t n = strlen(text);
-        while (n && text[n - 1] == '\n')
-            n--;
-        if (n)
-            STT_DEBUG(0, "whisper", "%.*s", (int)n, text);
-    }
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+        n--;
+    if (n == 0)
+        return;
+    if (level >= GGML_LOG_LEVEL_WARN)
+        STT_WARN(0, "whisper", "%.*s", (int)n, text);
+    else
+        STT_DEBUG(0, "whisper", "%.*s", (int)n, text);
 }
 
 static struct whisper_context *load_one(const stt_config_t *cfg, const char *path)
@@ -244,13 +250,10 @@ static void wh_unload(stt_model_t *m);
 static int wh_load(const stt_config_t *cfg, stt_model_t **out, char *err, size_t errlen)
 {
     whisper_log_set(log_from_whisper, NULL);
-    int rc = wh_check(cfg, err, errlen);
+    char main_path[1200], rt_path[1200];
+    int rc = resolve_models(cfg, main_path, rt_path, sizeof(main_path), err, errlen);
     if (rc != 0)
         return rc;
-    char main_path[1200], rt_path[1200], e[256];
-    int dl;
-    resolve_model(cfg, cfg->model, main_path, sizeof(main_path), &dl, e, sizeof(e));
-    resolve_model(cfg, rt_model_name(cfg), rt_path, sizeof(rt_path), &dl, e, sizeof(e));
 
     stt_model_t *m = stt_calloc(1, sizeof(*m));
     pthread_mutex_init(&m->mu, NULL);

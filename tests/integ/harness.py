@@ -367,6 +367,16 @@ def read_wav(path):
         return w.readframes(w.getnframes()), w.getframerate()
 
 
+def write_wav(path, pcm, rate=16000):
+    """pcm16 LE mono bytes -> a WAV file; returns path."""
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return path
+
+
 def sox(*args):
     require_tool("sox")
     r = subprocess.run(["sox", *map(str, args)], capture_output=True)

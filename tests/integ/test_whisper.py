@@ -24,7 +24,6 @@ import os
 import subprocess
 import sys
 import time
-import wave
 
 import harness as h
 
@@ -58,8 +57,8 @@ def gen_model(root):
     return path
 
 
-def server_args(root, *extra):
-    return ["--model", MODEL, "--rt-model", MODEL, "--root", root, "--device", "cpu",
+def server_args(root, *extra, model=MODEL):
+    return ["--model", model, "--rt-model", model, "--root", root, "--device", "cpu",
             "--whisper_threads", str(THREADS), "--workers", "2", "--language", "en",
             "--no-admission_control", *extra]
 
@@ -76,11 +75,7 @@ def write_wav(path, samples):
     """float32 samples in [-1, 1) (exact int16 / 32768 values) -> 16-bit WAV, bit-exact."""
     import struct
     ints = [max(-32768, min(32767, round(x * 32768.0))) for x in samples]
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(struct.pack(f"<{len(ints)}h", *ints))
+    return h.write_wav(path, struct.pack(f"<{len(ints)}h", *ints))
 
 
 def whisper_cli_text(model_path, wav_path, out_base):
