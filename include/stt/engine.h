@@ -65,6 +65,11 @@ typedef struct {
      * thread at idle priority makes them and tops the pool up as utterances lease them, up to
      * the cap; unload stops it), so calls rarely pay for creating one on a worker. */
     void (*prewarm)(stt_model_t *m, int n);
+    /* Optional, on a worker thread, after a job of that worker failed (STT_EENGINE) or timed
+     * out: destroys the engine state this thread keeps (whisper: its whisper_state; the fault
+     * engine: its simulated state) and makes it anew, so a corrupted state does not fail every
+     * later job. Other workers keep serving meanwhile. Returns 0 or STT_E*. */
+    int (*worker_reset)(stt_model_t *m);
     /* Gauges for metrics (may be NULL): leased and pooled decoding states. */
     void (*stats)(stt_model_t *m, int *in_use, int *pooled);
 } stt_engine_vtable_t;
@@ -74,6 +79,9 @@ typedef struct {
  * stt_engine_cancelled() and then returns STT_ECANCELED. */
 void stt_engine_set_cancel_flag(const volatile int *flag);
 int stt_engine_cancelled(void);
+/* 1 while this thread runs a worker pool job (the flag above is set), 0 elsewhere (the loader
+ * thread's startup probe). */
+int stt_engine_in_job(void);
 
 /* Returns the engine named `name` ("pocketsphinx", "whisper", "null"), or NULL (also for
  * "whisper" in a build without whisper.cpp). */
@@ -87,6 +95,12 @@ const char *stt_engine_auto_name(const stt_config_t *cfg);
  * changed by the control call_method "fault"). Any thread. */
 typedef struct {
     double fail_rate, hang_rate, hang_s, slow_factor;
+    /* One-shot faults, each taken by the next N jobs: fail; hang (for hang_s, or until
+     * cancelled); corrupt the worker thread's engine state (that job and every later one on the
+     * thread fail until the pool recreates the state); leak a decoding state (parked on the
+     * worker, released only when its state is recreated or at unload). */
+    int fail_next, hang_next, crash_next, leak_next;
+    int hang_uncancellable; /* hangs ignore cancellation (the watchdog must replace the worker) */
 } stt_fault_params_t;
 void stt_fault_set(const stt_fault_params_t *p);
 void stt_fault_get(stt_fault_params_t *p);

@@ -19,7 +19,8 @@
     XX(EENGINE, -11, "engine failure")                                                             \
     XX(EUNSUPPORTED, -12, "not supported")                                                         \
     XX(ESHUTDOWN, -13, "shutting down")                                                            \
-    XX(EAGAIN, -14, "try again")
+    XX(EAGAIN, -14, "try again")                                                                   \
+    XX(ETIMEDOUT, -15, "timed out")
 
 enum stt_errno {
 #define STT_ERRNO_ENUM(name, val, msg) STT_##name = (val),

@@ -27,6 +27,11 @@ int stt_engine_cancelled(void)
     return tl_cancel && __atomic_load_n(tl_cancel, __ATOMIC_RELAXED);
 }
 
+int stt_engine_in_job(void)
+{
+    return tl_cancel != NULL;
+}
+
 const char *stt_engine_auto_name(const stt_config_t *cfg)
 {
     if ((cfg->model && cfg->model[0]) || (cfg->rt_model && cfg->rt_model[0]))

@@ -3,8 +3,15 @@
  * It wraps a real engine (--fault_inner: null or pocketsphinx) and, per job, on purpose: fails
  * it (engine error, --fault_fail_rate), hangs it for --fault_hang_s until the job is cancelled
  * (--fault_hang_rate), or stretches it to --fault_slow_factor times the wrapped engine's time.
- * The settings are process-wide and live: the control call_method "fault" changes them while
- * calls stream, so tests can cause an outage and end it.
+ * One-shot faults hit the next N jobs: fail, hang, corrupt ("crash") the worker thread's engine
+ * state, or leak a decoding state (stt_fault_params_t). The settings are process-wide and live:
+ * the control call_method "fault" changes them while calls stream, so tests can cause an outage
+ * and end it. Faults hit pool jobs only; the loader's startup probe is exempt.
+ *
+ * Each worker thread has a simulated engine state, as whisper has a whisper_state per worker:
+ * 256 KiB of scratch, a canary that a crash overwrites, and the decoding states it leaked. A
+ * thread with a corrupted state fails every job until the pool calls worker_reset, which frees
+ * the state (and what it leaked) and makes a new one.
  *
  * Threads: utt_* on engine workers; the settings are read under a mutex once per job. A
  * hanging or slowed job sleeps in 10 ms steps and polls stt_engine_cancelled(), like a real
@@ -30,8 +37,26 @@ struct stt_utt {
     stt_utt_t *iu;
 };
 
+/* A decoding state leaked on command, parked on the worker state that leaked it. */
+typedef struct leak {
+    struct leak *next;
+    stt_model_t *m;
+    stt_utt_t *iu;
+} leak_t;
+
+#define STATE_OK 0x57a7e0c0u
+#define STATE_SCRATCH (256 * 1024)
+
+typedef struct {
+    uint32_t canary; /* STATE_OK unless a crash overwrote it */
+    leak_t *leaked;
+    unsigned char *scratch;
+} worker_state_t;
+
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static stt_fault_params_t g_params = {0, 0, 10, 1};
+static stt_fault_params_t g_params = {0, 0, 10, 1, 0, 0, 0, 0, 0};
+static pthread_key_t g_state_key;
+static pthread_once_t g_state_once = PTHREAD_ONCE_INIT;
 static atomic_uint g_seed = 2463534242u;
 
 void stt_fault_set(const stt_fault_params_t *p)
@@ -77,6 +102,61 @@ static int sleep_cancellable(double secs)
     return stt_engine_cancelled() ? STT_ECANCELED : 0;
 }
 
+static void state_free(void *arg)
+{
+    worker_state_t *st = arg;
+    if (!st)
+        return;
+    while (st->leaked) {
+        leak_t *l = st->leaked;
+        st->leaked = l->next;
+        l->m->inner->utt_abort(l->iu);
+        free(l);
+    }
+    free(st->scratch);
+    free(st);
+}
+
+static void state_key_init(void)
+{
+    if (pthread_key_create(&g_state_key, state_free) != 0)
+        stt_fatal(__FILE__, __LINE__, "pthread_key_create failed");
+}
+
+/* This worker thread's state, made on its first job. */
+static worker_state_t *worker_state(void)
+{
+    pthread_once(&g_state_once, state_key_init);
+    worker_state_t *st = pthread_getspecific(g_state_key);
+    if (!st) {
+        st = stt_calloc(1, sizeof(*st));
+        st->canary = STATE_OK;
+        st->scratch = stt_calloc(1, STATE_SCRATCH);
+        pthread_setspecific(g_state_key, st);
+    }
+    return st;
+}
+
+static int fault_worker_reset(stt_model_t *m)
+{
+    (void)m;
+    pthread_once(&g_state_once, state_key_init);
+    state_free(pthread_getspecific(g_state_key));
+    pthread_setspecific(g_state_key, NULL);
+    worker_state(); /* anew */
+    return 0;
+}
+
+/* Takes one of a one-shot fault counter (0 if none left). */
+static int take_next(int *counter)
+{
+    pthread_mutex_lock(&g_mu);
+    int hit = *counter > 0;
+    *counter -= hit;
+    pthread_mutex_unlock(&g_mu);
+    return hit;
+}
+
 static const stt_engine_vtable_t *inner_engine(const stt_config_t *cfg)
 {
     const char *name = cfg->fault_inner && cfg->fault_inner[0] ? cfg->fault_inner : "null";
@@ -113,8 +193,12 @@ static int fault_load(const stt_config_t *cfg, stt_model_t **out, char *err, siz
         free(m);
         return rc;
     }
-    stt_fault_params_t p = {cfg->fault_fail_rate, cfg->fault_hang_rate, cfg->fault_hang_s,
-                            cfg->fault_slow_factor};
+    stt_fault_params_t p;
+    memset(&p, 0, sizeof(p));
+    p.fail_rate = cfg->fault_fail_rate;
+    p.hang_rate = cfg->fault_hang_rate;
+    p.hang_s = cfg->fault_hang_s;
+    p.slow_factor = cfg->fault_slow_factor;
     stt_fault_set(&p);
     STT_WARN(0, "fault_injection",
              "TEST TOOL: fault engine over %s: fail %.2f, hang %.2f for %.1f s, slow x%.1f",
@@ -131,8 +215,13 @@ static void fault_unload(stt_model_t *m)
     free(m);
 }
 
+static int before_job(void);
+
 static int fault_probe(stt_model_t *m)
 {
+    int rc = before_job();
+    if (rc != 0)
+        return rc;
     return m->inner->probe ? m->inner->probe(m->im) : 0;
 }
 
@@ -145,26 +234,70 @@ static int fault_begin(stt_model_t *m, const stt_utt_options_t *opt, stt_utt_t *
         free(u);
         return rc;
     }
+    if (stt_engine_in_job() && take_next(&g_params.leak_next)) {
+        leak_t *l = stt_calloc(1, sizeof(*l));
+        l->m = m;
+        if (m->inner->utt_begin(m->im, opt, &l->iu) == 0) {
+            worker_state_t *st = worker_state();
+            l->next = st->leaked;
+            st->leaked = l;
+            STT_WARN(0, "fault_leak", "TEST TOOL: leaked a decoding state on purpose");
+        } else {
+            free(l);
+        }
+    }
     *out = u;
     return 0;
+}
+
+/* A hang: hang_s seconds, cancellable unless hang_uncancellable. */
+static int hang(const stt_fault_params_t *p)
+{
+    int rc = 0;
+    if (p->hang_uncancellable) {
+        struct timespec ts = {(time_t)p->hang_s,
+                              (long)((p->hang_s - (double)(time_t)p->hang_s) * 1e9)};
+        nanosleep(&ts, NULL);
+    } else {
+        rc = sleep_cancellable(p->hang_s);
+    }
+    return rc ? rc : STT_EENGINE; /* a hang that ends on its own is a failure too */
 }
 
 /* Decides this job's fault before the wrapped engine runs: 0 (none), or the error to return. */
 static int before_job(void)
 {
+    if (!stt_engine_in_job())
+        return 0; /* the startup probe */
+    worker_state_t *st = worker_state();
+    if (st->canary != STATE_OK)
+        return STT_EENGINE; /* corrupted by an earlier crash: fails until recreated */
     stt_fault_params_t p;
-    stt_fault_get(&p);
-    if (p.fail_rate > 0 && uniform() < p.fail_rate)
+    pthread_mutex_lock(&g_mu);
+    p = g_params;
+    int crash = g_params.crash_next > 0, fail = !crash && g_params.fail_next > 0;
+    int hang_now = !crash && !fail && g_params.hang_next > 0;
+    g_params.crash_next -= crash;
+    g_params.fail_next -= fail;
+    g_params.hang_next -= hang_now;
+    pthread_mutex_unlock(&g_mu);
+    if (crash) {
+        memset(st->scratch, 0xa5, STATE_SCRATCH);
+        st->canary = 0xdeadbeefu;
+        STT_WARN(0, "fault_crash", "TEST TOOL: corrupted this worker's engine state on purpose");
         return STT_EENGINE;
-    if (p.hang_rate > 0 && uniform() < p.hang_rate) {
-        int rc = sleep_cancellable(p.hang_s);
-        return rc ? rc : STT_EENGINE; /* a hang that ends on its own is a failure too */
     }
+    if (fail || (p.fail_rate > 0 && uniform() < p.fail_rate))
+        return STT_EENGINE;
+    if (hang_now || (p.hang_rate > 0 && uniform() < p.hang_rate))
+        return hang(&p);
     return 0;
 }
 
 static int after_job(double t0)
 {
+    if (!stt_engine_in_job())
+        return 0;
     stt_fault_params_t p;
     stt_fault_get(&p);
     if (p.slow_factor > 1)
@@ -233,5 +366,6 @@ const stt_engine_vtable_t stt_engine_fault = {
     .utt_end = fault_end,
     .utt_abort = fault_abort,
     .prewarm = fault_prewarm,
+    .worker_reset = fault_worker_reset,
     .stats = fault_stats,
 };

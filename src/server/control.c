@@ -331,8 +331,9 @@ static void do_get(stt_ctl_t *c, const cJSON *req)
     cJSON_Delete(value);
 }
 
-/* call_method "fault" (kwargs fail_rate, hang_rate, hang_s, slow_factor): changes the fault
- * engine's settings live. Only with --engine fault --fault_injection (a test tool). */
+/* call_method "fault" (kwargs fail_rate, hang_rate, hang_s, slow_factor, fail_next, hang_next,
+ * crash_next, leak_next, hang_uncancellable): changes the fault engine's settings live. Only
+ * with --engine fault --fault_injection (a test tool). */
 static void do_fault(stt_ctl_t *c, const cJSON *req)
 {
     if (!c->srv->cfg->fault_injection || strcmp(c->srv->engine->name, "fault") != 0) {
@@ -344,28 +345,42 @@ static void do_fault(stt_ctl_t *c, const cJSON *req)
     const cJSON *kw = cJSON_GetObjectItemCaseSensitive(req, "kwargs");
     struct {
         const char *name;
-        double *v, lo, hi;
-    } f[] = {{"fail_rate", &p.fail_rate, 0, 1},
-             {"hang_rate", &p.hang_rate, 0, 1},
-             {"hang_s", &p.hang_s, 0, 3600},
-             {"slow_factor", &p.slow_factor, 1, 100}};
+        double *d;
+        int *i;
+        double lo, hi;
+    } f[] = {{"fail_rate", &p.fail_rate, NULL, 0, 1},
+             {"hang_rate", &p.hang_rate, NULL, 0, 1},
+             {"hang_s", &p.hang_s, NULL, 0, 3600},
+             {"slow_factor", &p.slow_factor, NULL, 1, 100},
+             {"fail_next", NULL, &p.fail_next, 0, 1000000},
+             {"hang_next", NULL, &p.hang_next, 0, 1000000},
+             {"crash_next", NULL, &p.crash_next, 0, 1000000},
+             {"leak_next", NULL, &p.leak_next, 0, 1000000},
+             {"hang_uncancellable", NULL, &p.hang_uncancellable, 0, 1}};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(kw, f[i].name);
         if (!v)
             continue;
-        if (!cJSON_IsNumber(v) || v->valuedouble < f[i].lo || v->valuedouble > f[i].hi) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < f[i].lo || v->valuedouble > f[i].hi ||
+            (f[i].i && v->valuedouble != (double)(int)v->valuedouble)) {
             char msg[128];
-            snprintf(msg, sizeof(msg), "fault: %s must be a number in %g..%g", f[i].name,
-                     f[i].lo, f[i].hi);
+            snprintf(msg, sizeof(msg), "fault: %s must be %s in %g..%g", f[i].name,
+                     f[i].i ? "an integer" : "a number", f[i].lo, f[i].hi);
             reply_status(c, "error", msg);
             return;
         }
-        *f[i].v = v->valuedouble;
+        if (f[i].d)
+            *f[i].d = v->valuedouble;
+        else
+            *f[i].i = (int)v->valuedouble;
     }
     stt_fault_set(&p);
-    char msg[200];
-    snprintf(msg, sizeof(msg), "Method fault called: fail_rate %g, hang_rate %g, hang_s %g, "
-             "slow_factor %g", p.fail_rate, p.hang_rate, p.hang_s, p.slow_factor);
+    char msg[300];
+    snprintf(msg, sizeof(msg),
+             "Method fault called: fail_rate %g, hang_rate %g, hang_s %g, slow_factor %g, "
+             "fail_next %d, hang_next %d, crash_next %d, leak_next %d, hang_uncancellable %d",
+             p.fail_rate, p.hang_rate, p.hang_s, p.slow_factor, p.fail_next, p.hang_next,
+             p.crash_next, p.leak_next, p.hang_uncancellable);
     STT_WARN(0, "fault_injection", "%s", msg);
     reply_status(c, "success", msg);
 }

@@ -45,7 +45,8 @@ static double hist_quantile(const stt_hist_t *h, double q)
 
 int stt_server_is_ready(const stt_server_t *srv)
 {
-    return srv->model != NULL && !srv->draining && !srv->load.overloaded;
+    return srv->model != NULL && !srv->draining && !srv->load.overloaded &&
+           srv->breaker.state == STT_BREAKER_CLOSED;
 }
 
 static long rss_bytes(void)
@@ -60,7 +61,7 @@ static long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-static int open_fds(void)
+int stt_open_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
     int n = 0;
@@ -90,21 +91,34 @@ static const char *recorder_state(const stt_server_t *srv)
         return "initializing";
     if (srv->draining)
         return "draining";
+    if (srv->breaker.state == STT_BREAKER_OPEN)
+        return "engine_unavailable";
+    if (srv->breaker.state == STT_BREAKER_HALF_OPEN)
+        return "recovering";
     return "ready";
 }
 
-/* Healthy: serving (model loaded, not draining, engine not failing). An overloaded server is
- * still healthy, reported as "degraded": it serves its calls but admits no new ones. */
+/* Healthy: serving (model loaded, not draining). A server that admits no new sessions, for load
+ * or because its circuit breaker is open, is "degraded": alive, keeping its calls (and their
+ * audio), recovering by itself. */
 static int healthy(const stt_server_t *srv)
 {
-    return srv->model != NULL && !srv->draining && srv->m.consecutive_errors < 5;
+    return srv->model != NULL && !srv->draining;
 }
 
 static const char *health_status(const stt_server_t *srv)
 {
     if (!healthy(srv))
         return "unhealthy";
-    return srv->load.overloaded ? "degraded" : "healthy";
+    return srv->load.overloaded || srv->breaker.state != STT_BREAKER_CLOSED ? "degraded"
+                                                                            : "healthy";
+}
+
+/* Self-healing can still bring the engine back: the model loaded and fewer workers are stuck
+ * in engine calls that never returned than are serving. */
+static int can_recover(const stt_server_t *srv, const stt_pool_stats_t *ps)
+{
+    return srv->model_state >= 0 && ps->retired_running < ps->workers;
 }
 
 static char *health_json(stt_server_t *srv)
@@ -188,12 +202,43 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(er, "transcription_errors", (double)m->transcription_errors);
     cJSON_AddNumberToObject(er, "recorder_errors", (double)m->recorder_errors);
     cJSON_AddNumberToObject(er, "consecutive_errors", (double)m->consecutive_errors);
+    cJSON_AddNumberToObject(e, "jobs_in_flight", (double)srv->jobs_in_flight);
+    cJSON_AddNumberToObject(e, "timeouts", (double)ps.timeouts);
+    cJSON_AddNumberToObject(e, "workers_replaced", (double)ps.workers_replaced);
+    cJSON_AddNumberToObject(e, "worker_resets", (double)ps.worker_resets);
+    cJSON_AddNumberToObject(e, "worker_reset_failures", (double)ps.worker_reset_failures);
+    cJSON_AddNumberToObject(e, "workers_stuck", ps.retired_running);
     cJSON *r = cJSON_AddObjectToObject(o, "recovery");
     cJSON_AddNumberToObject(r, "recovery_attempts", (double)m->recovery_attempts);
-    cJSON_AddBoolToObject(r, "can_recover", srv->model_state >= 0);
+    cJSON_AddBoolToObject(r, "can_recover", can_recover(srv, &ps));
+    cJSON_AddNumberToObject(r, "finals_retried", (double)m->finals_retried);
+    cJSON_AddNumberToObject(r, "finals_failed", (double)m->finals_failed);
+    const stt_breaker_t *b = &srv->breaker;
+    double now = stt_now_s();
+    cJSON *br = cJSON_AddObjectToObject(o, "circuit_breaker");
+    cJSON_AddStringToObject(br, "state", stt_breaker_state_name(b->state));
+    cJSON_AddNumberToObject(br, "consecutive_failures", b->consecutive_failures);
+    cJSON_AddNumberToObject(br, "window_failure_rate", stt_breaker_window_rate(b, now));
+    cJSON_AddNumberToObject(br, "openings_since_closed", b->openings);
+    cJSON_AddNumberToObject(br, "opened_total", (double)b->n_opened);
+    cJSON_AddNumberToObject(br, "half_opened_total", (double)b->n_half_opened);
+    cJSON_AddNumberToObject(br, "closed_total", (double)b->n_closed);
+    cJSON_AddNumberToObject(br, "probes_total", (double)b->n_probes);
+    cJSON_AddNumberToObject(br, "probe_failures_total", (double)b->n_probe_failures);
+    cJSON_AddNumberToObject(br, "backoff_seconds", b->delay_s);
+    cJSON_AddNumberToObject(br, "backoff_ceiling_seconds", b->ceiling_s);
+    cJSON_AddNumberToObject(br, "retry_in_seconds",
+                            b->state == STT_BREAKER_OPEN ? b->retry_at_s - now : 0);
+    cJSON_AddStringToObject(br, "last_reason", b->reason);
+    cJSON *cl = cJSON_AddObjectToObject(o, "cleanup");
+    cJSON_AddNumberToObject(cl, "closed_idle", (double)m->sessions_closed_idle);
+    cJSON_AddNumberToObject(cl, "closed_max_duration", (double)m->sessions_closed_max_duration);
+    cJSON_AddNumberToObject(cl, "stuck_sockets", (double)m->sockets_stuck);
+    cJSON_AddNumberToObject(cl, "consistency_errors", (double)m->consistency_errors);
     cJSON *p = cJSON_AddObjectToObject(o, "process");
     cJSON_AddNumberToObject(p, "resident_memory_bytes", (double)rss_bytes());
-    cJSON_AddNumberToObject(p, "open_fds", open_fds());
+    cJSON_AddNumberToObject(p, "open_fds", stt_open_fds());
+    cJSON_AddNumberToObject(p, "open_fds_at_ready", srv->base_fds);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -275,10 +320,21 @@ static char *metrics_prometheus(stt_server_t *srv)
        "# TYPE stt_sessions_rejected_total counter\n"
        "stt_sessions_rejected_total{reason=\"capacity\"} %llu\n"
        "stt_sessions_rejected_total{reason=\"draining\"} %llu\n"
-       "stt_sessions_rejected_total{reason=\"overload\"} %llu\n",
+       "stt_sessions_rejected_total{reason=\"overload\"} %llu\n"
+       "stt_sessions_rejected_total{reason=\"engine_unavailable\"} %llu\n",
        (unsigned long long)m->sessions_rejected_capacity,
        (unsigned long long)m->sessions_rejected_draining,
-       (unsigned long long)m->sessions_rejected_overload);
+       (unsigned long long)m->sessions_rejected_overload,
+       (unsigned long long)m->sessions_rejected_unavailable);
+    pf(&b,
+       "# HELP stt_sessions_closed_total Data sessions the server closed by itself.\n"
+       "# TYPE stt_sessions_closed_total counter\n"
+       "stt_sessions_closed_total{reason=\"idle\"} %llu\n"
+       "stt_sessions_closed_total{reason=\"max_duration\"} %llu\n"
+       "stt_sessions_closed_total{reason=\"stuck_socket\"} %llu\n",
+       (unsigned long long)m->sessions_closed_idle,
+       (unsigned long long)m->sessions_closed_max_duration,
+       (unsigned long long)m->sockets_stuck);
     prom_scalar(&b, "stt_control_connections_total", "counter", "Control connections accepted.",
                 (double)m->control_total);
     prom_scalar(&b, "stt_audio_chunks_total", "counter", "Audio frames processed.",
@@ -306,6 +362,49 @@ static char *metrics_prometheus(stt_server_t *srv)
                 (double)m->jobs_cancelled);
     prom_scalar(&b, "stt_consecutive_errors", "gauge", "Engine failures since the last success.",
                 (double)m->consecutive_errors);
+    const stt_breaker_t *br = &srv->breaker;
+    pf(&b, "# HELP stt_circuit_breaker_state 1 for the engine circuit breaker's current state.\n"
+           "# TYPE stt_circuit_breaker_state gauge\n");
+    for (int st = STT_BREAKER_CLOSED; st <= STT_BREAKER_HALF_OPEN; st++)
+        pf(&b, "stt_circuit_breaker_state{state=\"%s\"} %d\n",
+           stt_breaker_state_name((stt_breaker_state_t)st), (int)br->state == st);
+    pf(&b,
+       "# HELP stt_circuit_breaker_transitions_total Circuit breaker transitions, by new state.\n"
+       "# TYPE stt_circuit_breaker_transitions_total counter\n"
+       "stt_circuit_breaker_transitions_total{to=\"open\"} %llu\n"
+       "stt_circuit_breaker_transitions_total{to=\"half_open\"} %llu\n"
+       "stt_circuit_breaker_transitions_total{to=\"closed\"} %llu\n",
+       (unsigned long long)br->n_opened, (unsigned long long)br->n_half_opened,
+       (unsigned long long)br->n_closed);
+    prom_scalar(&b, "stt_circuit_breaker_backoff_seconds", "gauge",
+                "The last backoff drawn (full jitter below the ceiling).", br->delay_s);
+    prom_scalar(&b, "stt_recovery_attempts_total", "counter",
+                "Half-open probing rounds started by the circuit breaker.",
+                (double)m->recovery_attempts);
+    prom_scalar(&b, "stt_can_recover", "gauge",
+                "0 when self-healing cannot bring the engine back (model failed, workers stuck).",
+                can_recover(srv, &ps));
+    prom_scalar(&b, "stt_engine_timeouts_total", "counter",
+                "Engine jobs the watchdog aborted for running past their deadline.",
+                (double)ps.timeouts);
+    prom_scalar(&b, "stt_engine_workers_replaced_total", "counter",
+                "Workers stuck in an engine call past the watchdog's grace, replaced.",
+                (double)ps.workers_replaced);
+    prom_scalar(&b, "stt_engine_worker_resets_total", "counter",
+                "Worker engine states destroyed and recreated after a failure.",
+                (double)ps.worker_resets);
+    prom_scalar(&b, "stt_engine_jobs_in_flight", "gauge",
+                "Engine jobs handed to the workers and not yet back.",
+                (double)srv->jobs_in_flight);
+    prom_scalar(&b, "stt_finals_retried_total", "counter",
+                "Finals decoded again after an engine failure or timeout.",
+                (double)m->finals_retried);
+    prom_scalar(&b, "stt_finals_failed_total", "counter",
+                "Utterances whose final could not be produced (error transcription_failed).",
+                (double)m->finals_failed);
+    prom_scalar(&b, "stt_consistency_errors_total", "counter",
+                "Mismatches found by the periodic consistency check.",
+                (double)m->consistency_errors);
     prom_scalar(&b, "stt_engine_workers", "gauge", "Engine worker threads.", ps.workers);
     prom_scalar(&b, "stt_engine_busy_workers", "gauge", "Workers running a job.", ps.busy);
     pf(&b,
@@ -346,7 +445,7 @@ static char *metrics_prometheus(stt_server_t *srv)
     prom_hist(&b, "stt_engine_job_duration_seconds", "", "kind=\"partial\"", &m->job_feed, 0);
     prom_scalar(&b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
                 (double)rss_bytes());
-    prom_scalar(&b, "process_open_fds", "gauge", "Open file descriptors.", open_fds());
+    prom_scalar(&b, "process_open_fds", "gauge", "Open file descriptors.", stt_open_fds());
     prom_scalar(&b, "process_start_time_seconds", "gauge", "Start time since the epoch.",
                 srv->started_epoch);
     return b.buf;

@@ -17,6 +17,17 @@ typedef struct {
     size_t len;
 } job_queue_t;
 
+/* One worker thread. `job` is what it runs now (under the pool lock); a retired worker (hung
+ * past the watchdog's grace) leaves the pool's count and exits once its engine call returns. */
+typedef struct stt_worker {
+    struct stt_worker *next;
+    stt_pool_t *pool;
+    pthread_t thread;
+    stt_job_t *job;
+    int retired;
+    int needs_reset; /* its last job failed: recreate the engine state before the next one */
+} stt_worker_t;
+
 struct stt_pool {
     const stt_engine_vtable_t *engine;
     stt_model_t *model;
@@ -24,13 +35,16 @@ struct stt_pool {
     pthread_cond_t cv;
     job_queue_t finals, urgent, feeds, done;
     int stopping;
-    int n_workers;
+    int n_workers;    /* live (not retired) workers */
+    stt_worker_t *workers;
+    int retired_running; /* retired workers still inside an engine call */
     int busy;
     double busy_s;    /* total seconds workers spent running jobs */
     double wait_s;    /* total seconds jobs waited in the queues */
     uint64_t started; /* jobs taken by a worker */
     uint64_t samples; /* audio samples of the FEED and FINAL jobs that ran */
-    pthread_t *threads;
+    uint64_t submitted, handed_back, timeouts, replaced, resets, reset_failures;
+    int running; /* worker threads exist (between create and stop) */
     stt_pool_wakeup_cb wakeup;
     void *wakeup_data;
     int wake_enabled; /* cleared by stt_pool_disable_wakeup */
@@ -82,6 +96,11 @@ static void run_job_body(stt_pool_t *p, stt_job_t *j)
     const stt_engine_vtable_t *e = p->engine;
     j->started_s = stt_now_s();
     j->status = 0;
+    if (j->kind == STT_JOB_PROBE) {
+        j->status = e->probe ? e->probe(p->model) : 0;
+        j->finished_s = stt_now_s();
+        return;
+    }
     if (j->kind == STT_JOB_ABORT) {
         if (j->utt)
             e->utt_abort(j->utt);
@@ -110,9 +129,26 @@ static void run_job_body(stt_pool_t *p, stt_job_t *j)
     j->finished_s = stt_now_s();
 }
 
+/* Recreates this worker's engine state after a failed job (engine.h, worker_reset). */
+static void reset_worker_state(stt_pool_t *p)
+{
+    int rc = p->engine->worker_reset(p->model);
+    pthread_mutex_lock(&p->mu);
+    p->resets++;
+    p->reset_failures += rc != 0;
+    pthread_mutex_unlock(&p->mu);
+    if (rc != 0)
+        STT_ERROR(0, "worker_reset_failed", "engine state could not be recreated: %s",
+                  stt_strerror(rc));
+    else
+        STT_WARN(0, "worker_reset", "[PRODUCTION] engine state of a worker recreated after a "
+                                    "failed job");
+}
+
 static void *worker_main(void *arg)
 {
-    stt_pool_t *p = arg;
+    stt_worker_t *w = arg;
+    stt_pool_t *p = w->pool;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         stt_job_t *j = NULL;
@@ -127,14 +163,24 @@ static void *worker_main(void *arg)
         p->busy++;
         p->started++;
         p->wait_s += stt_now_s() - j->submitted_s;
+        w->job = j;
+        int reset = w->needs_reset && p->engine->worker_reset;
+        w->needs_reset = 0;
         pthread_mutex_unlock(&p->mu);
 
+        if (reset)
+            reset_worker_state(p);
         run_job(p, j);
 
         pthread_mutex_lock(&p->mu);
+        w->job = NULL;
+        if (j->timed_out)
+            j->status = STT_ETIMEDOUT;
+        if (j->status == STT_EENGINE || j->status == STT_ETIMEDOUT)
+            w->needs_reset = 1;
         p->busy--;
         p->busy_s += j->finished_s - j->started_s;
-        if (j->kind != STT_JOB_ABORT)
+        if (j->kind == STT_JOB_FEED || j->kind == STT_JOB_FINAL)
             p->samples += j->n_samples;
         /* One wakeup per batch: the loop takes the whole done list at once, so only the push
          * onto an empty list needs to wake it (at thousands of jobs a second, a pipe write per
@@ -148,9 +194,74 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&p->mu);
         if (wake && --p->waking == 0 && !p->wake_enabled)
             pthread_cond_broadcast(&p->cv); /* stt_pool_disable_wakeup waits for this */
+        if (w->retired)
+            break;
+    }
+    if (w->retired) {
+        /* Replaced long ago; nobody joins this thread (it was detached when retired). */
+        p->retired_running--;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        free(w);
+        return NULL;
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
+}
+
+/* Starts one worker thread and links it (caller holds p->mu, or no thread runs yet). */
+static void add_worker(stt_pool_t *p)
+{
+    stt_worker_t *w = stt_calloc(1, sizeof(*w));
+    w->pool = p;
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        stt_fatal(__FILE__, __LINE__, "pthread_create failed");
+    w->next = p->workers;
+    p->workers = w;
+    p->n_workers++;
+}
+
+void stt_pool_reset_workers(stt_pool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    for (stt_worker_t *w = p->workers; w; w = w->next)
+        w->needs_reset = 1;
+    pthread_mutex_unlock(&p->mu);
+}
+
+size_t stt_pool_watchdog(stt_pool_t *p, double now, double grace_s, stt_job_t **expired,
+                         size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&p->mu);
+    for (stt_worker_t **wp = &p->workers; *wp;) {
+        stt_worker_t *w = *wp;
+        stt_job_t *j = w->job;
+        double ran = j ? now - j->started_s : 0;
+        if (j && j->timeout_s > 0 && ran > j->timeout_s && !j->timed_out && n < max) {
+            j->timed_out = 1;
+            __atomic_store_n(&j->cancel, 1, __ATOMIC_RELAXED);
+            p->timeouts++;
+            expired[n++] = j;
+        }
+        if (j && j->timed_out && ran > j->timeout_s + grace_s && !p->stopping) {
+            /* The engine ignores the abort: give up on this thread, start another. */
+            w->retired = 1;
+            *wp = w->next;
+            p->n_workers--;
+            p->retired_running++;
+            p->replaced++;
+            pthread_detach(w->thread);
+            STT_ERROR(0, "worker_retired",
+                      "[PRODUCTION] a worker stuck %.1f s in one job was retired and replaced",
+                      ran);
+            add_worker(p);
+            continue;
+        }
+        wp = &w->next;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
@@ -158,17 +269,16 @@ stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
 {
     stt_pool_t *p = stt_calloc(1, sizeof(*p));
     p->engine = engine;
-    p->n_workers = n_workers;
     p->wakeup = wakeup;
     p->wakeup_data = wakeup_data;
     p->wake_enabled = 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    p->threads = stt_calloc((size_t)n_workers, sizeof(pthread_t));
-    for (int i = 0; i < n_workers; i++) {
-        if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0)
-            stt_fatal(__FILE__, __LINE__, "pthread_create failed");
-    }
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < n_workers; i++)
+        add_worker(p);
+    p->running = 1;
+    pthread_mutex_unlock(&p->mu);
     return p;
 }
 
@@ -191,7 +301,8 @@ stt_model_t *stt_pool_model(stt_pool_t *p)
 void stt_pool_submit(stt_pool_t *p, stt_job_t *job)
 {
     job->submitted_s = stt_now_s();
-    if (!p->threads) {
+    __atomic_add_fetch(&p->submitted, 1, __ATOMIC_RELAXED);
+    if (!p->running) {
         /* Stopped (shutdown): run inline so the job still comes back exactly once. */
         if (p->model)
             run_job(p, job);
@@ -212,6 +323,7 @@ stt_job_t *stt_pool_take_done(stt_pool_t *p)
 {
     pthread_mutex_lock(&p->mu);
     stt_job_t *head = p->done.head;
+    p->handed_back += p->done.len;
     p->done.head = p->done.tail = NULL;
     p->done.len = 0;
     pthread_mutex_unlock(&p->mu);
@@ -229,6 +341,14 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
     out->wait_s = p->wait_s;
     out->started = p->started;
     out->audio_s = (double)p->samples / 16000.0;
+    out->submitted = __atomic_load_n(&p->submitted, __ATOMIC_RELAXED);
+    out->handed_back = p->handed_back;
+    out->timeouts = p->timeouts;
+    out->workers_replaced = p->replaced;
+    out->worker_resets = p->resets;
+    out->worker_reset_failures = p->reset_failures;
+    out->retired_running = p->retired_running;
+    out->done_waiting = p->done.len;
     stt_model_t *m = p->model;
     pthread_mutex_unlock(&p->mu);
     out->decoders_in_use = out->decoders_pooled = 0;
@@ -268,25 +388,55 @@ size_t stt_pool_cancel_queued(stt_pool_t *p)
 
 void stt_pool_stop(stt_pool_t *p)
 {
-    if (!p || !p->threads)
+    if (!p || !p->running)
         return;
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
     if (!p->model)
         cancel_queued_locked(p); /* never loaded: queued jobs cannot run */
     pthread_cond_broadcast(&p->cv);
+    stt_worker_t *ws = p->workers;
+    p->workers = NULL;
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->n_workers; i++)
-        pthread_join(p->threads[i], NULL);
-    free(p->threads);
-    p->threads = NULL;
+    while (ws) {
+        stt_worker_t *next = ws->next;
+        pthread_join(ws->thread, NULL);
+        free(ws);
+        ws = next;
+    }
+    /* Retired workers are cancelled already; give them a moment to come back. */
+    pthread_mutex_lock(&p->mu);
+    double until = stt_now_s() + 2.0;
+    while (p->retired_running > 0 && stt_now_s() < until) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    p->n_workers = 0;
+    p->running = 0;
+    pthread_mutex_unlock(&p->mu);
 }
 
-void stt_pool_destroy(stt_pool_t *p)
+int stt_pool_destroy(stt_pool_t *p)
 {
     if (!p)
-        return;
+        return 0;
     stt_pool_stop(p);
+    pthread_mutex_lock(&p->mu);
+    int stuck = p->retired_running;
+    pthread_mutex_unlock(&p->mu);
+    if (stuck > 0) {
+        /* A thread is still inside an engine call that never returned: it will touch the pool
+         * when it does, so the pool (and that call's job) is left allocated. */
+        STT_ERROR(0, "worker_stuck", "%d retired worker(s) never returned; pool not freed",
+                  stuck);
+        return -1;
+    }
     stt_job_t *j;
     while ((j = q_pop(&p->done))) {
         stt_result_dispose(&j->result);
@@ -296,4 +446,5 @@ void stt_pool_destroy(stt_pool_t *p)
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
+    return 0;
 }

@@ -21,7 +21,8 @@
 typedef enum {
     STT_JOB_FEED = 0, /* push audio, maybe return a partial */
     STT_JOB_FINAL,    /* push the rest of the audio, end the utterance, return the final */
-    STT_JOB_ABORT     /* release the utterance without a result */
+    STT_JOB_ABORT,    /* release the utterance without a result */
+    STT_JOB_PROBE     /* the circuit breaker's health probe: engine->probe (owner NULL) */
 } stt_job_kind_t;
 
 typedef struct stt_job {
@@ -36,6 +37,8 @@ typedef struct stt_job {
     int want_partial;
     int urgent; /* FEED only: the utterance has no partial yet; runs before other feeds */
     volatile int cancel; /* set (atomically) by the loop while the job runs: stop early */
+    double timeout_s;    /* watchdog: seconds the job may run (0 = no deadline) */
+    int timed_out;       /* the watchdog fired (written under the pool lock; read by the loop) */
     /* results, written by the worker */
     int status; /* 0 or STT_E* (STT_EBUSY: no decoder free, retry later) */
     stt_result_t result;
@@ -69,9 +72,28 @@ typedef struct {
     double wait_s;    /* cumulative seconds jobs spent queued before a worker took them */
     uint64_t started; /* cumulative jobs taken by workers */
     double audio_s;   /* cumulative seconds of 16 kHz audio in the jobs that ran */
+    uint64_t submitted, handed_back; /* jobs given to the pool / returned by stt_pool_take_done */
+    uint64_t timeouts;               /* jobs the watchdog expired */
+    uint64_t workers_replaced;       /* hung workers retired and replaced */
+    uint64_t worker_resets, worker_reset_failures; /* engine state recreated after a failure */
+    int retired_running;             /* retired workers still inside an engine call */
+    size_t done_waiting;             /* finished jobs the loop has not taken yet */
 } stt_pool_stats_t;
 
 void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out);
+
+/* Asks every worker to recreate its engine state (engine.h, worker_reset) before its next job:
+ * the consistency check's remedy for state leaked inside the engine. */
+void stt_pool_reset_workers(stt_pool_t *p);
+
+/* The watchdog, called by the loop a few times a second. A running job past its timeout_s is
+ * marked timed_out and cancelled (engines that poll stt_engine_cancelled() return at once; its
+ * status then becomes STT_ETIMEDOUT) and stored in `expired` (up to max; the job still belongs
+ * to the pool until it comes back). A job still running grace_s after that has its worker
+ * retired: a new worker thread takes its place at once, and the old one exits when (if) the
+ * engine call returns, handing the job back as usual. Returns how many jobs expired now. */
+size_t stt_pool_watchdog(stt_pool_t *p, double now, double grace_s, stt_job_t **expired,
+                         size_t max);
 
 /* Stops calling `wakeup` and returns once no worker is inside it, so the loop may destroy what
  * the callback uses (the lws context). Finished jobs still reach the done list. */
@@ -85,8 +107,10 @@ size_t stt_pool_cancel_queued(stt_pool_t *p);
  * jobs come back as STT_ECANCELED). Afterwards stt_pool_take_done returns what is left. */
 void stt_pool_stop(stt_pool_t *p);
 
-/* Stops (if needed) and frees the pool, freeing any job still in the done queue. */
-void stt_pool_destroy(stt_pool_t *p);
+/* Stops (if needed) and frees the pool, freeing any job still in the done queue. Returns 0, or
+ * -1 when a retired worker never came back from its engine call: then nothing is freed, and the
+ * caller must not unload the model either. */
+int stt_pool_destroy(stt_pool_t *p);
 
 double stt_now_s(void); /* CLOCK_MONOTONIC seconds */
 

@@ -18,14 +18,20 @@
 #include "stt/error.h"
 #include "stt/log.h"
 
+#include <cjson/cJSON.h>
+
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TICK_US (50 * LWS_US_PER_MS)
 #define DRAIN_NATURAL_S 3.0 /* how long SIGTERM lets utterances end by themselves */
+#define WATCHDOG_GRACE_S 2.0 /* a cancelled job still running this much later: replace worker */
+#define MAX_DURATION_GRACE_S 30.0 /* --max_session_duration: the last final's allowance */
+#define FD_SLACK 32 /* fds beyond listeners + sockets the consistency check tolerates */
 
 typedef struct {
     void *obj;  /* stt_session_t * or stt_ctl_t * */
@@ -148,14 +154,122 @@ static void reject(struct lws *wsi, int code, const char *reason)
     lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
 }
 
+/* ---- circuit breaker (breaker.h) and its probes ---- */
+
+int stt_server_engine_up(const stt_server_t *srv)
+{
+    return srv->model != NULL && srv->breaker.state == STT_BREAKER_CLOSED;
+}
+
+/* Tells every live call about the engine's state (extended events; see docs/protocol.md). */
+static void broadcast_engine_state(stt_server_t *srv)
+{
+    const stt_breaker_t *b = &srv->breaker;
+    char msg[300];
+    for (stt_session_t *s = srv->sessions; s; s = s->next) {
+        if (!s->wsi || s->closing)
+            continue;
+        if (b->state == STT_BREAKER_OPEN) {
+            snprintf(msg, sizeof(msg),
+                     "speech engine unavailable (%s); this call's audio is kept and transcribed "
+                     "when it recovers (next try in %.1f s)",
+                     b->reason, b->retry_at_s - stt_now_s());
+            stt_session_send_error(s, "engine_unavailable", msg);
+        } else if (b->state == STT_BREAKER_CLOSED) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "type", "info");
+            cJSON_AddStringToObject(o, "code", "engine_recovered");
+            snprintf(msg, sizeof(msg), "speech engine recovered after %.1f s",
+                     stt_now_s() - b->opened_s);
+            cJSON_AddStringToObject(o, "message", msg);
+            stt_session_send_json(s, cJSON_PrintUnformatted(o));
+            cJSON_Delete(o);
+        }
+    }
+}
+
+static void breaker_timer_cb(lws_sorted_usec_list_t *sul);
+
+/* One probe job (engine->probe: a second of audio) while half-open. */
+static void submit_probe(stt_server_t *srv)
+{
+    if (srv->probe_inflight || !srv->pool)
+        return;
+    stt_job_t *j = stt_calloc(1, sizeof(*j));
+    j->kind = STT_JOB_PROBE;
+    j->timeout_s = srv->cfg->job_timeout + srv->cfg->job_timeout_per_audio_second;
+    srv->probe_inflight = 1;
+    srv->jobs_in_flight++;
+    stt_pool_submit(srv->pool, j);
+}
+
+/* After a transition: arm the backoff timer (open), start probing (half-open), tell the calls
+ * (open, closed). */
+static void breaker_changed(stt_server_t *srv)
+{
+    stt_breaker_t *b = &srv->breaker;
+    srv->m.consecutive_errors = (uint64_t)b->consecutive_failures;
+    if (b->state == STT_BREAKER_OPEN) {
+        if (srv->ctx) {
+            double d = b->retry_at_s - stt_now_s();
+            lws_sul_schedule(srv->ctx, 0, &srv->breaker_sul, breaker_timer_cb,
+                             d > 0 ? (lws_usec_t)(d * 1e6) : 1);
+        }
+        broadcast_engine_state(srv);
+    } else if (b->state == STT_BREAKER_HALF_OPEN) {
+        srv->m.recovery_attempts++;
+        submit_probe(srv);
+    } else {
+        broadcast_engine_state(srv);
+    }
+}
+
+static void breaker_timer_cb(lws_sorted_usec_list_t *sul)
+{
+    stt_server_t *srv = lws_container_of(sul, stt_server_t, breaker_sul);
+    if (stt_breaker_poll(&srv->breaker, stt_now_s()))
+        breaker_changed(srv);
+}
+
+void stt_server_job_outcome(stt_server_t *srv, int status)
+{
+    int changed = stt_breaker_record(&srv->breaker, status == 0, stt_now_s());
+    srv->m.consecutive_errors = (uint64_t)srv->breaker.consecutive_failures;
+    if (changed)
+        breaker_changed(srv);
+}
+
+static void probe_done(stt_server_t *srv, stt_job_t *j)
+{
+    srv->probe_inflight = 0;
+    srv->jobs_in_flight--;
+    if (j->status != 0 && j->status != STT_ECANCELED)
+        STT_WARN(0, "probe_failed", "engine probe failed: %s", stt_strerror(j->status));
+    int changed = j->status != STT_ECANCELED &&
+                  stt_breaker_probe_done(&srv->breaker, j->status == 0, stt_now_s());
+    if (changed)
+        breaker_changed(srv);
+    else if (srv->breaker.state == STT_BREAKER_HALF_OPEN && j->status == 0)
+        submit_probe(srv); /* the next one */
+    free(j);
+}
+
 /* ---- jobs coming back ---- */
+
+static void job_done(stt_server_t *srv, stt_job_t *j)
+{
+    if (j->kind == STT_JOB_PROBE)
+        probe_done(srv, j);
+    else
+        stt_session_on_job_done(j);
+}
 
 static void drain_done_jobs(stt_server_t *srv)
 {
     stt_job_t *j = stt_pool_take_done(srv->pool);
     while (j) {
         stt_job_t *next = j->next;
-        stt_session_on_job_done(j);
+        job_done(srv, j);
         j = next;
     }
 }
@@ -186,6 +300,13 @@ static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (srv->draining) {
             srv->m.sessions_rejected_draining++;
             reject(wsi, 1013, "server is draining");
+            return -1;
+        }
+        if (srv->model && srv->breaker.state != STT_BREAKER_CLOSED) {
+            srv->m.sessions_rejected_unavailable++;
+            STT_WARN(0, "session_rejected", "engine circuit breaker %s; refusing %s",
+                     stt_breaker_state_name(srv->breaker.state), ip);
+            reject(wsi, 1013, "speech engine unavailable, try again later");
             return -1;
         }
         if (srv->load.overloaded || stt_load_full(srv, srv->n_sessions + 1)) {
@@ -601,6 +722,144 @@ static void load_sample(stt_server_t *srv, double now)
     l->pace_s = l->queue_wait > 0.05 ? (4 * l->queue_wait > 1.0 ? 1.0 : 4 * l->queue_wait) : 0;
 }
 
+/* ---- watchdog and resource cleanup ---- */
+
+static void watchdog_step(stt_server_t *srv, double now)
+{
+    stt_job_t *expired[64];
+    size_t n = stt_pool_watchdog(srv->pool, now, WATCHDOG_GRACE_S, expired, 64);
+    for (size_t i = 0; i < n; i++) {
+        if (expired[i]->kind == STT_JOB_PROBE)
+            STT_WARN(0, "engine_timeout", "engine probe ran past %.1f s", expired[i]->timeout_s);
+        else
+            stt_session_on_job_timeout(expired[i]);
+    }
+}
+
+/* A peer that stopped reading: its queued output has not moved for --stuck_socket_timeout. */
+static int out_stuck(const stt_config_t *cfg, stt_outq_t *q, double *moved_s, uint64_t *last,
+                     double now)
+{
+    if (!q->head || q->sent != *last) {
+        *moved_s = now;
+        *last = q->sent;
+        return 0;
+    }
+    return cfg->stuck_socket_timeout > 0 && now - *moved_s > cfg->stuck_socket_timeout;
+}
+
+static void kill_stuck(stt_server_t *srv, struct lws *wsi, uint64_t id, size_t bytes)
+{
+    srv->m.sockets_stuck++;
+    STT_WARN(id, "stuck_socket", "peer read nothing for %.0f s (%zu bytes queued); dropping it",
+             srv->cfg->stuck_socket_timeout, bytes);
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+/* Idle timeout, maximum session duration and stuck sockets, once a second. */
+static void cleanup_step(stt_server_t *srv, double now)
+{
+    const stt_config_t *cfg = srv->cfg;
+    for (stt_session_t *s = srv->sessions; s; s = s->next) {
+        if (!s->wsi)
+            continue;
+        if (out_stuck(cfg, &s->out, &s->out_moved_s, &s->out_last_sent, now)) {
+            kill_stuck(srv, s->wsi, s->id, s->out.bytes);
+            s->out_moved_s = now; /* once */
+            continue;
+        }
+        if (s->closing || srv->draining)
+            continue;
+        if (cfg->idle_timeout > 0 && now - s->last_audio_s > cfg->idle_timeout) {
+            char why[80];
+            snprintf(why, sizeof(why), "idle timeout: no audio for %.0f s", cfg->idle_timeout);
+            srv->m.sessions_closed_idle++;
+            STT_INFO(s->id, "idle_timeout", "%s", why);
+            stt_session_close(s, 1000, why);
+            continue;
+        }
+        double age = now - s->opened_s;
+        if (cfg->max_session_duration <= 0 || age < cfg->max_session_duration)
+            continue;
+        if (!s->max_duration_hit) {
+            /* End the recording so its final is delivered, then ignore further audio. */
+            s->max_duration_hit = 1;
+            s->drain_ignore_audio = 1;
+            if (stt_turn_state(s->turn) == STT_TURN_RECORDING && stt_turn_stop(s->turn) != 0)
+                stt_turn_abort(s->turn);
+            STT_INFO(s->id, "max_duration", "session reached %.0f s: closing after its last final",
+                     cfg->max_session_duration);
+        }
+        if (stt_session_is_idle(s) || age > cfg->max_session_duration + MAX_DURATION_GRACE_S) {
+            srv->m.sessions_closed_max_duration++;
+            stt_session_close(s, 1000, "maximum session duration reached");
+        }
+    }
+    for (stt_ctl_t *c = srv->ctls; c; c = c->next) {
+        if (out_stuck(cfg, &c->out, &c->out_moved_s, &c->out_last_sent, now)) {
+            kill_stuck(srv, c->wsi, 0, c->out.bytes);
+            c->out_moved_s = now;
+        }
+    }
+}
+
+/* Every --consistency_check_interval: what the loop believes against what the pool, the engine
+ * and the kernel say. A mismatch is logged and counted; more decoding states in use than
+ * utterances and jobs can hold, twice in a row, is a leak inside the engine: every worker
+ * recreates its engine state (which frees what that state leaked). */
+static void consistency_step(stt_server_t *srv, double now)
+{
+    if (srv->cfg->consistency_check_interval <= 0 || now < srv->next_consistency_s || !srv->model)
+        return;
+    srv->next_consistency_s = now + srv->cfg->consistency_check_interval;
+    drain_done_jobs(srv); /* jobs in the done list are with neither side */
+    int sessions = 0, ctls = 0, bad = 0;
+    long handles = 0;
+    for (stt_session_t *s = srv->sessions; s; s = s->next) {
+        sessions++;
+        handles += s->cur && s->cur->handle;
+        for (stt_uttstate_t *u = s->finishing; u; u = u->next)
+            handles += u->handle != NULL;
+    }
+    for (stt_ctl_t *c = srv->ctls; c; c = c->next)
+        ctls++;
+    stt_pool_stats_t ps;
+    stt_pool_stats(srv->pool, &ps);
+    int64_t pool_out = (int64_t)(ps.submitted - ps.handed_back);
+    int64_t pool_seen = (int64_t)ps.queued_final + (int64_t)ps.queued_feed + ps.busy +
+                        (int64_t)ps.done_waiting + ps.retired_running;
+    int fds = stt_open_fds(), fd_limit = srv->base_fds + srv->n_sessions + srv->n_ctls + FD_SLACK;
+    if (sessions != srv->n_sessions || ctls != srv->n_ctls) {
+        STT_ERROR(0, "consistency", "session list holds %d data and %d control connections; "
+                  "gauges say %d and %d", sessions, ctls, srv->n_sessions, srv->n_ctls);
+        bad++;
+    }
+    if (pool_out != srv->jobs_in_flight || pool_seen != pool_out) {
+        STT_ERROR(0, "consistency", "jobs: the loop counts %lld in flight, the pool %lld handed "
+                  "out and %lld queued, running or done", (long long)srv->jobs_in_flight,
+                  (long long)pool_out, (long long)pool_seen);
+        bad++;
+    }
+    if (srv->base_fds > 0 && fds > fd_limit) {
+        STT_ERROR(0, "consistency", "%d fds open; expected at most %d (%d at start, %d "
+                  "connections)", fds, fd_limit, srv->base_fds, srv->n_sessions + srv->n_ctls);
+        bad++;
+    }
+    if (ps.decoders_in_use > handles + srv->jobs_in_flight) {
+        if (++srv->leak_suspect >= 2) {
+            STT_ERROR(0, "consistency", "the engine holds %d decoding states; utterances and "
+                      "jobs account for %ld: recreating every worker's engine state",
+                      ps.decoders_in_use, handles + (long)srv->jobs_in_flight);
+            stt_pool_reset_workers(srv->pool);
+            srv->leak_suspect = 0;
+            bad++;
+        }
+    } else {
+        srv->leak_suspect = 0;
+    }
+    srv->m.consistency_errors += (uint64_t)bad;
+}
+
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
     stt_server_t *srv = lws_container_of(sul, stt_server_t, tick);
@@ -611,6 +870,8 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
             srv->model = m;
             srv->load.rtf = srv->probe_rtf;
             stt_pool_set_model(srv->pool, m);
+            srv->base_fds = stt_open_fds();
+            srv->next_consistency_s = now + srv->cfg->consistency_check_interval;
             STT_INFO(0, "ready", "[PRODUCTION] Server ready (start to ready %.2f s)",
                      now - srv->started_s);
         } else if (srv->model_state < 0) {
@@ -618,8 +879,14 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
             srv->stop_loop = 2;
         }
     }
-    if (srv->model)
+    if (srv->model) {
+        int second = now - srv->load.sample_s >= 1.0;
         load_sample(srv, now);
+        watchdog_step(srv, now);
+        if (second)
+            cleanup_step(srv, now);
+        consistency_step(srv, now);
+    }
     if (g_signal && !srv->draining)
         begin_drain(srv);
     drain_done_jobs(srv);
@@ -659,6 +926,11 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     srv->n_workers = workers;
     srv->started_s = stt_now_s();
     srv->started_epoch = (double)time(NULL);
+    stt_breaker_config_t bc = {(int)cfg->breaker_failures, cfg->breaker_failure_rate,
+                               cfg->breaker_window,        (int)cfg->breaker_min_jobs,
+                               cfg->breaker_backoff,       cfg->breaker_backoff_max,
+                               (int)cfg->breaker_probes};
+    stt_breaker_init(&srv->breaker, &bc, (uint32_t)time(NULL) ^ (uint32_t)getpid());
 
     lws_set_log_level(
         cfg->debug_websockets ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO) : LLL_ERR, NULL);
@@ -705,6 +977,7 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     pthread_join(loader, NULL);
     rc = srv->stop_loop == 2 ? 1 : 0;
     lws_sul_cancel(&srv->tick);
+    lws_sul_cancel(&srv->breaker_sul);
     /* Workers must stop waking the loop before the context goes (a wakeup on a destroyed
      * context crashed a shutdown under overload). Destroying the context closes every socket
      * (CLOSED callbacks detach sessions); jobs still queued belong to closed sessions and are
@@ -722,14 +995,13 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     while ((j = stt_pool_take_done(srv->pool))) { /* jobs may submit ABORTs, run inline now */
         while (j) {
             stt_job_t *next = j->next;
-            stt_session_on_job_done(j);
+            job_done(srv, j);
             j = next;
         }
     }
-    stt_pool_destroy(srv->pool);
     stt_model_t *m = atomic_load(&g_loaded_model);
-    if (m)
-        engine->unload(m);
+    if (stt_pool_destroy(srv->pool) == 0 && m)
+        engine->unload(m); /* not while a stuck worker may still be inside it */
     STT_INFO(0, "stop", "[PRODUCTION] stt-server stopped (exit %d)", rc);
     free(srv);
     return rc;

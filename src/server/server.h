@@ -10,6 +10,7 @@
 
 #include <libwebsockets.h>
 
+#include "breaker.h"
 #include "pool.h"
 #include "stt/config.h"
 #include "stt/engine.h"
@@ -31,6 +32,7 @@ typedef struct stt_outmsg {
 typedef struct {
     stt_outmsg_t *head, *tail;
     size_t count, bytes;
+    uint64_t sent; /* messages taken off the queue (written) so far */
 } stt_outq_t;
 
 /* Engine-side state of one utterance. Owned by its session; referenced by at most one job at a
@@ -51,7 +53,8 @@ typedef struct stt_uttstate {
     size_t final_base;  /* > 0 when the head was released (see release_fed) */
     size_t final_n;     /* the utterance's length */
     size_t job_end;     /* end of the audio in the FEED job out (what it acknowledges) */
-    double retry_at_s;  /* no decoder free: retry after this time */
+    double retry_at_s;  /* no decoder free, or a failed final: retry after this time */
+    int retries;        /* finals decoded again after a failure */
     double stop_wall_s; /* monotonic time of recording_stop */
     double start_wall_s;
     int partials_sent;
@@ -70,6 +73,10 @@ struct stt_session {
     char name[64];
     stt_ctl_t *ctl; /* paired control connection, or NULL */
     double opened_s;
+    double last_audio_s; /* when the last audio frame arrived (--idle_timeout) */
+    double out_moved_s;   /* when queued output last moved or was empty (--stuck_socket_timeout) */
+    uint64_t out_last_sent;
+    int max_duration_hit; /* --max_session_duration: recording ended, closing once idle */
     stt_session_params_t params;
     uint64_t talk_chunks; /* 512-sample chunks received while recording (admission pricing) */
 
@@ -122,6 +129,8 @@ struct stt_ctl {
     stt_session_params_t overlay; /* parameters set before a session was paired */
     int overlay_set;
     stt_outq_t out;
+    double out_moved_s; /* --stuck_socket_timeout, as for sessions */
+    uint64_t out_last_sent;
     char *rx; /* control message assembly (64 KiB, lazily) */
     size_t rx_len;
     int closing;
@@ -140,7 +149,10 @@ void stt_hist_observe(stt_hist_t *h, double v);
 
 typedef struct {
     uint64_t sessions_total, sessions_rejected_capacity, sessions_rejected_draining;
-    uint64_t sessions_rejected_overload;
+    uint64_t sessions_rejected_overload, sessions_rejected_unavailable;
+    uint64_t sessions_closed_idle, sessions_closed_max_duration, sockets_stuck;
+    uint64_t finals_retried, finals_failed;
+    uint64_t consistency_errors;
     uint64_t control_total;
     uint64_t frames_total, frame_errors[16];
     double audio_seconds;
@@ -198,12 +210,26 @@ struct stt_server {
     lws_sorted_usec_list_t tick;
     int n_workers;
     double probe_rtf; /* written by the loader before it publishes the model */
+    /* self-healing */
+    stt_breaker_t breaker;
+    lws_sorted_usec_list_t breaker_sul; /* fires when an open breaker may go half-open */
+    int probe_inflight;                 /* a half-open probe job is with the pool */
+    double next_consistency_s;
+    int leak_suspect; /* consecutive checks that found more decoding states than holders */
+    int64_t jobs_in_flight; /* jobs handed to the pool and not yet back (loop's own count) */
+    int base_fds;     /* fds open when the server became ready (listeners, pipes, logs) */
 };
 
 /* server.c */
 /* Runs the server until SIGTERM/SIGINT drained it; returns the process exit code. */
 int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers);
 void stt_server_request_write(struct lws *wsi);
+
+/* The engine takes jobs: loaded and the circuit breaker closed. */
+int stt_server_engine_up(const stt_server_t *srv);
+
+/* Feeds a session job's outcome (0 or STT_E*) to the circuit breaker. */
+void stt_server_job_outcome(stt_server_t *srv, int status);
 
 /* Would n live data sessions load the engine past --admission_max_load at the measured cost per
  * session (stt_load_t)? Never while admission control is off. */
@@ -219,6 +245,9 @@ int stt_session_on_message(stt_session_t *s, const uint8_t *buf, size_t len);
 /* Appends a fragment; returns 0, or -1 if the message exceeds the frame cap (session closing). */
 int stt_session_on_fragment(stt_session_t *s, const uint8_t *in, size_t len, int final);
 void stt_session_on_job_done(stt_job_t *job);
+/* The watchdog expired the session's running job (it comes back later, as STT_ETIMEDOUT). */
+void stt_session_on_job_timeout(stt_job_t *job);
+void stt_session_send_error(stt_session_t *s, const char *code, const char *message);
 /* The socket is gone: detach and free once no job is outstanding. */
 void stt_session_detach(stt_session_t *s);
 void stt_session_tick(stt_session_t *s, double now);
@@ -241,5 +270,6 @@ void stt_outq_clear(stt_outq_t *q);
 int stt_monitor_http(stt_server_t *srv, struct lws *wsi, const char *path, char **body,
                      size_t *body_len, const char **content_type);
 int stt_server_is_ready(const stt_server_t *srv);
+int stt_open_fds(void);
 
 #endif /* STT_SERVER_SERVER_H */

@@ -24,6 +24,7 @@
 
 #define OUTQ_MAX_BYTES (64u << 20) /* a client that stops reading is closed past this */
 #define DECODER_RETRY_S 0.05
+#define FINAL_RETRY_S 0.2 /* a failed final is tried again after this (breaker permitting) */
 
 static double epoch_now(void)
 {
@@ -57,6 +58,7 @@ stt_outmsg_t *stt_outq_pop(stt_outq_t *q)
         q->tail = NULL;
     q->count--;
     q->bytes -= m->len;
+    q->sent++;
     return m;
 }
 
@@ -137,7 +139,7 @@ void stt_session_close(stt_session_t *s, int code, const char *reason)
     stt_server_request_write(s->wsi);
 }
 
-static void send_error(stt_session_t *s, const char *code, const char *message)
+void stt_session_send_error(stt_session_t *s, const char *code, const char *message)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", "error");
@@ -188,6 +190,7 @@ static stt_job_t *job_new(stt_uttstate_t *u, stt_job_kind_t kind)
     u->inflight = 1;
     u->job = j;
     s->jobs_out++;
+    s->srv->jobs_in_flight++;
     return j;
 }
 
@@ -318,22 +321,69 @@ static void release_fed(stt_session_t *s, stt_uttstate_t *u)
         stt_turn_release(s->turn, u->job_end);
 }
 
+/* The watchdog's deadline for a job: --job_timeout plus --job_timeout_per_audio_second for each
+ * second of audio it decodes (an engine that is not incremental decodes the whole utterance). */
+static void job_deadline(stt_uttstate_t *u, stt_job_t *j, size_t end)
+{
+    const stt_server_t *srv = u->session->srv;
+    size_t begin = srv->engine->incremental ? end - j->n_samples : u->fed_start;
+    double audio_s = (double)(end > begin ? end - begin : 0) / 16000.0;
+    j->timeout_s = srv->cfg->job_timeout + srv->cfg->job_timeout_per_audio_second * audio_s;
+}
+
+/* A failed job lost the engine's state of an utterance whose audio [fed_start, base) was already
+ * released (incremental engines free what they consumed): that audio cannot be decoded again.
+ * It is counted like --handle_buffer_overflow's drops and the call is told. */
+static void note_lost_audio(stt_uttstate_t *u, size_t base)
+{
+    stt_session_t *s = u->session;
+    if (base <= u->fed_start)
+        return;
+    const size_t C = STT_TURN_CHUNK_SAMPLES;
+    size_t first = u->fed_start / C, last = (base + C - 1) / C, speech = 0;
+    for (size_t c = first; c < last; c++)
+        speech += c >= u->n_chunks || u->speech[c];
+    size_t chunks = last - first;
+    u->fed_start = base;
+    s->srv->m.chunks_dropped += chunks;
+    s->srv->m.speech_chunks_dropped += speech;
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "engine failure: %zu chunks (%.2f s) of utterance %u were decoded by the failed "
+             "job and are no longer held; the rest is decoded again",
+             chunks, (double)(chunks * C) / 16000.0, u->seq);
+    STT_WARN(s->id, "audio_dropped", "%s", msg);
+    if (!s->wsi)
+        return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "warning");
+    cJSON_AddStringToObject(o, "code", "audio_dropped");
+    cJSON_AddStringToObject(o, "message", msg);
+    cJSON_AddNumberToObject(o, "dropped_chunks", (double)chunks);
+    cJSON_AddNumberToObject(o, "dropped_speech_chunks", (double)speech);
+    stt_session_send_json(s, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
 /* Hands the audio recorded since the last job to the engine, if no job for this utterance is out.
  */
 static void utt_pump(stt_session_t *s, double now)
 {
     stt_uttstate_t *u = s->cur;
-    if (!u || u->inflight || u->ended || now < u->retry_at_s || !s->srv->model)
+    if (!u || u->inflight || u->ended || now < u->retry_at_s || !stt_server_engine_up(s->srv))
         return;
     size_t held;
     const int16_t *rec = stt_turn_recording(s->turn, &held);
     size_t base = stt_turn_recording_offset(s->turn), n = base + held;
     if (!rec || n <= u->fed)
         return;
-    if (u->fed < base) /* a rewind after an engine failure: what was released is gone */
+    if (u->fed < base) { /* a rewind after an engine failure: what was released is gone */
+        note_lost_audio(u, base);
         u->fed = base;
+    }
     stt_job_t *j = job_new(u, STT_JOB_FEED);
     job_take_audio(u, j, rec, base, u->fed, n);
+    job_deadline(u, j, n);
     u->fed = u->job_end = n;
     j->want_partial = partial_due(s, u, now);
     j->urgent = j->want_partial && u->partials_sent == 0;
@@ -347,9 +397,13 @@ static void utt_submit_final(stt_uttstate_t *u)
     stt_session_t *s = u->session;
     stt_job_t *j = job_new(u, STT_JOB_FINAL);
     size_t from = u->fed <= u->final_n ? u->fed : u->final_n;
-    if (from < u->final_base)
+    if (from < u->final_base) {
+        if (!u->handle)
+            note_lost_audio(u, u->final_base);
         from = u->final_base;
+    }
     job_take_audio(u, j, u->final_pcm, u->final_base, from, u->final_n);
+    job_deadline(u, j, u->final_n);
     u->fed = u->final_n;
     stt_pool_submit(s->srv->pool, j);
 }
@@ -442,7 +496,7 @@ static void flush_stopped(stt_session_t *s)
                              u->final_base ? 0 : u->final_n);
     STT_DEBUG(s->id, "recording_stop", "utterance %u: %.2f s", u->seq,
               (double)u->final_n / 16000.0);
-    if (!u->inflight && s->srv->model)
+    if (!u->inflight && stt_server_engine_up(s->srv))
         utt_submit_final(u);
 }
 
@@ -564,23 +618,44 @@ static void handle_partial(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
     send_text(s, "realtime", text);
 }
 
-static void handle_final(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
+/* A final that failed (engine error, watchdog timeout) is decoded again from the audio the
+ * utterance still holds, as long as it ended less than --final_hold ago: during an outage the
+ * breaker holds it until the engine is back. Returns 1 when it will be retried. */
+static int final_retry(stt_session_t *s, stt_uttstate_t *u, const stt_job_t *j)
+{
+    double now = stt_now_s();
+    if (!s->wsi || s->closing || j->status == STT_ECANCELED ||
+        now - u->stop_wall_s >= s->srv->cfg->final_hold)
+        return 0;
+    u->fed = u->fed_start;
+    u->retry_at_s = now + FINAL_RETRY_S;
+    u->retries++;
+    s->srv->m.finals_retried++;
+    STT_WARN(s->id, "final_retry", "utterance %u: %s; decoding it again (retry %d, %.1f s after "
+             "it ended)", u->seq, stt_strerror(j->status), u->retries, now - u->stop_wall_s);
+    return 1;
+}
+
+/* Returns 1 when the utterance stays (its final will be retried), 0 when it is done. */
+static int handle_final(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
 {
     stt_metrics_t *m = &s->srv->m;
+    if (j->status != 0 && j->status != STT_ECANCELED)
+        m->transcription_errors++;
+    if (j->status != 0 && final_retry(s, u, j))
+        return 1;
     finishing_remove(s, u);
     if (j->status != 0) {
-        m->transcription_errors++;
-        m->consecutive_errors++;
+        m->finals_failed++;
         STT_ERROR(s->id, "final_failed", "utterance %u: %s", u->seq, stt_strerror(j->status));
         if (s->wsi)
-            send_error(s, "transcription_failed", stt_strerror(j->status));
+            stt_session_send_error(s, "transcription_failed", stt_strerror(j->status));
         if (s->vad_start_pending && !s->finishing) {
             s->vad_start_pending = 0;
             send_type(s, "vad_detect_start");
         }
-        return;
+        return 0;
     }
-    m->consecutive_errors = 0;
     char text[8192];
     stt_text_final(j->result.text ? j->result.text : "", text, sizeof(text));
     if (s->wsi && !s->closing) {
@@ -607,6 +682,7 @@ static void handle_final(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
     } else {
         m->finals_dropped++;
     }
+    return 0;
 }
 
 void stt_session_on_job_done(stt_job_t *j)
@@ -615,6 +691,7 @@ void stt_session_on_job_done(stt_job_t *j)
     stt_session_t *s = u->session;
     stt_server_t *srv = s->srv;
     s->jobs_out--;
+    srv->jobs_in_flight--;
     u->inflight = 0;
     u->job = NULL;
     STT_DEBUG(s->id, "job_done", "kind %d utt %u: %zu samples, waited %.1f ms, ran %.1f ms, rc %d",
@@ -624,6 +701,8 @@ void stt_session_on_job_done(stt_job_t *j)
     double dur = j->finished_s - j->started_s;
     if (j->status == STT_ECANCELED && j->started_s > 0)
         srv->m.jobs_cancelled++; /* stopped early: its session went away (not an error) */
+    if (j->kind != STT_JOB_ABORT && j->status != STT_EBUSY && j->status != STT_ECANCELED)
+        stt_server_job_outcome(srv, j->status);
 
     if (j->kind == STT_JOB_ABORT) {
         uttstate_free(u);
@@ -638,13 +717,9 @@ void stt_session_on_job_done(stt_job_t *j)
         if (j->status != STT_ECANCELED)
             stt_hist_observe(&srv->m.job_feed, dur);
         if (j->status != 0) {
-            if (j->status != STT_ECANCELED) {
+            if (j->status != STT_ECANCELED)
                 srv->m.transcription_errors++;
-                srv->m.consecutive_errors++;
-            }
             u->fed = u->fed_start; /* the engine dropped the utterance; start over with a new one */
-        } else {
-            srv->m.consecutive_errors = 0;
         }
         if (u->abandoned) {
             utt_release(u);
@@ -658,9 +733,9 @@ void stt_session_on_job_done(stt_job_t *j)
     } else {
         if (j->status != STT_ECANCELED)
             stt_hist_observe(&srv->m.job_final, dur);
-        if (!u->abandoned)
-            handle_final(s, u, j);
-        if (u->handle) /* cancelled before it ran: the engine still holds the utterance */
+        if (!u->abandoned && handle_final(s, u, j))
+            ; /* kept for a retry (its handle was freed by utt_end) */
+        else if (u->handle) /* cancelled before it ran: the engine still holds the utterance */
             utt_release(u);
         else
             uttstate_free(u);
@@ -679,15 +754,53 @@ void stt_session_on_job_done(stt_job_t *j)
         stt_session_close(s, 1001, "server shutting down");
 }
 
+/* An ended utterance that has waited --final_hold for a working engine: the call is told, the
+ * audio freed. */
+static void final_give_up(stt_session_t *s, stt_uttstate_t *u, double now)
+{
+    char msg[160];
+    snprintf(msg, sizeof(msg), "utterance %u not transcribed: the engine was unavailable for "
+             "%.1f s after it ended (--final_hold)", u->seq, now - u->stop_wall_s);
+    STT_ERROR(s->id, "final_failed", "%s", msg);
+    finishing_remove(s, u);
+    s->srv->m.finals_failed++;
+    stt_session_send_error(s, "transcription_failed", msg);
+    if (s->vad_start_pending && !s->finishing) {
+        s->vad_start_pending = 0;
+        send_type(s, "vad_detect_start");
+    }
+    utt_release(u);
+}
+
 void stt_session_tick(stt_session_t *s, double now)
 {
     if (!s->wsi || !s->srv->model)
         return;
-    /* Utterances that waited for a decoder or for the model. */
-    for (stt_uttstate_t *u = s->finishing; u; u = u->next)
-        if (!u->inflight && now >= u->retry_at_s)
+    int up = stt_server_engine_up(s->srv);
+    /* Utterances that waited for a decoder, for the model, or for the engine to come back. */
+    for (stt_uttstate_t *u = s->finishing, *nx; u; u = nx) {
+        nx = u->next;
+        if (u->inflight)
+            continue;
+        if (now - u->stop_wall_s >= s->srv->cfg->final_hold && !up)
+            final_give_up(s, u, now);
+        else if (up && now >= u->retry_at_s)
             utt_submit_final(u);
+    }
     utt_pump(s, now);
+}
+
+void stt_session_on_job_timeout(stt_job_t *j)
+{
+    stt_uttstate_t *u = j->owner;
+    stt_session_t *s = u->session;
+    char msg[200];
+    snprintf(msg, sizeof(msg), "the engine took longer than %.1f s on utterance %u (%s); the job "
+             "was aborted and the utterance's audio is decoded again", j->timeout_s, u->seq,
+             j->kind == STT_JOB_FINAL ? "final" : "partial");
+    STT_ERROR(s->id, "engine_timeout", "%s", msg);
+    if (s->wsi && !u->abandoned)
+        stt_session_send_error(s, "engine_timeout", msg);
 }
 
 int stt_session_is_idle(const stt_session_t *s)
@@ -815,12 +928,12 @@ int stt_session_on_message(stt_session_t *s, const uint8_t *buf, size_t len)
         srv->m.frame_errors[e < 16 ? e : 15]++;
         srv->m.recorder_errors++;
         STT_WARN(s->id, "bad_frame", "%s: %s", stt_frame_err_name(e), err);
-        send_error(s, stt_frame_err_name(e), err);
+        stt_session_send_error(s, stt_frame_err_name(e), err);
         stt_session_close(s, stt_frame_err_close_code(e), err);
         return -1;
     }
     srv->m.frames_total++;
-    srv->m.last_activity_s = stt_now_s();
+    srv->m.last_activity_s = s->last_audio_s = stt_now_s();
     srv->m.audio_seconds += (double)fr.n_samples / fr.sample_rate_hz;
     if (srv->cfg->logchunks)
         STT_DEBUG(s->id, "chunk", "%zu samples at %d Hz", fr.n_samples, fr.sample_rate_hz);
@@ -831,7 +944,7 @@ int stt_session_on_message(stt_session_t *s, const uint8_t *buf, size_t len)
     if (!s->rs) {
         s->rs = stt_resampler_create(fr.sample_rate_hz, 16000, STT_RESAMPLE_QUALITY_DEFAULT);
         if (!s->rs) {
-            send_error(s, "unsupported_sample_rate", "resampler rejected the rate");
+            stt_session_send_error(s, "unsupported_sample_rate", "resampler rejected the rate");
             stt_session_close(s, 1007, "unsupported sample rate");
             return -1;
         }
@@ -861,7 +974,7 @@ int stt_session_on_fragment(stt_session_t *s, const uint8_t *in, size_t len, int
         s->srv->m.frame_errors[STT_FRAME_TOOBIG]++;
         s->srv->m.recorder_errors++;
         STT_WARN(s->id, "bad_frame", "frame_too_large: %s", msg);
-        send_error(s, "frame_too_large", msg);
+        stt_session_send_error(s, "frame_too_large", msg);
         stt_session_close(s, 1009, msg);
         s->rx_len = 0;
         return -1;
@@ -893,7 +1006,7 @@ stt_session_t *stt_session_create(stt_server_t *srv, struct lws *wsi, const char
     s->wsi = wsi;
     snprintf(s->ip, sizeof(s->ip), "%s", ip);
     snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
-    s->opened_s = stt_now_s();
+    s->opened_s = s->last_audio_s = stt_now_s();
     s->params = srv->cfg->sess;
     stt_vad_params_t vp = stt_vad_default_params();
     stt_vad_params_from_sensitivity(&vp, s->params.silero_sensitivity,

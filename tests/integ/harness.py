@@ -54,7 +54,7 @@ EVENT_TYPES = {
     "vad_detect_start", "vad_detect_stop", "recording_start", "realtime",
     "start_turn_detection", "stop_turn_detection", "recording_stop", "transcription_start",
     "fullSentence", "wakeword_detection_start", "wakeword_detection_end", "wakeword_detected",
-    "error",
+    "error", "warning", "info",
 }
 
 

@@ -298,6 +298,9 @@ static void test_every_job_back_exactly_once(void **state)
             assert_null(j->utt);
             assert_null(j->result.text);
             break;
+        case STT_JOB_PROBE: /* not submitted here */
+            fail();
+            break;
         }
     }
     for (size_t i = 0; i < N; i++)
