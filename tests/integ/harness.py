@@ -745,5 +745,50 @@ def check_transcription_start(ev, min_s, max_s):
     return secs
 
 
+# ---------------------------------------------------------------------------------------------
+# Prometheus text and self-healing scenarios
+# ---------------------------------------------------------------------------------------------
+
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)(\s+\d+)?$')
+
+
+def parse_prom(text):
+    """{(name, frozenset(labels)): value} for every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE_RE.match(line)
+        if not m:
+            raise AssertionError(f"unparseable sample line: {line!r}")
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def prom_metrics(srv):
+    """The server's /metrics as Prometheus scrapes it, parsed (parse_prom)."""
+    status, _, body = srv.get("/metrics", {"Accept": PROM_ACCEPT_PLAIN})
+    if status != 200:
+        raise AssertionError(f"/metrics returned {status}")
+    return parse_prom(body.decode())
+
+
+def prom_value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())))
+
+
+async def stream_calls(url, pcm, rate, rounds, gap_s, name, frames_per_msg=320, t0=None):
+    """One call that says pcm `rounds` times, each followed by gap_s of silence, in real time.
+    Returns the DataClient, still open (the caller waits for finals and closes it)."""
+    c = await DataClient(url, name=name).connect()
+    t = c.t0 = t0 if t0 is not None else time.monotonic()
+    for _ in range(rounds):
+        t = await c.send_pcm(pcm, rate, frames_per_msg, True, t)
+        t = await c.send_pcm(silence(gap_s, rate), rate, frames_per_msg, True, t)
+    c.t_end = t
+    return c
+
+
 def run_async(coro):
     return asyncio.run(coro)

@@ -25,23 +25,6 @@ HEALTH_KEYS = {
 # One server shared by all cases; run_unittests() starts it first and stops it at the end.
 SRV = h.Server(name="monitoring")
 
-SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)(\s+\d+)?$')
-
-
-def parse_prom(text):
-    """{(name, frozenset(labels)): value} for every sample line."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = SAMPLE_RE.match(line)
-        if not m:
-            raise AssertionError(f"unparseable sample line: {line!r}")
-        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
 def promtool_check(text):
     exe = h.require_tool("promtool")
     r = subprocess.run([exe, "check", "metrics"], input=text, capture_output=True, text=True,
@@ -100,7 +83,7 @@ class Monitoring(unittest.TestCase):
             rc, out = promtool_check(text)
             h.log(f"  promtool check metrics (Accept {accept[:40]}...): rc {rc} {out[:500]}")
             self.assertEqual(rc, 0, f"promtool: {out}\n--- metrics ---\n{text[:3000]}")
-            samples = parse_prom(text)
+            samples = h.parse_prom(text)
             names = {n for n, _ in samples}
             self.assertIn("stt_sessions_active", names)
             # Every histogram: the +Inf bucket equals _count for the same label set.
@@ -122,12 +105,12 @@ class Monitoring(unittest.TestCase):
         utt, path, ref = h.librivox_set()[1]
         pcm, rate = h.read_wav(path)
         _, before = SRV.get_json("/health")
-        prom_before = parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
+        prom_before = h.parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
 
         async def go():
             c = await h.DataClient(SRV.data_url("mon"), name="mon").connect()
             await asyncio.sleep(0.3)
-            during = parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
+            during = h.parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
             _, health_during = SRV.get_json("/health")
             # Fast (not real-time) streaming: this test is about counters, not timing.
             await h.transcribe(None, pcm, rate, tail_s=1.5, realtime=False, final_timeout=30,
@@ -146,7 +129,7 @@ class Monitoring(unittest.TestCase):
         h.log(f"  /health before {before}\n  /health after  {after}")
         self.assertGreater(after["audio_chunks_processed"], before["audio_chunks_processed"])
         self.assertGreater(after["total_connections"], before["total_connections"])
-        prom_after = parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
+        prom_after = h.parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
         moved = sorted(f"{n}{dict(l) if l else ''}: {prom_before.get((n, l), 0)} -> {v}"
                        for (n, l), v in prom_after.items()
                        if v > prom_before.get((n, l), 0) and not n.endswith("_bucket"))
@@ -156,7 +139,7 @@ class Monitoring(unittest.TestCase):
         self.assertTrue(any(re.search(r"_count", m) for m in moved), "no histogram observed")
         # The session is gone again.
         for _ in range(20):
-            act = sum(v for (n, _), v in parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
+            act = sum(v for (n, _), v in h.parse_prom(prom({"Accept": h.PROM_ACCEPT_PLAIN})[2])
                       .items() if n == "stt_sessions_active")
             if act == 0:
                 break
