@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -826,8 +827,9 @@ static void consistency_step(stt_server_t *srv, double now)
     stt_pool_stats_t ps;
     stt_pool_stats(srv->pool, &ps);
     int64_t pool_out = (int64_t)(ps.submitted - ps.handed_back);
+    /* busy includes retired workers still inside their job */
     int64_t pool_seen = (int64_t)ps.queued_final + (int64_t)ps.queued_feed + ps.busy +
-                        (int64_t)ps.done_waiting + ps.retired_running;
+                        (int64_t)ps.done_waiting;
     int fds = stt_open_fds(), fd_limit = srv->base_fds + srv->n_sessions + srv->n_ctls + FD_SLACK;
     if (sessions != srv->n_sessions || ctls != srv->n_ctls) {
         STT_ERROR(0, "consistency", "session list holds %d data and %d control connections; "
@@ -858,6 +860,10 @@ static void consistency_step(stt_server_t *srv, double now)
         srv->leak_suspect = 0;
     }
     srv->m.consistency_errors += (uint64_t)bad;
+    /* Hand freed heap pages back to the kernel: after a burst of calls glibc keeps them (RSS
+     * stayed 20-40 % above its baseline after 1,000 short calls on the null engine), so
+     * memory would only ever ratchet up to the busiest moment. */
+    malloc_trim(0);
 }
 
 static void tick_cb(lws_sorted_usec_list_t *sul)
