@@ -94,7 +94,8 @@ static void run_job(stt_pool_t *p, stt_job_t *j)
 static void run_job_body(stt_pool_t *p, stt_job_t *j)
 {
     const stt_engine_vtable_t *e = p->engine;
-    j->started_s = stt_now_s();
+    if (j->started_s == 0) /* run inline (a worker sets it when it takes the job) */
+        j->started_s = stt_now_s();
     j->status = 0;
     if (j->kind == STT_JOB_PROBE) {
         j->status = e->probe ? e->probe(p->model) : 0;
@@ -162,7 +163,8 @@ static void *worker_main(void *arg)
             break;
         p->busy++;
         p->started++;
-        p->wait_s += stt_now_s() - j->submitted_s;
+        j->started_s = stt_now_s(); /* under the lock: the watchdog reads it */
+        p->wait_s += j->started_s - j->submitted_s;
         w->job = j;
         int reset = w->needs_reset && p->engine->worker_reset;
         w->needs_reset = 0;
@@ -174,7 +176,7 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&p->mu);
         w->job = NULL;
-        if (j->timed_out)
+        if (j->timed_out && j->status != 0) /* aborted by the watchdog (a late success stands) */
             j->status = STT_ETIMEDOUT;
         if (j->status == STT_EENGINE || j->status == STT_ETIMEDOUT)
             w->needs_reset = 1;

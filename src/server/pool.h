@@ -88,7 +88,7 @@ void stt_pool_reset_workers(stt_pool_t *p);
 
 /* The watchdog, called by the loop a few times a second. A running job past its timeout_s is
  * marked timed_out and cancelled (engines that poll stt_engine_cancelled() return at once; its
- * status then becomes STT_ETIMEDOUT) and stored in `expired` (up to max; the job still belongs
+ * status then becomes STT_ETIMEDOUT, unless the engine call succeeded after all) and stored in `expired` (up to max; the job still belongs
  * to the pool until it comes back). A job still running grace_s after that has its worker
  * retired: a new worker thread takes its place at once, and the old one exits when (if) the
  * engine call returns, handing the job back as usual. Returns how many jobs expired now. */

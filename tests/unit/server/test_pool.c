@@ -729,6 +729,102 @@ static void test_failed_feed_releases_utterance(void **state)
     wake_dispose(&w);
 }
 
+/* ---- stall engine: the null engine, but a feed with audio runs until cancelled, or (when
+ * stall_ignores_cancel) sleeps 0.5 s whatever happens; a feed without audio returns at once ---- */
+
+static atomic_int stall_ignores_cancel;
+
+static int stall_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
+                      stt_result_t *partial)
+{
+    if (n == 0)
+        return stt_engine_null.utt_feed(u, pcm, n, want_partial, partial);
+    if (atomic_load(&stall_ignores_cancel)) {
+        sleep_ms(500);
+        return 0;
+    }
+    double deadline = stt_now_s() + DEADLINE_S;
+    while (!stt_engine_cancelled() && stt_now_s() < deadline)
+        sleep_ms(2);
+    return stt_engine_cancelled() ? STT_ECANCELED : STT_EENGINE;
+}
+
+/* Calls the watchdog (as the loop's tick does) until `cond` holds for the pool's stats. */
+static size_t watch_until(stt_pool_t *p, double grace_s, int (*cond)(const stt_pool_stats_t *))
+{
+    double deadline = stt_now_s() + DEADLINE_S;
+    size_t expired = 0;
+    stt_job_t *v[4];
+    stt_pool_stats_t st;
+    for (;;) {
+        expired += stt_pool_watchdog(p, stt_now_s(), grace_s, v, 4);
+        stt_pool_stats(p, &st);
+        if (cond(&st))
+            return expired;
+        if (stt_now_s() > deadline)
+            fail_msg("watchdog condition not reached");
+        sleep_ms(5);
+    }
+}
+
+static int one_timeout(const stt_pool_stats_t *st)
+{
+    return st->timeouts == 1;
+}
+
+static int one_replaced(const stt_pool_stats_t *st)
+{
+    return st->workers_replaced == 1;
+}
+
+/* A job past its timeout is cancelled and comes back as STT_ETIMEDOUT; one whose engine
+ * ignores the cancel has its worker replaced, and the pool keeps serving meanwhile. */
+static void test_watchdog(void **state)
+{
+    stt_engine_vtable_t stall = stt_engine_null;
+    stall.name = "stall";
+    stall.utt_feed = stall_feed;
+    stt_model_t *m = load_null(&stall);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(&stall, 1, wake_cb, &w);
+    stt_pool_set_model(p, m);
+
+    atomic_store(&stall_ignores_cancel, 0);
+    stt_job_t *j = job_new(STT_JOB_FEED, 0, 320, 0);
+    j->timeout_s = 0.05;
+    stt_pool_submit(p, j);
+    assert_int_equal(watch_until(p, 10.0, one_timeout), 1);
+    done_list_t d = {0};
+    wait_done(p, &w, &d, 1);
+    assert_int_equal(d.v[0]->status, STT_ETIMEDOUT);
+    assert_true(d.v[0]->timed_out);
+
+    atomic_store(&stall_ignores_cancel, 1);
+    j = job_new(STT_JOB_FEED, 1, 320, 0);
+    j->timeout_s = 0.05;
+    stt_pool_submit(p, j);
+    watch_until(p, 0.05, one_replaced);
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 2, 0, 0)); /* served by the new worker */
+    wait_done(p, &w, &d, 3);
+    assert_int_equal(d.v[1]->utt_seq, 2);
+    assert_int_equal(d.v[1]->status, 0);
+    assert_int_equal(d.v[2]->utt_seq, 1); /* the stuck one, once its call returned: its */
+    assert_int_equal(d.v[2]->status, 0);  /* late success stands */
+    assert_true(d.v[2]->timed_out);
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.workers, 1);
+    assert_int_equal(st.timeouts, 2);
+    assert_int_equal(st.workers_replaced, 1);
+    assert_int_equal(st.submitted, 3);
+    assert_int_equal(st.handed_back, 3);
+    done_list_free(&d, &stall);
+    assert_int_equal(stt_pool_destroy(p), 0);
+    stall.unload(m);
+    wake_dispose(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -742,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_cancel_queued_and_disable_wakeup),
         cmocka_unit_test(test_stats_counts),
         cmocka_unit_test(test_failed_feed_releases_utterance),
+        cmocka_unit_test(test_watchdog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
