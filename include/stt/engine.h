@@ -70,6 +70,9 @@ typedef struct {
      * engine: its simulated state) and makes it anew, so a corrupted state does not fail every
      * later job. Other workers keep serving meanwhile. Returns 0 or STT_E*. */
     int (*worker_reset)(stt_model_t *m);
+    /* 1: `stats` in_use counts states leased to utterances (one per live utterance at most),
+     * which lets the server's consistency check find leaks; 0: per-worker states (whisper). */
+    int leases_per_utterance;
     /* Gauges for metrics (may be NULL): leased and pooled decoding states. */
     void (*stats)(stt_model_t *m, int *in_use, int *pooled);
 } stt_engine_vtable_t;
@@ -101,6 +104,8 @@ typedef struct {
      * worker, released only when its state is recreated or at unload). */
     int fail_next, hang_next, crash_next, leak_next;
     int hang_uncancellable; /* hangs ignore cancellation (the watchdog must replace the worker) */
+    int break_model; /* the shared model is "corrupt": every job fails, worker resets do not help;
+                      * loading the model again clears it */
 } stt_fault_params_t;
 void stt_fault_set(const stt_fault_params_t *p);
 void stt_fault_get(stt_fault_params_t *p);

@@ -54,7 +54,8 @@ typedef struct {
 } worker_state_t;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static stt_fault_params_t g_params = {0, 0, 10, 1, 0, 0, 0, 0, 0};
+static stt_fault_params_t g_params = {0, 0, 10, 1, 0, 0, 0, 0, 0, 0};
+static int g_loaded_once; /* a reload keeps the live settings, except break_model */
 static pthread_key_t g_state_key;
 static pthread_once_t g_state_once = PTHREAD_ONCE_INIT;
 static atomic_uint g_seed = 2463534242u;
@@ -147,6 +148,14 @@ static int fault_worker_reset(stt_model_t *m)
     return 0;
 }
 
+static int g_params_break_model(void)
+{
+    pthread_mutex_lock(&g_mu);
+    int b = g_params.break_model;
+    pthread_mutex_unlock(&g_mu);
+    return b;
+}
+
 /* Takes one of a one-shot fault counter (0 if none left). */
 static int take_next(int *counter)
 {
@@ -195,11 +204,18 @@ static int fault_load(const stt_config_t *cfg, stt_model_t **out, char *err, siz
     }
     stt_fault_params_t p;
     memset(&p, 0, sizeof(p));
-    p.fail_rate = cfg->fault_fail_rate;
-    p.hang_rate = cfg->fault_hang_rate;
-    p.hang_s = cfg->fault_hang_s;
-    p.slow_factor = cfg->fault_slow_factor;
-    stt_fault_set(&p);
+    pthread_mutex_lock(&g_mu);
+    if (g_loaded_once) {
+        g_params.break_model = 0; /* a fresh model */
+    } else {
+        g_params.fail_rate = cfg->fault_fail_rate;
+        g_params.hang_rate = cfg->fault_hang_rate;
+        g_params.hang_s = cfg->fault_hang_s;
+        g_params.slow_factor = cfg->fault_slow_factor;
+        g_loaded_once = 1;
+    }
+    p = g_params;
+    pthread_mutex_unlock(&g_mu);
     STT_WARN(0, "fault_injection",
              "TEST TOOL: fault engine over %s: fail %.2f, hang %.2f for %.1f s, slow x%.1f",
              m->inner->name, p.fail_rate, p.hang_rate, p.hang_s, p.slow_factor);
@@ -272,6 +288,8 @@ static int before_job(void)
     worker_state_t *st = worker_state();
     if (st->canary != STATE_OK)
         return STT_EENGINE; /* corrupted by an earlier crash: fails until recreated */
+    if (g_params_break_model())
+        return STT_EENGINE; /* the shared model is broken: fails until reloaded */
     stt_fault_params_t p;
     pthread_mutex_lock(&g_mu);
     p = g_params;
@@ -367,5 +385,6 @@ const stt_engine_vtable_t stt_engine_fault = {
     .utt_abort = fault_abort,
     .prewarm = fault_prewarm,
     .worker_reset = fault_worker_reset,
+    .leases_per_utterance = 1,
     .stats = fault_stats,
 };

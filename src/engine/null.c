@@ -85,5 +85,6 @@ const stt_engine_vtable_t stt_engine_null = {
     .utt_feed = null_feed,
     .utt_end = null_end,
     .utt_abort = null_abort,
+    .leases_per_utterance = 1,
     .stats = null_stats,
 };

@@ -359,5 +359,6 @@ const stt_engine_vtable_t stt_engine_pocketsphinx = {
     .utt_end = ps_end,
     .utt_abort = ps_abort,
     .prewarm = ps_prewarm,
+    .leases_per_utterance = 1,
     .stats = ps_stats,
 };

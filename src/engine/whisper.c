@@ -662,6 +662,30 @@ static int wh_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *out)
     return rc;
 }
 
+/* Frees this worker's decoding states (after a failed job) and makes new ones. */
+static int wh_worker_reset(stt_model_t *m)
+{
+    wstate_t *ws = tls.gen == m->gen ? tls.ws : NULL;
+    if (ws) {
+        pthread_mutex_lock(&m->mu);
+        for (wstate_t **pp = &m->states; *pp; pp = &(*pp)->next) {
+            if (*pp == ws) {
+                *pp = ws->next;
+                m->n_states--;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&m->mu);
+        if (ws->main)
+            whisper_free_state(ws->main);
+        if (ws->rt)
+            whisper_free_state(ws->rt);
+        free(ws);
+        tls.ws = NULL;
+    }
+    return worker_states(m) ? 0 : STT_ENOMEM;
+}
+
 static void wh_stats(stt_model_t *m, int *in_use, int *pooled)
 {
     pthread_mutex_lock(&m->mu);
@@ -681,6 +705,7 @@ const stt_engine_vtable_t stt_engine_whisper = {
     .utt_feed = wh_feed,
     .utt_end = wh_end,
     .utt_abort = wh_abort,
+    .worker_reset = wh_worker_reset,
     .stats = wh_stats,
 };
 

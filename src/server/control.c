@@ -332,7 +332,7 @@ static void do_get(stt_ctl_t *c, const cJSON *req)
 }
 
 /* call_method "fault" (kwargs fail_rate, hang_rate, hang_s, slow_factor, fail_next, hang_next,
- * crash_next, leak_next, hang_uncancellable): changes the fault engine's settings live. Only
+ * crash_next, leak_next, hang_uncancellable, break_model): changes the fault engine's settings live. Only
  * with --engine fault --fault_injection (a test tool). */
 static void do_fault(stt_ctl_t *c, const cJSON *req)
 {
@@ -356,7 +356,8 @@ static void do_fault(stt_ctl_t *c, const cJSON *req)
              {"hang_next", NULL, &p.hang_next, 0, 1000000},
              {"crash_next", NULL, &p.crash_next, 0, 1000000},
              {"leak_next", NULL, &p.leak_next, 0, 1000000},
-             {"hang_uncancellable", NULL, &p.hang_uncancellable, 0, 1}};
+             {"hang_uncancellable", NULL, &p.hang_uncancellable, 0, 1},
+             {"break_model", NULL, &p.break_model, 0, 1}};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(kw, f[i].name);
         if (!v)
@@ -378,9 +379,10 @@ static void do_fault(stt_ctl_t *c, const cJSON *req)
     char msg[300];
     snprintf(msg, sizeof(msg),
              "Method fault called: fail_rate %g, hang_rate %g, hang_s %g, slow_factor %g, "
-             "fail_next %d, hang_next %d, crash_next %d, leak_next %d, hang_uncancellable %d",
+             "fail_next %d, hang_next %d, crash_next %d, leak_next %d, hang_uncancellable %d, "
+             "break_model %d",
              p.fail_rate, p.hang_rate, p.hang_s, p.slow_factor, p.fail_next, p.hang_next,
-             p.crash_next, p.leak_next, p.hang_uncancellable);
+             p.crash_next, p.leak_next, p.hang_uncancellable, p.break_model);
     STT_WARN(0, "fault_injection", "%s", msg);
     reply_status(c, "success", msg);
 }

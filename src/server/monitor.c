@@ -87,6 +87,8 @@ static const char *recorder_state(const stt_server_t *srv)
 {
     if (srv->model_state < 0)
         return "error";
+    if (srv->reload_phase)
+        return "reloading_model";
     if (!srv->model)
         return "initializing";
     if (srv->draining)
@@ -114,11 +116,13 @@ static const char *health_status(const stt_server_t *srv)
                                                                             : "healthy";
 }
 
-/* Self-healing can still bring the engine back: the model loaded and fewer workers are stuck
- * in engine calls that never returned than are serving. */
+/* Self-healing can still bring the engine back: the model loaded (and, after a failed reload,
+ * is being loaded again) and fewer workers are stuck in engine calls that never returned than
+ * are serving. */
 static int can_recover(const stt_server_t *srv, const stt_pool_stats_t *ps)
 {
-    return srv->model_state >= 0 && ps->retired_running < ps->workers;
+    int model_gone = !srv->model && !srv->reload_phase && srv->m.model_reload_failures > 0;
+    return srv->model_state >= 0 && !model_gone && ps->retired_running < ps->workers;
 }
 
 static char *health_json(stt_server_t *srv)
@@ -213,6 +217,8 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddBoolToObject(r, "can_recover", can_recover(srv, &ps));
     cJSON_AddNumberToObject(r, "finals_retried", (double)m->finals_retried);
     cJSON_AddNumberToObject(r, "finals_failed", (double)m->finals_failed);
+    cJSON_AddNumberToObject(r, "model_reloads", (double)m->model_reloads);
+    cJSON_AddNumberToObject(r, "model_reload_failures", (double)m->model_reload_failures);
     const stt_breaker_t *b = &srv->breaker;
     double now = stt_now_s();
     cJSON *br = cJSON_AddObjectToObject(o, "circuit_breaker");
@@ -393,6 +399,12 @@ static char *metrics_prometheus(stt_server_t *srv)
     prom_scalar(&b, "stt_engine_worker_resets_total", "counter",
                 "Worker engine states destroyed and recreated after a failure.",
                 (double)ps.worker_resets);
+    pf(&b,
+       "# HELP stt_engine_model_reloads_total Model reloads after worker resets did not help.\n"
+       "# TYPE stt_engine_model_reloads_total counter\n"
+       "stt_engine_model_reloads_total{result=\"ok\"} %llu\n"
+       "stt_engine_model_reloads_total{result=\"failed\"} %llu\n",
+       (unsigned long long)m->model_reloads, (unsigned long long)m->model_reload_failures);
     prom_scalar(&b, "stt_engine_jobs_in_flight", "gauge",
                 "Engine jobs handed to the workers and not yet back.",
                 (double)srv->jobs_in_flight);

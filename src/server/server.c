@@ -190,6 +190,7 @@ static void broadcast_engine_state(stt_server_t *srv)
 }
 
 static void breaker_timer_cb(lws_sorted_usec_list_t *sul);
+static void start_reload(stt_server_t *srv);
 
 /* One probe job (engine->probe: a second of audio) while half-open. */
 static void submit_probe(stt_server_t *srv)
@@ -219,7 +220,13 @@ static void breaker_changed(stt_server_t *srv)
         broadcast_engine_state(srv);
     } else if (b->state == STT_BREAKER_HALF_OPEN) {
         srv->m.recovery_attempts++;
-        submit_probe(srv);
+        int every = (int)srv->cfg->breaker_reload_after;
+        if (!srv->reload_phase &&
+            (!srv->model /* the last reload failed */ ||
+             (every > 0 && b->openings >= every && b->openings % every == 0)))
+            start_reload(srv);
+        else
+            submit_probe(srv);
     } else {
         broadcast_engine_state(srv);
     }
@@ -253,6 +260,59 @@ static void probe_done(stt_server_t *srv, stt_job_t *j)
     else if (srv->breaker.state == STT_BREAKER_HALF_OPEN && j->status == 0)
         submit_probe(srv); /* the next one */
     free(j);
+}
+
+/* ---- model reload: when recreated worker states did not help, the model itself ---- */
+
+static void *loader_main(void *arg);
+
+static void start_reload(stt_server_t *srv)
+{
+    STT_WARN(0, "model_reload",
+             "[PRODUCTION] engine still failing after %d openings of the breaker: reloading the "
+             "model", srv->breaker.openings);
+    srv->reload_phase = 1;
+    srv->reload_failed = 0;
+}
+
+/* Tick while reloading: phase 1 waits until no utterance holds engine state of the old model
+ * and no job runs on it (releasing states as jobs hand them back), then the loader thread
+ * unloads it and loads it anew (phase 2); the tick publishes the new model like the first. */
+static void reload_step(stt_server_t *srv)
+{
+    if (srv->reload_phase == 1) {
+        int held = 0;
+        for (stt_session_t *s = srv->sessions; s; s = s->next)
+            held += stt_session_release_engine_state(s);
+        if (held > 0 || srv->jobs_in_flight > 0)
+            return;
+        srv->reload_phase = 2;
+        srv->reload_old = srv->model;
+        srv->model = NULL; /* the tick publishes the new one */
+        atomic_store(&g_loaded_model, NULL);
+        stt_pool_set_model(srv->pool, NULL);
+        if (pthread_create(&srv->reload_thread, NULL, loader_main, srv) != 0)
+            stt_fatal(__FILE__, __LINE__, "pthread_create failed");
+    } else if (srv->reload_phase == 2 && srv->reload_failed) {
+        pthread_join(srv->reload_thread, NULL);
+        srv->reload_phase = 0;
+        srv->reload_old = NULL;
+        srv->m.model_reload_failures++;
+        if (stt_breaker_probe_done(&srv->breaker, 0, stt_now_s()))
+            breaker_changed(srv); /* reopens; the next half-open tries again */
+    }
+}
+
+/* The tick published a reloaded model. */
+static void reload_done(stt_server_t *srv)
+{
+    pthread_join(srv->reload_thread, NULL);
+    srv->reload_phase = 0;
+    srv->reload_old = NULL;
+    srv->m.model_reloads++;
+    STT_INFO(0, "model_reloaded", "[PRODUCTION] model reloaded; probing it");
+    if (srv->breaker.state == STT_BREAKER_HALF_OPEN)
+        submit_probe(srv);
 }
 
 /* ---- jobs coming back ---- */
@@ -303,7 +363,7 @@ static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user
             reject(wsi, 1013, "server is draining");
             return -1;
         }
-        if (srv->model && srv->breaker.state != STT_BREAKER_CLOSED) {
+        if (srv->breaker.state != STT_BREAKER_CLOSED) {
             srv->m.sessions_rejected_unavailable++;
             STT_WARN(0, "session_rejected", "engine circuit breaker %s; refusing %s",
                      stt_breaker_state_name(srv->breaker.state), ip);
@@ -563,6 +623,9 @@ static void *loader_main(void *arg)
     double t0 = stt_now_s();
     stt_model_t *m = NULL;
     char err[256] = "";
+    int reload = srv->reload_phase != 0;
+    if (reload && srv->reload_old) /* the broken one goes first: two large models may not fit */
+        srv->engine->unload(srv->reload_old);
     int rc = srv->engine->load(srv->cfg, &m, err, sizeof(err));
     /* Probe twice: the first decode on a cold decoder is several times slower than the rest; the
      * second one decodes one second of audio, and its time is the engine's cost per audio second
@@ -577,7 +640,10 @@ static void *loader_main(void *arg)
             rc = STT_EENGINE;
         }
     }
-    if (rc != 0) {
+    if (rc != 0 && reload) {
+        STT_ERROR(0, "model_reload_failed", "%s", err);
+        srv->reload_failed = 1; /* the loop retries at the breaker's next half-open */
+    } else if (rc != 0) {
         snprintf(srv->model_error, sizeof(srv->model_error), "%s", err);
         srv->model_state = -1;
     } else {
@@ -847,7 +913,7 @@ static void consistency_step(stt_server_t *srv, double now)
                   "connections)", fds, fd_limit, srv->base_fds, srv->n_sessions + srv->n_ctls);
         bad++;
     }
-    if (ps.decoders_in_use > handles + srv->jobs_in_flight) {
+    if (srv->engine->leases_per_utterance && ps.decoders_in_use > handles + srv->jobs_in_flight) {
         if (++srv->leak_suspect >= 2) {
             STT_ERROR(0, "consistency", "the engine holds %d decoding states; utterances and "
                       "jobs account for %ld: recreating every worker's engine state",
@@ -876,10 +942,14 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
             srv->model = m;
             srv->load.rtf = srv->probe_rtf;
             stt_pool_set_model(srv->pool, m);
-            srv->base_fds = stt_open_fds();
-            srv->next_consistency_s = now + srv->cfg->consistency_check_interval;
-            STT_INFO(0, "ready", "[PRODUCTION] Server ready (start to ready %.2f s)",
-                     now - srv->started_s);
+            if (srv->reload_phase) {
+                reload_done(srv);
+            } else {
+                srv->base_fds = stt_open_fds();
+                srv->next_consistency_s = now + srv->cfg->consistency_check_interval;
+                STT_INFO(0, "ready", "[PRODUCTION] Server ready (start to ready %.2f s)",
+                         now - srv->started_s);
+            }
         } else if (srv->model_state < 0) {
             STT_ERROR(0, "model_failed", "%s", srv->model_error);
             srv->stop_loop = 2;
@@ -893,6 +963,8 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
             cleanup_step(srv, now);
         consistency_step(srv, now);
     }
+    if (srv->reload_phase)
+        reload_step(srv);
     if (g_signal && !srv->draining)
         begin_drain(srv);
     drain_done_jobs(srv);
@@ -981,6 +1053,8 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
             break;
 
     pthread_join(loader, NULL);
+    if (srv->reload_phase == 2)
+        pthread_join(srv->reload_thread, NULL);
     rc = srv->stop_loop == 2 ? 1 : 0;
     lws_sul_cancel(&srv->tick);
     lws_sul_cancel(&srv->breaker_sul);

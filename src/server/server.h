@@ -6,6 +6,7 @@
 #define STT_SERVER_SERVER_H
 
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include <libwebsockets.h>
@@ -55,6 +56,8 @@ typedef struct stt_uttstate {
     size_t job_end;     /* end of the audio in the FEED job out (what it acknowledges) */
     double retry_at_s;  /* no decoder free, or a failed final: retry after this time */
     int retries;        /* finals decoded again after a failure */
+    int rewind;         /* an ABORT out to drop the engine state (model reload): keep the
+                         * utterance and decode it again from fed_start */
     double stop_wall_s; /* monotonic time of recording_stop */
     double start_wall_s;
     int partials_sent;
@@ -153,6 +156,7 @@ typedef struct {
     uint64_t sessions_closed_idle, sessions_closed_max_duration, sockets_stuck;
     uint64_t finals_retried, finals_failed;
     uint64_t consistency_errors;
+    uint64_t model_reloads, model_reload_failures;
     uint64_t control_total;
     uint64_t frames_total, frame_errors[16];
     double audio_seconds;
@@ -217,6 +221,11 @@ struct stt_server {
     double next_consistency_s;
     int leak_suspect; /* consecutive checks that found more decoding states than holders */
     int64_t jobs_in_flight; /* jobs handed to the pool and not yet back (loop's own count) */
+    /* model reload (--breaker_reload_after): 1 releasing utterance states, 2 loading */
+    int reload_phase;
+    stt_model_t *reload_old; /* the model the reload thread unloads first */
+    volatile int reload_failed;
+    pthread_t reload_thread;
     int base_fds;     /* fds open when the server became ready (listeners, pipes, logs) */
 };
 
@@ -248,6 +257,10 @@ void stt_session_on_job_done(stt_job_t *job);
 /* The watchdog expired the session's running job (it comes back later, as STT_ETIMEDOUT). */
 void stt_session_on_job_timeout(stt_job_t *job);
 void stt_session_send_error(stt_session_t *s, const char *code, const char *message);
+/* Model reload: hands back every engine state the session's utterances hold (ABORT jobs; the
+ * utterances stay and are decoded again later). Returns how many it still holds or has with
+ * the pool. */
+int stt_session_release_engine_state(stt_session_t *s);
 /* The socket is gone: detach and free once no job is outstanding. */
 void stt_session_detach(stt_session_t *s);
 void stt_session_tick(stt_session_t *s, double now);

@@ -705,7 +705,12 @@ void stt_session_on_job_done(stt_job_t *j)
         stt_server_job_outcome(srv, j->status);
 
     if (j->kind == STT_JOB_ABORT) {
-        uttstate_free(u);
+        if (u->rewind && !u->abandoned) {
+            u->rewind = 0;
+            u->fed = u->fed_start; /* decoded again by the reloaded model */
+        } else {
+            uttstate_free(u);
+        }
     } else if (j->status == STT_EBUSY) {
         /* No decoder free: nothing was decoded; rewind and retry shortly. */
         srv->m.decoder_waits++;
@@ -788,6 +793,25 @@ void stt_session_tick(stt_session_t *s, double now)
             utt_submit_final(u);
     }
     utt_pump(s, now);
+}
+
+static int release_one(stt_uttstate_t *u)
+{
+    if (u->inflight)
+        return 1;
+    if (!u->handle)
+        return 0;
+    u->rewind = 1;
+    stt_pool_submit(u->session->srv->pool, job_new(u, STT_JOB_ABORT));
+    return 1;
+}
+
+int stt_session_release_engine_state(stt_session_t *s)
+{
+    int held = s->cur ? release_one(s->cur) : 0;
+    for (stt_uttstate_t *u = s->finishing; u; u = u->next)
+        held += release_one(u);
+    return held;
 }
 
 void stt_session_on_job_timeout(stt_job_t *j)

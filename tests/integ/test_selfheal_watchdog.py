@@ -15,7 +15,10 @@ null; --job_timeout 1 s).
    its finals. Under the ASan build, LeakSanitizer checks the recreated states at exit.
 4. A decoding state leaked on command ({leak_next: 1}): the periodic consistency check (every
    1 s here) finds more states in use than utterances and jobs hold, counts it, and has every
-   worker recreate its state, which releases the leak: decoders_in_use goes back to 0."""
+   worker recreate its state, which releases the leak: decoders_in_use goes back to 0.
+5. The shared model broken on command ({break_model: 1}): jobs and probes fail, recreated
+   worker states do not help, so after --breaker_reload_after openings the model is reloaded
+   off the loop; the probes then pass, the breaker closes, and the call gets every final."""
 
 import asyncio
 import os
@@ -29,7 +32,8 @@ FILE = os.path.join(h.LIBRIVOX_DIR, "sense_and_sensibility_01_austen_64kb-0880.w
 TIMEOUT = 1.0
 ARGS = ("--fault_injection", "--fault_inner", "null", "--no-admission_control",
         "--job_timeout", str(TIMEOUT), "--job_timeout_per_audio_second", "0",
-        "--consistency_check_interval", "1", "--workers", "2")
+        "--consistency_check_interval", "1", "--workers", "2",
+        "--breaker_backoff", "0.2", "--breaker_backoff_max", "0.4", "--breaker_reload_after", "2")
 
 
 def final_latencies(c):
@@ -131,10 +135,35 @@ async def crash_and_leak(srv, ctl, pcm, rate, failures):
         failures.append(f"leak not found and released: {m['engine']} {m['cleanup']}")
 
 
+async def broken_model(srv, ctl, pcm, rate, failures):
+    before = srv.get_json("/metrics")[1]
+    r = await ctl.call("fault", kwargs={"break_model": 1})
+    assert r["status"] == "success", r
+    c = await h.stream_calls(srv.data_url(), pcm, rate, 2, 1.3, "broken")
+    await finish([c], failures)
+    t_end = time.monotonic() + 10
+    while time.monotonic() < t_end:
+        m = srv.get_json("/metrics")[1]
+        if m["circuit_breaker"]["state"] == "closed" and m["recovery"]["model_reloads"] >= 1:
+            break
+        await asyncio.sleep(0.1)
+    resets = m["engine"]["worker_resets"] - before["engine"]["worker_resets"]
+    h.log(f"broken model: {c.count('fullSentence')}/{c.count('recording_stop')} finals; "
+          f"breaker {m['circuit_breaker']['state']} after {m['circuit_breaker']['opened_total']} "
+          f"openings in all; worker resets {resets}; {m['recovery']}")
+    if m["recovery"]["model_reloads"] != 1 or m["circuit_breaker"]["state"] != "closed":
+        failures.append(f"model not reloaded / breaker not closed: {m['recovery']} "
+                        f"{m['circuit_breaker']}")
+    if resets < 1:
+        failures.append("no worker state was recreated before the model reload")
+    if c.count("fullSentence") != c.count("recording_stop"):
+        failures.append(f"broken model: finals lost: {c.summary()}")
+
+
 async def scenario(srv, failures):
     pcm, rate = h.read_wav(FILE)
     ctl = await h.ControlClient(srv.control_url()).connect()
-    for step in (one_hang, stuck_worker, crash_and_leak):
+    for step in (one_hang, stuck_worker, crash_and_leak, broken_model):
         try:
             await step(srv, ctl, pcm, rate, failures)
         except AssertionError as e:

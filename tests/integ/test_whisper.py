@@ -16,6 +16,10 @@
    download command.
 6. --language "" detects and reports a language; --word_timestamps lists words with times and
    probabilities inside each segment.
+7. The watchdog stops a whisper final that runs past --job_timeout (abort callback): the call
+   gets error engine_timeout, the worker's whisper_state is freed and made anew
+   (stt_engine_worker_resets_total), the final is retried until --final_hold and then reported
+   failed; the server exits cleanly (under ASan: no leak, no use after free).
 Runs under the ASan build too (STT_SERVER points at it)."""
 
 import asyncio
@@ -228,6 +232,23 @@ async def detect_language(srv):
           f"--word_timestamps: {len(words)} words, first {words[0]}")
 
 
+async def watchdog_timeout(srv):
+    pcm, rate = h.read_wav(FILE)
+    c = await h.DataClient(srv.data_url(), name="timeout").connect()
+    await c.send_pcm(pcm[: 3 * rate * 2], rate, 1024, realtime=False)
+    await c.send_pcm(h.silence(1.5, rate), rate, 1024, realtime=False)
+    await c.wait_for(lambda ev: ev.get("code") == "transcription_failed", 60,
+                     "transcription_failed after --final_hold")
+    await c.close()
+    codes = [ev.get("code") for _, ev in c.of_type("error")]
+    e = srv.get_json("/metrics")[1]["engine"]
+    assert "engine_timeout" in codes, codes
+    assert e["timeouts"] >= 1 and e["worker_resets"] >= 1, e
+    assert c.count("fullSentence") == 0, c.summary()
+    h.log(f"--job_timeout 0.05: errors {codes}; {e['timeouts']} timeouts, "
+          f"{e['worker_resets']} whisper_state(s) recreated")
+
+
 def startup_errors(root):
     empty = h.tmpdir("whisper-empty")
     r = subprocess.run([h.SERVER_BIN, "--model", "large-v2", "--enable_realtime_transcription",
@@ -279,6 +300,14 @@ def main():
     with h.Server(*args, engine="whisper", name="whisper-detect") as srv:
         srv.start(ready_timeout=120)
         step("language detection", lambda: h.run_async(detect_language(srv)))
+    with h.Server(*server_args(root, "--no-enable_realtime_transcription", "--job_timeout",
+                               "0.05", "--job_timeout_per_audio_second", "0", "--final_hold",
+                               "3", "--breaker_failures", "1000", "--breaker_failure_rate", "1"),
+                  engine="whisper", name="whisper-timeout") as srv:
+        srv.start(ready_timeout=120)
+        step("watchdog timeout", lambda: h.run_async(watchdog_timeout(srv)))
+        if srv.stop() != 0:
+            failures.append("whisper-timeout: exit status not 0")
     sys.exit(h.report(failures))
 
 
