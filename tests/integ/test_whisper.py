@@ -245,7 +245,7 @@ async def watchdog_timeout(srv):
     assert "engine_timeout" in codes, codes
     assert e["timeouts"] >= 1 and e["worker_resets"] >= 1, e
     assert c.count("fullSentence") == 0, c.summary()
-    h.log(f"--job_timeout 0.05: errors {codes}; {e['timeouts']} timeouts, "
+    h.log(f"--job_timeout 0.1: errors {codes}; {e['timeouts']} timeouts, "
           f"{e['worker_resets']} whisper_state(s) recreated")
 
 
@@ -301,7 +301,7 @@ def main():
         srv.start(ready_timeout=120)
         step("language detection", lambda: h.run_async(detect_language(srv)))
     with h.Server(*server_args(root, "--no-enable_realtime_transcription", "--job_timeout",
-                               "0.05", "--job_timeout_per_audio_second", "0", "--final_hold",
+                               "0.1", "--job_timeout_per_audio_second", "0", "--final_hold",
                                "3", "--breaker_failures", "1000", "--breaker_failure_rate", "1"),
                   engine="whisper", name="whisper-timeout") as srv:
         srv.start(ready_timeout=120)
