@@ -807,7 +807,7 @@ static void watchdog_step(stt_server_t *srv, double now)
 static int out_stuck(const stt_config_t *cfg, stt_outq_t *q, double *moved_s, uint64_t *last,
                      double now)
 {
-    if (!q->head || q->sent != *last) {
+    if (!q->head || q->sent != *last || *moved_s == 0) {
         *moved_s = now;
         *last = q->sent;
         return 0;
