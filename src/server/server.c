@@ -215,7 +215,7 @@ static void breaker_changed(stt_server_t *srv)
         if (srv->ctx) {
             double d = b->retry_at_s - stt_now_s();
             lws_sul_schedule(srv->ctx, 0, &srv->breaker_sul, breaker_timer_cb,
-                             d > 0 ? (lws_usec_t)(d * 1e6) : 1);
+                             (lws_usec_t)((d > 0 ? d : 0) * 1e6) + 1000);
         }
         broadcast_engine_state(srv);
     } else if (b->state == STT_BREAKER_HALF_OPEN) {
@@ -232,6 +232,9 @@ static void breaker_changed(stt_server_t *srv)
     }
 }
 
+/* The backoff timer; the tick calls it too, so a timer that fired a microsecond early (lws'
+ * clock and ours round differently: it once left the breaker open for good) only delays the
+ * transition to the next tick. */
 static void breaker_timer_cb(lws_sorted_usec_list_t *sul)
 {
     stt_server_t *srv = lws_container_of(sul, stt_server_t, breaker_sul);
@@ -963,6 +966,8 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
             cleanup_step(srv, now);
         consistency_step(srv, now);
     }
+    if (srv->breaker.state == STT_BREAKER_OPEN && now >= srv->breaker.retry_at_s)
+        breaker_timer_cb(&srv->breaker_sul);
     if (srv->reload_phase)
         reload_step(srv);
     if (g_signal && !srv->draining)

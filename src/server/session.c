@@ -365,6 +365,23 @@ static void note_lost_audio(stt_uttstate_t *u, size_t base)
     cJSON_Delete(o);
 }
 
+/* The end of the audio the engine needs now, of the first n samples: with --engine_post_roll,
+ * silence more than that far after the last chunk the VAD heard speech in waits (it is fed if
+ * speech resumes, and never if the recording stops first). */
+static size_t engine_end(const stt_uttstate_t *u, size_t n)
+{
+    double post = u->session->srv->cfg->engine_post_roll;
+    size_t last = u->n_chunks;
+    if (post < 0)
+        return n;
+    while (last > 0 && !u->speech[last - 1])
+        last--;
+    if (last == 0)
+        return n; /* no speech flagged yet: nothing to judge by */
+    size_t end = last * STT_TURN_CHUNK_SAMPLES + (size_t)(post * 16000.0);
+    return end < n ? end : n;
+}
+
 /* Hands the audio recorded since the last job to the engine, if no job for this utterance is out.
  */
 static void utt_pump(stt_session_t *s, double now)
@@ -374,7 +391,7 @@ static void utt_pump(stt_session_t *s, double now)
         return;
     size_t held;
     const int16_t *rec = stt_turn_recording(s->turn, &held);
-    size_t base = stt_turn_recording_offset(s->turn), n = base + held;
+    size_t base = stt_turn_recording_offset(s->turn), n = engine_end(u, base + held);
     if (!rec || n <= u->fed)
         return;
     if (u->fed < base) { /* a rewind after an engine failure: what was released is gone */
@@ -396,15 +413,18 @@ static void utt_submit_final(stt_uttstate_t *u)
 {
     stt_session_t *s = u->session;
     stt_job_t *j = job_new(u, STT_JOB_FINAL);
-    size_t from = u->fed <= u->final_n ? u->fed : u->final_n;
+    size_t end = engine_end(u, u->final_n);
+    size_t from = u->fed <= end ? u->fed : end;
     if (from < u->final_base) {
         if (!u->handle)
             note_lost_audio(u, u->final_base);
         from = u->final_base;
     }
-    job_take_audio(u, j, u->final_pcm, u->final_base, from, u->final_n);
-    job_deadline(u, j, u->final_n);
-    u->fed = u->final_n;
+    if (end < from)
+        end = from;
+    job_take_audio(u, j, u->final_pcm, u->final_base, from, end);
+    job_deadline(u, j, end);
+    u->fed = end;
     stt_pool_submit(s->srv->pool, j);
 }
 
