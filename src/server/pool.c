@@ -82,6 +82,26 @@ static stt_job_t *q_pop(job_queue_t *q)
     return j;
 }
 
+/* Unlinks j from q if it is there (O(queue length)); returns 1 if it was. */
+static int q_remove(job_queue_t *q, stt_job_t *j)
+{
+    stt_job_t *prev = NULL;
+    for (stt_job_t *x = q->head; x; prev = x, x = x->next) {
+        if (x != j)
+            continue;
+        if (prev)
+            prev->next = x->next;
+        else
+            q->head = x->next;
+        if (q->tail == x)
+            q->tail = prev;
+        q->len--;
+        x->next = NULL;
+        return 1;
+    }
+    return 0;
+}
+
 static void run_job_body(stt_pool_t *p, stt_job_t *j);
 
 static void run_job(stt_pool_t *p, stt_job_t *j)
@@ -316,9 +336,24 @@ void stt_pool_submit(stt_pool_t *p, stt_job_t *job)
         return;
     }
     pthread_mutex_lock(&p->mu);
-    q_push(job->kind != STT_JOB_FEED ? &p->finals : job->urgent ? &p->urgent : &p->feeds, job);
+    q_push(job->kind != STT_JOB_FEED || job->ending ? &p->finals
+           : job->urgent                            ? &p->urgent
+                                                    : &p->feeds,
+           job);
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+int stt_pool_expedite(stt_pool_t *p, stt_job_t *job)
+{
+    pthread_mutex_lock(&p->mu);
+    int moved = q_remove(&p->feeds, job) || q_remove(&p->urgent, job);
+    if (moved) {
+        job->ending = 1;
+        q_push(&p->finals, job);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return moved;
 }
 
 stt_job_t *stt_pool_take_done(stt_pool_t *p)

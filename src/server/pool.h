@@ -6,8 +6,9 @@
  * queue, after which the pool calls `wakeup` so the loop drains it (lws_cancel_service). A worker
  * never touches a session or a socket.
  *
- * Priorities: finals (and aborts), then feeds of utterances that have no partial yet (`urgent`:
- * a caller waiting for the first words), then other feeds; within a class, FIFO. Every session
+ * Priorities: finals (and aborts, and feeds of utterances whose speech has ended: `ending`, the
+ * final waits for them), then feeds of utterances that have no partial yet (`urgent`: a caller
+ * waiting for the first words), then other feeds; within a class, FIFO. Every session
  * has at most one job in flight per utterance (the session enforces it), so FIFO is round-robin
  * across sessions. */
 #ifndef STT_SERVER_POOL_H
@@ -36,6 +37,8 @@ typedef struct stt_job {
     size_t n_samples;
     int want_partial;
     int urgent; /* FEED only: the utterance has no partial yet; runs before other feeds */
+    int ending; /* FEED only: the utterance's speech has ended; its final follows, so it runs
+                 * with the finals */
     volatile int cancel; /* set (atomically) by the loop while the job runs: stop early */
     double timeout_s;    /* watchdog: seconds the job may run (0 = no deadline) */
     int timed_out;       /* the watchdog fired (written under the pool lock; read by the loop) */
@@ -59,6 +62,10 @@ stt_model_t *stt_pool_model(stt_pool_t *p);
 
 /* Hands a job to the pool (loop thread). */
 void stt_pool_submit(stt_pool_t *p, stt_job_t *job);
+
+/* Moves a queued FEED job to the finals' queue (its utterance just ended: the final waits for
+ * it). Returns 1 if it was still queued (loop thread). */
+int stt_pool_expedite(stt_pool_t *p, stt_job_t *job);
 
 /* Takes every finished job, as a list linked by `next` in completion order (loop thread). */
 stt_job_t *stt_pool_take_done(stt_pool_t *p);

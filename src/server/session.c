@@ -404,6 +404,7 @@ static void utt_pump(stt_session_t *s, double now)
     u->fed = u->job_end = n;
     j->want_partial = partial_due(s, u, now);
     j->urgent = j->want_partial && u->partials_sent == 0;
+    j->ending = stt_turn_awaiting_speech_end(s->turn);
     if (j->want_partial)
         s->last_partial_start_s = now;
     stt_pool_submit(s->srv->pool, j);
@@ -518,6 +519,8 @@ static void flush_stopped(stt_session_t *s)
               (double)u->final_n / 16000.0);
     if (!u->inflight && stt_server_engine_up(s->srv))
         utt_submit_final(u);
+    else if (u->inflight && u->job->kind == STT_JOB_FEED)
+        stt_pool_expedite(s->srv->pool, u->job); /* the final waits for it */
 }
 
 static void turn_event(void *data, stt_turn_event_t ev, uint64_t at_sample)
@@ -544,6 +547,9 @@ static void turn_event(void *data, stt_turn_event_t ev, uint64_t at_sample)
         break;
     case STT_TEV_START_TURN_DETECTION:
         s->speech_end_silence_epoch = epoch_now();
+        /* Speech ended: the final will wait for the feed in the queue, so it goes first. */
+        if (s->cur && s->cur->inflight && s->cur->job->kind == STT_JOB_FEED)
+            stt_pool_expedite(s->srv->pool, s->cur->job);
         break;
     case STT_TEV_STOP_TURN_DETECTION:
         s->speech_end_silence_epoch = 0;

@@ -729,6 +729,44 @@ static void test_failed_feed_releases_utterance(void **state)
     wake_dispose(&w);
 }
 
+/* An expedited feed (its utterance's speech ended) leaves the feeds' queue for the finals';
+ * ending feeds are submitted there; a running job cannot be expedited. */
+static void test_expedite(void **state)
+{
+    gate_reset();
+    stt_model_t *m = load_null(&gate_engine);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(&gate_engine, 1, wake_cb, &w);
+    stt_pool_set_model(p, m);
+    stt_job_t *held = job_new(STT_JOB_FEED, 0, 160, 0);
+    stt_pool_submit(p, held);
+    gate_wait_entered(1);
+    stt_job_t *v[4];
+    for (uint32_t i = 1; i <= 3; i++)
+        stt_pool_submit(p, v[i] = job_new(STT_JOB_FEED, i, 160, 0));
+    assert_int_equal(stt_pool_expedite(p, held), 0); /* running */
+    assert_int_equal(stt_pool_expedite(p, v[3]), 1);
+    assert_int_equal(stt_pool_expedite(p, v[3]), 0); /* already moved */
+    stt_job_t *ending = job_new(STT_JOB_FEED, 4, 160, 0);
+    ending->ending = 1;
+    stt_pool_submit(p, ending);
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.queued_final, 2);
+    assert_int_equal(st.queued_feed, 2);
+    gate_set_open();
+    done_list_t d = {0};
+    wait_done(p, &w, &d, 5);
+    static const uint32_t want[] = {0, 3, 4, 1, 2};
+    for (size_t k = 0; k < 5; k++)
+        assert_int_equal(d.v[k]->utt_seq, want[k]);
+    done_list_free(&d, &gate_engine);
+    stt_pool_destroy(p);
+    gate_engine.unload(m);
+    wake_dispose(&w);
+}
+
 /* ---- stall engine: the null engine, but a feed with audio runs until cancelled, or (when
  * stall_ignores_cancel) sleeps 0.5 s whatever happens; a feed without audio returns at once ---- */
 
@@ -839,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_stats_counts),
         cmocka_unit_test(test_failed_feed_releases_utterance),
         cmocka_unit_test(test_watchdog),
+        cmocka_unit_test(test_expedite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
