@@ -356,6 +356,21 @@ int stt_pool_expedite(stt_pool_t *p, stt_job_t *job)
     return moved;
 }
 
+int stt_pool_convert_to_final(stt_pool_t *p, stt_job_t *job)
+{
+    pthread_mutex_lock(&p->mu);
+    int queued = job->kind == STT_JOB_FEED &&
+                 (q_remove(&p->finals, job) || q_remove(&p->feeds, job) ||
+                  q_remove(&p->urgent, job));
+    if (queued) {
+        job->kind = STT_JOB_FINAL;
+        job->want_partial = 0;
+        q_push(&p->finals, job);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return queued;
+}
+
 stt_job_t *stt_pool_take_done(stt_pool_t *p)
 {
     pthread_mutex_lock(&p->mu);

@@ -67,6 +67,11 @@ void stt_pool_submit(stt_pool_t *p, stt_job_t *job);
  * it). Returns 1 if it was still queued (loop thread). */
 int stt_pool_expedite(stt_pool_t *p, stt_job_t *job);
 
+/* Turns a queued FEED job into its utterance's FINAL (the utterance ended and the feed already
+ * carries all the audio the final needs), saving the final a second wait for a worker. Returns
+ * 1 if it was still queued (loop thread). */
+int stt_pool_convert_to_final(stt_pool_t *p, stt_job_t *job);
+
 /* Takes every finished job, as a list linked by `next` in completion order (loop thread). */
 stt_job_t *stt_pool_take_done(stt_pool_t *p);
 

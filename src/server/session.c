@@ -517,10 +517,15 @@ static void flush_stopped(stt_session_t *s)
                              u->final_base ? 0 : u->final_n);
     STT_DEBUG(s->id, "recording_stop", "utterance %u: %.2f s", u->seq,
               (double)u->final_n / 16000.0);
-    if (!u->inflight && stt_server_engine_up(s->srv))
+    if (!u->inflight && stt_server_engine_up(s->srv)) {
         utt_submit_final(u);
-    else if (u->inflight && u->job->kind == STT_JOB_FEED)
-        stt_pool_expedite(s->srv->pool, u->job); /* the final waits for it */
+    } else if (u->inflight && u->job->kind == STT_JOB_FEED) {
+        /* The final would wait for this feed: if the feed still waits for a worker and carries
+         * everything the final needs, it becomes the final; otherwise it goes first. */
+        if (u->fed < engine_end(u, u->final_n) ||
+            !stt_pool_convert_to_final(s->srv->pool, u->job))
+            stt_pool_expedite(s->srv->pool, u->job);
+    }
 }
 
 static void turn_event(void *data, stt_turn_event_t ev, uint64_t at_sample)
