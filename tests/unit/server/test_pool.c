@@ -730,7 +730,8 @@ static void test_failed_feed_releases_utterance(void **state)
 }
 
 /* An expedited feed (its utterance's speech ended) leaves the feeds' queue for the finals';
- * ending feeds are submitted there; a running job cannot be expedited. */
+ * ending feeds are submitted there; a running job cannot be expedited. Then the same for a feed
+ * turned into a final. */
 static void test_expedite(void **state)
 {
     gate_reset();
@@ -761,6 +762,26 @@ static void test_expedite(void **state)
     static const uint32_t want[] = {0, 3, 4, 1, 2};
     for (size_t k = 0; k < 5; k++)
         assert_int_equal(d.v[k]->utt_seq, want[k]);
+    done_list_free(&d, &gate_engine);
+
+    /* A queued feed turned into its utterance's final runs with the finals, as a final (the
+     * utterance is ended and freed: no handle comes back); a running one cannot be. */
+    gate_reset();
+    held = job_new(STT_JOB_FEED, 5, 160, 0);
+    stt_pool_submit(p, held);
+    gate_wait_entered(1);
+    stt_pool_submit(p, v[1] = job_new(STT_JOB_FEED, 6, 160, 1));
+    stt_pool_submit(p, v[2] = job_new(STT_JOB_FEED, 7, 160, 1));
+    assert_int_equal(stt_pool_convert_to_final(p, held), 0);
+    assert_int_equal(stt_pool_convert_to_final(p, v[2]), 1);
+    assert_int_equal(v[2]->kind, STT_JOB_FINAL);
+    gate_set_open();
+    wait_done(p, &w, &d, 3);
+    assert_int_equal(d.v[0]->utt_seq, 5);
+    assert_int_equal(d.v[1]->utt_seq, 7);
+    assert_null(d.v[1]->utt);
+    assert_string_equal(d.v[1]->result.text, "");
+    assert_int_equal(d.v[2]->utt_seq, 6);
     done_list_free(&d, &gate_engine);
     stt_pool_destroy(p);
     gate_engine.unload(m);
