@@ -148,14 +148,6 @@ static int fault_worker_reset(stt_model_t *m)
     return 0;
 }
 
-static int g_params_break_model(void)
-{
-    pthread_mutex_lock(&g_mu);
-    int b = g_params.break_model;
-    pthread_mutex_unlock(&g_mu);
-    return b;
-}
-
 /* Takes one of a one-shot fault counter (0 if none left). */
 static int take_next(int *counter)
 {
@@ -288,11 +280,13 @@ static int before_job(void)
     worker_state_t *st = worker_state();
     if (st->canary != STATE_OK)
         return STT_EENGINE; /* corrupted by an earlier crash: fails until recreated */
-    if (g_params_break_model())
-        return STT_EENGINE; /* the shared model is broken: fails until reloaded */
     stt_fault_params_t p;
     pthread_mutex_lock(&g_mu);
     p = g_params;
+    if (p.break_model) {
+        pthread_mutex_unlock(&g_mu);
+        return STT_EENGINE; /* the shared model is broken: fails until reloaded */
+    }
     int crash = g_params.crash_next > 0, fail = !crash && g_params.fail_next > 0;
     int hang_now = !crash && !fail && g_params.hang_next > 0;
     g_params.crash_next -= crash;

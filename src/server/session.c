@@ -249,6 +249,29 @@ static int partial_due(stt_session_t *s, stt_uttstate_t *u, double now)
     return 1;
 }
 
+/* 1 if the VAD heard speech in chunk c of the recording; a chunk not yet judged counts as speech. */
+static int chunk_speech(const stt_uttstate_t *u, size_t c)
+{
+    return c >= u->n_chunks || u->speech[c];
+}
+
+/* Audio of this call that will not be transcribed: counted (stt_audio_chunks_dropped_total),
+ * logged, and the call told with a warning event (if it is still connected). */
+static void report_dropped(stt_session_t *s, size_t chunks, size_t speech, const char *msg)
+{
+    s->srv->m.chunks_dropped += chunks;
+    s->srv->m.speech_chunks_dropped += speech;
+    STT_WARN(s->id, "audio_dropped", "%s", msg);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "warning");
+    cJSON_AddStringToObject(o, "code", "audio_dropped");
+    cJSON_AddStringToObject(o, "message", msg);
+    cJSON_AddNumberToObject(o, "dropped_chunks", (double)chunks);
+    cJSON_AddNumberToObject(o, "dropped_speech_chunks", (double)speech);
+    stt_session_send_json(s, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
 /* Copies the utterance's samples [from, to) into the job. With --handle_buffer_overflow, when the
  * engine has fallen further behind than --allowed_latency_limit chunks, the oldest chunks beyond
  * the limit are left out: those the VAD heard no speech in first, then speech, oldest first;
@@ -272,8 +295,7 @@ static void job_take_audio(stt_uttstate_t *u, stt_job_t *j, const int16_t *held,
     uint8_t *drop = stt_calloc(n, 1);
     for (int pass = 0; pass < 2 && dropped < excess; pass++) {
         for (size_t i = 0; i < n && dropped < excess; i++) {
-            size_t c = first + i;
-            int speech = c >= u->n_chunks || u->speech[c]; /* unknown counts as speech */
+            int speech = chunk_speech(u, first + i);
             if (!drop[i] && speech == pass) {
                 drop[i] = 1;
                 dropped++;
@@ -292,22 +314,12 @@ static void job_take_audio(stt_uttstate_t *u, stt_job_t *j, const int16_t *held,
     j->n_samples = out + (total - n * C);
     free(drop);
 
-    s->srv->m.chunks_dropped += dropped;
-    s->srv->m.speech_chunks_dropped += speech_dropped;
     char msg[200];
     snprintf(msg, sizeof(msg),
              "engine %.2f s behind (limit %.2f s): dropped %zu chunks (%.2f s), %zu with speech",
              (double)total / 16000.0, (double)limit / 16000.0, dropped,
              (double)(dropped * C) / 16000.0, speech_dropped);
-    STT_WARN(s->id, "audio_dropped", "%s", msg);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "warning");
-    cJSON_AddStringToObject(o, "code", "audio_dropped");
-    cJSON_AddStringToObject(o, "message", msg);
-    cJSON_AddNumberToObject(o, "dropped_chunks", (double)dropped);
-    cJSON_AddNumberToObject(o, "dropped_speech_chunks", (double)speech_dropped);
-    stt_session_send_json(s, cJSON_PrintUnformatted(o));
-    cJSON_Delete(o);
+    report_dropped(s, dropped, speech_dropped, msg);
 }
 
 /* Frees the audio the engine has consumed, when nothing else will want it: the engine decodes
@@ -342,27 +354,15 @@ static void note_lost_audio(stt_uttstate_t *u, size_t base)
     const size_t C = STT_TURN_CHUNK_SAMPLES;
     size_t first = u->fed_start / C, last = (base + C - 1) / C, speech = 0;
     for (size_t c = first; c < last; c++)
-        speech += c >= u->n_chunks || u->speech[c];
+        speech += (size_t)chunk_speech(u, c);
     size_t chunks = last - first;
     u->fed_start = base;
-    s->srv->m.chunks_dropped += chunks;
-    s->srv->m.speech_chunks_dropped += speech;
     char msg[200];
     snprintf(msg, sizeof(msg),
              "engine failure: %zu chunks (%.2f s) of utterance %u were decoded by the failed "
              "job and are no longer held; the rest is decoded again",
              chunks, (double)(chunks * C) / 16000.0, u->seq);
-    STT_WARN(s->id, "audio_dropped", "%s", msg);
-    if (!s->wsi)
-        return;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "warning");
-    cJSON_AddStringToObject(o, "code", "audio_dropped");
-    cJSON_AddStringToObject(o, "message", msg);
-    cJSON_AddNumberToObject(o, "dropped_chunks", (double)chunks);
-    cJSON_AddNumberToObject(o, "dropped_speech_chunks", (double)speech);
-    stt_session_send_json(s, cJSON_PrintUnformatted(o));
-    cJSON_Delete(o);
+    report_dropped(s, chunks, speech, msg);
 }
 
 /* The end of the audio the engine needs now, of the first n samples: with --engine_post_roll,

@@ -790,5 +790,46 @@ async def stream_calls(url, pcm, rate, rounds, gap_s, name, frames_per_msg=320, 
     return c
 
 
+async def wait_finals(clients, timeout, failures):
+    """Waits until every client has one fullSentence per recording_stop, all within one shared
+    timeout; a client that falls short is a failure (with its events, cut short)."""
+    t_end = time.monotonic() + timeout
+    for c in clients:
+        try:
+            await c.wait_count("fullSentence", c.count("recording_stop"),
+                               max(0.1, t_end - time.monotonic()))
+        except AssertionError as e:
+            failures.append(str(e)[:300])
+
+
+async def poll_metrics(srv, pred, timeout, interval=0.2):
+    """Reads the JSON /metrics until pred(metrics) holds or timeout passes; returns the last."""
+    t_end = time.monotonic() + timeout
+    while True:
+        m = srv.get_json("/metrics")[1]
+        if pred(m) or time.monotonic() >= t_end:
+            return m
+        await asyncio.sleep(interval)
+
+
+def run_scenario(scenario, *args, engine, name, limit_s=300, ready_timeout=60, after=None):
+    """main() of a scenario test: one server with args, `await scenario(srv, failures)`, then
+    after(srv, failures) if given, a clean exit (status 0, no sanitizer report), and the
+    report. Exits the process with the report's status; bounded by watchdog(limit_s)."""
+    watchdog(limit_s)
+    failures = []
+    with Server(*args, engine=engine, name=name) as srv:
+        srv.start(ready_timeout=ready_timeout)
+        try:
+            run_async(scenario(srv, failures))
+        except AssertionError as e:
+            failures.append(str(e))
+        if after:
+            after(srv, failures)
+        if srv.stop() != 0:
+            failures.append("server exit status not 0")
+    raise SystemExit(report(failures))
+
+
 def run_async(coro):
     return asyncio.run(coro)

@@ -15,7 +15,6 @@ Four calls stream real speech. Then call_method fault {fail_rate: 0.6}:
 import asyncio
 import os
 import re
-import sys
 import time
 
 import harness as h
@@ -142,18 +141,7 @@ def check_backoff_log(srv, failures):
 
 
 def main():
-    h.watchdog(300)
-    failures = []
-    with h.Server(*ARGS, engine="fault", name="breaker") as srv:
-        srv.start(ready_timeout=60)
-        try:
-            h.run_async(scenario(srv, failures))
-        except AssertionError as e:
-            failures.append(str(e))
-        check_backoff_log(srv, failures)
-        if srv.stop() != 0:
-            failures.append("server exit status not 0")
-    sys.exit(h.report(failures))
+    h.run_scenario(scenario, *ARGS, engine="fault", name="breaker", after=check_backoff_log)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@
 
 import asyncio
 import os
-import sys
 import time
 
 import harness as h
@@ -49,17 +48,8 @@ async def scenario(srv, failures):
 
 
 def main():
-    h.watchdog(120)
-    failures = []
-    with h.Server(*ARGS, engine="null", name="cleanup") as srv:
-        srv.start(ready_timeout=30)
-        try:
-            h.run_async(scenario(srv, failures))
-        except AssertionError as e:
-            failures.append(str(e))
-        if srv.stop() != 0:
-            failures.append("server exit status not 0")
-    sys.exit(h.report(failures))
+    h.run_scenario(scenario, *ARGS, engine="null", name="cleanup", limit_s=120,
+                   ready_timeout=30)
 
 
 if __name__ == "__main__":

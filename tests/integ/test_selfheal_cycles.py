@@ -13,7 +13,6 @@ the baseline is read from /metrics; after 1,000 more (and a moment to settle):
 import asyncio
 import os
 import random
-import sys
 import time
 
 import harness as h
@@ -110,17 +109,7 @@ async def scenario(srv, failures):
 
 
 def main():
-    h.watchdog(400)
-    failures = []
-    with h.Server(*ARGS, engine="fault", name="cycles") as srv:
-        srv.start(ready_timeout=60)
-        try:
-            h.run_async(scenario(srv, failures))
-        except AssertionError as e:
-            failures.append(str(e))
-        if srv.stop() != 0:
-            failures.append("server exit status not 0")
-    sys.exit(h.report(failures))
+    h.run_scenario(scenario, *ARGS, engine="fault", name="cycles", limit_s=400)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ call_method fault {fail_rate: 1} for 5 s, then {fail_rate: 0}. Checks:
 
 import asyncio
 import os
-import sys
 import time
 
 import harness as h
@@ -48,13 +47,7 @@ async def scenario(srv, failures):
 
     clients = await asyncio.gather(*calls)
     # the last utterance's final, and any held ones
-    t_end = time.monotonic() + 20
-    for c in clients:
-        want = c.count("recording_stop")
-        try:
-            await c.wait_count("fullSentence", want, max(0.1, t_end - time.monotonic()))
-        except AssertionError as e:
-            failures.append(str(e)[:300])
+    await h.wait_finals(clients, 20, failures)
     await asyncio.sleep(0.5)
     m = srv.get_json("/metrics")[1]
     warned = 0
@@ -87,17 +80,7 @@ async def scenario(srv, failures):
 
 
 def main():
-    h.watchdog(300)
-    failures = []
-    with h.Server(*ARGS, engine="fault", name="outage") as srv:
-        srv.start(ready_timeout=60)
-        try:
-            h.run_async(scenario(srv, failures))
-        except AssertionError as e:
-            failures.append(str(e))
-        if srv.stop() != 0:
-            failures.append("server exit status not 0")
-    sys.exit(h.report(failures))
+    h.run_scenario(scenario, *ARGS, engine="fault", name="outage")
 
 
 if __name__ == "__main__":

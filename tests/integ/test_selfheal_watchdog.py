@@ -23,7 +23,6 @@ null; --job_timeout 1 s).
 import asyncio
 import os
 import statistics
-import sys
 import time
 
 import harness as h
@@ -49,13 +48,8 @@ def final_latencies(c):
 
 
 async def finish(clients, failures):
-    t_end = time.monotonic() + 15
+    await h.wait_finals(clients, 15, failures)
     for c in clients:
-        try:
-            await c.wait_count("fullSentence", c.count("recording_stop"),
-                               max(0.1, t_end - time.monotonic()))
-        except AssertionError as e:
-            failures.append(str(e)[:300])
         await c.close()
 
 
@@ -104,9 +98,7 @@ async def stuck_worker(srv, ctl, pcm, rate, failures):
     if e["workers_replaced"] != 1 or e["workers"] != 2:
         failures.append(f"workers_replaced {e['workers_replaced']} (want 1), "
                         f"workers {e['workers']} (want 2)")
-    t_end = time.monotonic() + 10
-    while time.monotonic() < t_end and srv.get_json("/metrics")[1]["engine"]["workers_stuck"]:
-        await asyncio.sleep(0.2)
+    await h.poll_metrics(srv, lambda m: m["engine"]["workers_stuck"] == 0, 10)
     await ctl.call("fault", kwargs={"hang_uncancellable": 0})
 
 
@@ -125,12 +117,8 @@ async def crash_and_leak(srv, ctl, pcm, rate, failures):
     assert r["status"] == "success", r
     c = await h.stream_calls(srv.data_url(), pcm, rate, 3, 1.3, "leak")
     await finish([c], failures)
-    t_end = time.monotonic() + 10
-    while time.monotonic() < t_end:
-        m = srv.get_json("/metrics")[1]
-        if m["engine"]["decoders_in_use"] == 0 and m["cleanup"]["consistency_errors"] >= 1:
-            break
-        await asyncio.sleep(0.2)
+    m = await h.poll_metrics(srv, lambda m: m["engine"]["decoders_in_use"] == 0 and
+                             m["cleanup"]["consistency_errors"] >= 1, 10)
     h.log(f"leak: decoders_in_use {m['engine']['decoders_in_use']}, consistency_errors "
           f"{m['cleanup']['consistency_errors']}, worker_resets {m['engine']['worker_resets']}")
     if m["engine"]["decoders_in_use"] != 0 or m["cleanup"]["consistency_errors"] < 1:
@@ -143,12 +131,8 @@ async def broken_model(srv, ctl, pcm, rate, failures):
     assert r["status"] == "success", r
     c = await h.stream_calls(srv.data_url(), pcm, rate, 2, 1.3, "broken")
     await finish([c], failures)
-    t_end = time.monotonic() + 10
-    while time.monotonic() < t_end:
-        m = srv.get_json("/metrics")[1]
-        if m["circuit_breaker"]["state"] == "closed" and m["recovery"]["model_reloads"] >= 1:
-            break
-        await asyncio.sleep(0.1)
+    m = await h.poll_metrics(srv, lambda m: m["circuit_breaker"]["state"] == "closed" and
+                             m["recovery"]["model_reloads"] >= 1, 10, 0.1)
     resets = m["engine"]["worker_resets"] - before["engine"]["worker_resets"]
     h.log(f"broken model: {c.count('fullSentence')}/{c.count('recording_stop')} finals; "
           f"breaker {m['circuit_breaker']['state']} after {m['circuit_breaker']['opened_total']} "
@@ -174,14 +158,7 @@ async def scenario(srv, failures):
 
 
 def main():
-    h.watchdog(300)
-    failures = []
-    with h.Server(*ARGS, engine="fault", name="watchdog") as srv:
-        srv.start(ready_timeout=60)
-        h.run_async(scenario(srv, failures))
-        if srv.stop() != 0:
-            failures.append("server exit status not 0")
-    sys.exit(h.report(failures))
+    h.run_scenario(scenario, *ARGS, engine="fault", name="watchdog")
 
 
 if __name__ == "__main__":
