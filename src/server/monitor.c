@@ -208,6 +208,7 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(er, "consecutive_errors", (double)m->consecutive_errors);
     cJSON_AddNumberToObject(e, "jobs_in_flight", (double)srv->jobs_in_flight);
     cJSON_AddNumberToObject(e, "timeouts", (double)ps.timeouts);
+    cJSON_AddNumberToObject(e, "preemptions", (double)ps.preemptions);
     cJSON_AddNumberToObject(e, "workers_replaced", (double)ps.workers_replaced);
     cJSON_AddNumberToObject(e, "worker_resets", (double)ps.worker_resets);
     cJSON_AddNumberToObject(e, "worker_reset_failures", (double)ps.worker_reset_failures);
@@ -393,6 +394,9 @@ static char *metrics_prometheus(stt_server_t *srv)
     prom_scalar(&b, "stt_engine_timeouts_total", "counter",
                 "Engine jobs the watchdog aborted for running past their deadline.",
                 (double)ps.timeouts);
+    prom_scalar(&b, "stt_engine_preemptions_total", "counter",
+                "Feeds that yielded to a waiting final or first partial between slices.",
+                (double)ps.preemptions);
     prom_scalar(&b, "stt_engine_workers_replaced_total", "counter",
                 "Workers stuck in an engine call past the watchdog's grace, replaced.",
                 (double)ps.workers_replaced);

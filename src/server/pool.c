@@ -43,7 +43,8 @@ struct stt_pool {
     double wait_s;    /* total seconds jobs waited in the queues */
     uint64_t started; /* jobs taken by a worker */
     uint64_t samples; /* audio samples of the FEED and FINAL jobs that ran */
-    uint64_t submitted, handed_back, timeouts, replaced, resets, reset_failures;
+    uint64_t submitted, handed_back, timeouts, replaced, resets, reset_failures, preemptions;
+    size_t slice; /* samples per feed slice; 0 = no slicing */
     int running; /* worker threads exist (between create and stop) */
     stt_pool_wakeup_cb wakeup;
     void *wakeup_data;
@@ -82,6 +83,23 @@ static stt_job_t *q_pop(job_queue_t *q)
     return j;
 }
 
+static void q_push_front(job_queue_t *q, stt_job_t *j)
+{
+    j->next = q->head;
+    q->head = j;
+    if (!q->tail)
+        q->tail = j;
+    q->len++;
+}
+
+/* The queue a job waits in: see pool.h (Priorities). */
+static job_queue_t *q_for(stt_pool_t *p, const stt_job_t *j)
+{
+    if (j->kind != STT_JOB_FEED || j->ending)
+        return &p->finals;
+    return j->urgent ? &p->urgent : &p->feeds;
+}
+
 /* Unlinks j from q if it is there (O(queue length)); returns 1 if it was. */
 static int q_remove(job_queue_t *q, stt_job_t *j)
 {
@@ -102,52 +120,78 @@ static int q_remove(job_queue_t *q, stt_job_t *j)
     return 0;
 }
 
-static void run_job_body(stt_pool_t *p, stt_job_t *j);
+static int run_job_body(stt_pool_t *p, stt_job_t *j, int may_yield);
 
-static void run_job(stt_pool_t *p, stt_job_t *j)
+/* Runs a job (or the rest of it). Returns 1 if it yielded between slices (pool.h, Slices): it is
+ * then unfinished and must be queued again. */
+static int run_job(stt_pool_t *p, stt_job_t *j, int may_yield)
 {
     stt_engine_set_cancel_flag(&j->cancel);
-    run_job_body(p, j);
+    int yielded = run_job_body(p, j, may_yield);
     stt_engine_set_cancel_flag(NULL);
+    return yielded;
 }
 
-static void run_job_body(stt_pool_t *p, stt_job_t *j)
+/* Whether a feed should yield now: a job of a higher class is waiting. */
+static int should_yield(stt_pool_t *p, const stt_job_t *j)
+{
+    if (j->ending)
+        return 0; /* runs with the finals already */
+    pthread_mutex_lock(&p->mu);
+    int y = p->finals.len > 0 || (!j->urgent && p->urgent.len > 0);
+    pthread_mutex_unlock(&p->mu);
+    return y;
+}
+
+/* Gives the feed's audio to the engine a slice at a time, the partial with the last slice. */
+static int feed_slices(stt_pool_t *p, stt_job_t *j, int may_yield)
 {
     const stt_engine_vtable_t *e = p->engine;
+    for (;;) {
+        size_t left = j->n_samples - j->done_samples;
+        size_t n = p->slice && left > p->slice ? p->slice : left;
+        int last = n == left;
+        j->status = e->utt_feed(j->utt, j->pcm + j->done_samples, n, last && j->want_partial,
+                                &j->result);
+        if (j->status == 0 && !last && __atomic_load_n(&j->cancel, __ATOMIC_RELAXED))
+            j->status = STT_ECANCELED;
+        if (j->status != 0) {
+            e->utt_abort(j->utt);
+            j->utt = NULL;
+            return 0;
+        }
+        j->done_samples += n;
+        if (last)
+            return 0;
+        if (may_yield && should_yield(p, j))
+            return 1;
+    }
+}
+
+static int run_job_body(stt_pool_t *p, stt_job_t *j, int may_yield)
+{
+    const stt_engine_vtable_t *e = p->engine;
+    int yielded = 0;
     if (j->started_s == 0) /* run inline (a worker sets it when it takes the job) */
         j->started_s = stt_now_s();
     j->status = 0;
     if (j->kind == STT_JOB_PROBE) {
         j->status = e->probe ? e->probe(p->model) : 0;
-        j->finished_s = stt_now_s();
-        return;
-    }
-    if (j->kind == STT_JOB_ABORT) {
+    } else if (j->kind == STT_JOB_ABORT) {
         if (j->utt)
             e->utt_abort(j->utt);
         j->utt = NULL;
-        j->finished_s = stt_now_s();
-        return;
-    }
-    if (!j->utt) {
-        j->status = e->utt_begin(p->model, &j->opt, &j->utt);
-        if (j->status != 0) {
-            j->utt = NULL;
-            j->finished_s = stt_now_s();
-            return;
-        }
-    }
-    if (j->kind == STT_JOB_FEED) {
-        j->status = e->utt_feed(j->utt, j->pcm, j->n_samples, j->want_partial, &j->result);
-        if (j->status != 0) {
-            e->utt_abort(j->utt);
-            j->utt = NULL;
-        }
+    } else if (!j->utt && (j->status = e->utt_begin(p->model, &j->opt, &j->utt)) != 0) {
+        j->utt = NULL;
+    } else if (j->kind == STT_JOB_FEED) {
+        yielded = feed_slices(p, j, may_yield);
     } else {
-        j->status = e->utt_end(j->utt, j->pcm, j->n_samples, &j->result);
+        j->status = e->utt_end(j->utt, j->pcm + j->done_samples, j->n_samples - j->done_samples,
+                               &j->result);
         j->utt = NULL; /* utt_end frees it whatever the outcome */
     }
     j->finished_s = stt_now_s();
+    return yielded;
 }
 
 /* Recreates this worker's engine state after a failed job (engine.h, worker_reset). */
@@ -192,10 +236,23 @@ static void *worker_main(void *arg)
 
         if (reset)
             reset_worker_state(p);
-        run_job(p, j);
+        int yielded = run_job(p, j, 1);
 
         pthread_mutex_lock(&p->mu);
         w->job = NULL;
+        if (yielded) {
+            /* Back to the head of its queue, after the job it yields to (pool.h, Slices). */
+            p->busy--;
+            p->busy_s += j->finished_s - j->started_s;
+            p->preemptions++;
+            j->ran_s += j->finished_s - j->started_s;
+            j->submitted_s = j->finished_s;
+            q_push_front(q_for(p, j), j);
+            pthread_cond_signal(&p->cv);
+            if (w->retired)
+                break;
+            continue;
+        }
         if (j->timed_out && j->status != 0) /* aborted by the watchdog (a late success stands) */
             j->status = STT_ETIMEDOUT;
         if (j->status == STT_EENGINE || j->status == STT_ETIMEDOUT)
@@ -304,6 +361,13 @@ stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
     return p;
 }
 
+void stt_pool_set_slice(stt_pool_t *p, size_t samples)
+{
+    pthread_mutex_lock(&p->mu);
+    p->slice = samples;
+    pthread_mutex_unlock(&p->mu);
+}
+
 void stt_pool_set_model(stt_pool_t *p, stt_model_t *m)
 {
     pthread_mutex_lock(&p->mu);
@@ -327,7 +391,7 @@ void stt_pool_submit(stt_pool_t *p, stt_job_t *job)
     if (!p->running) {
         /* Stopped (shutdown): run inline so the job still comes back exactly once. */
         if (p->model)
-            run_job(p, job);
+            run_job(p, job, 0);
         else
             job->status = STT_ECANCELED;
         pthread_mutex_lock(&p->mu);
@@ -336,10 +400,7 @@ void stt_pool_submit(stt_pool_t *p, stt_job_t *job)
         return;
     }
     pthread_mutex_lock(&p->mu);
-    q_push(job->kind != STT_JOB_FEED || job->ending ? &p->finals
-           : job->urgent                            ? &p->urgent
-                                                    : &p->feeds,
-           job);
+    q_push(q_for(p, job), job);
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -396,6 +457,7 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
     out->submitted = __atomic_load_n(&p->submitted, __ATOMIC_RELAXED);
     out->handed_back = p->handed_back;
     out->timeouts = p->timeouts;
+    out->preemptions = p->preemptions;
     out->workers_replaced = p->replaced;
     out->worker_resets = p->resets;
     out->worker_reset_failures = p->reset_failures;

@@ -45,8 +45,18 @@ typedef struct stt_job {
     /* results, written by the worker */
     int status; /* 0 or STT_E* (STT_EBUSY: no decoder free, retry later) */
     stt_result_t result;
-    double submitted_s, started_s, finished_s; /* monotonic seconds */
+    double submitted_s, started_s, finished_s; /* monotonic seconds (of the last run, if the
+                                                * job yielded: submitted_s is then its requeue) */
+    /* pool-private progress of a job that yielded between slices */
+    size_t done_samples; /* samples already given to the engine */
+    double ran_s;        /* engine seconds of the runs before the last one */
 } stt_job_t;
+
+/* Engine seconds the job took, over all its runs. */
+static inline double stt_job_engine_s(const stt_job_t *j)
+{
+    return j->ran_s + (j->finished_s - j->started_s);
+}
 
 typedef struct stt_pool stt_pool_t;
 
@@ -55,6 +65,10 @@ typedef void (*stt_pool_wakeup_cb)(void *data);
 /* Starts n_workers threads. They wait until stt_pool_set_model() provides a model. */
 stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
                             stt_pool_wakeup_cb wakeup, void *wakeup_data);
+
+/* Sets the slice size in 16 kHz samples (pool.h, Slices); 0 = every feed in one piece. Call before
+ * stt_pool_set_model. */
+void stt_pool_set_slice(stt_pool_t *p, size_t samples);
 
 /* Publishes the loaded model (from the loader thread); workers start taking jobs. */
 void stt_pool_set_model(stt_pool_t *p, stt_model_t *m);
@@ -86,6 +100,7 @@ typedef struct {
     double audio_s;   /* cumulative seconds of 16 kHz audio in the jobs that ran */
     uint64_t submitted, handed_back; /* jobs given to the pool / returned by stt_pool_take_done */
     uint64_t timeouts;               /* jobs the watchdog expired */
+    uint64_t preemptions;            /* feeds that yielded between slices to a higher class */
     uint64_t workers_replaced;       /* hung workers retired and replaced */
     uint64_t worker_resets, worker_reset_failures; /* engine state recreated after a failure */
     int retired_running;             /* retired workers still inside an engine call */

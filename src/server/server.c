@@ -1034,6 +1034,7 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
         goto fail_vhost;
 
     srv->pool = stt_pool_create(engine, workers, wakeup_loop, srv);
+    stt_pool_set_slice(srv->pool, (size_t)(cfg->engine_slice * 16000.0 + 0.5));
     pthread_t loader;
     if (pthread_create(&loader, NULL, loader_main, srv) != 0)
         stt_fatal(__FILE__, __LINE__, "pthread_create failed");

@@ -727,9 +727,9 @@ void stt_session_on_job_done(stt_job_t *j)
     u->job = NULL;
     STT_DEBUG(s->id, "job_done", "kind %d utt %u: %zu samples, waited %.1f ms, ran %.1f ms, rc %d",
               (int)j->kind, u->seq, j->n_samples, 1e3 * (j->started_s - j->submitted_s),
-              1e3 * (j->finished_s - j->started_s), j->status);
+              1e3 * stt_job_engine_s(j), j->status);
     u->handle = j->utt;
-    double dur = j->finished_s - j->started_s;
+    double dur = stt_job_engine_s(j);
     if (j->status == STT_ECANCELED && j->started_s > 0)
         srv->m.jobs_cancelled++; /* stopped early: its session went away (not an error) */
     if (j->kind != STT_JOB_ABORT && j->status != STT_EBUSY && j->status != STT_ECANCELED)

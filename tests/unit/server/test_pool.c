@@ -177,11 +177,14 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int open;
-    int entered; /* feeds that reached the gate */
-} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    int let_through; /* calls that may pass the closed gate */
+    int entered;     /* calls that reached the gate */
+    int hold_finals; /* ends wait at the gate too (else they only count samples) */
+    size_t samples;  /* samples given to feed and end calls, in total */
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0};
 
-static int gate_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
-                     stt_result_t *partial)
+/* Waits at the gate; returns nonzero if the test never opened it. */
+static int gate_pass(size_t n)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -189,13 +192,36 @@ static int gate_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partia
     int rc = 0;
     pthread_mutex_lock(&gate.mu);
     gate.entered++;
+    gate.samples += n;
     pthread_cond_broadcast(&gate.cv);
-    while (!gate.open && rc == 0)
+    while (!gate.open && gate.let_through == 0 && rc == 0)
         rc = pthread_cond_timedwait(&gate.cv, &gate.mu, &ts);
+    if (rc == 0 && !gate.open)
+        gate.let_through--;
     pthread_mutex_unlock(&gate.mu);
-    if (rc != 0)
+    return rc;
+}
+
+static int gate_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
+                     stt_result_t *partial)
+{
+    if (gate_pass(n) != 0)
         return STT_EENGINE; /* the test never opened the gate: fail the job, don't hang */
     return stt_engine_null.utt_feed(u, pcm, n, want_partial, partial);
+}
+
+static int gate_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *final_result)
+{
+    pthread_mutex_lock(&gate.mu);
+    int hold = gate.hold_finals;
+    if (!hold)
+        gate.samples += n;
+    pthread_mutex_unlock(&gate.mu);
+    if (hold && gate_pass(n) != 0) {
+        stt_engine_null.utt_abort(u);
+        return STT_EENGINE;
+    }
+    return stt_engine_null.utt_end(u, pcm, n, final_result);
 }
 
 static stt_engine_vtable_t gate_engine;
@@ -205,9 +231,13 @@ static void gate_reset(void)
     gate_engine = stt_engine_null;
     gate_engine.name = "gate";
     gate_engine.utt_feed = gate_feed;
+    gate_engine.utt_end = gate_end;
     pthread_mutex_lock(&gate.mu);
     gate.open = 0;
+    gate.let_through = 0;
     gate.entered = 0;
+    gate.hold_finals = 0;
+    gate.samples = 0;
     pthread_mutex_unlock(&gate.mu);
 }
 
@@ -788,6 +818,82 @@ static void test_expedite(void **state)
     wake_dispose(&w);
 }
 
+/* With slices, a feed held in its first slice yields to the final and the first-partial feed
+ * submitted meanwhile, then resumes where it stopped: every sample reaches the engine exactly
+ * once, the partial comes with the last slice, and the engine handle stays with the job. A feed
+ * that yielded and is turned into a final ends with only the samples it had not fed yet. */
+static void test_slices_yield(void **state)
+{
+    gate_reset();
+    stt_model_t *m = load_null(&gate_engine);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(&gate_engine, 1, wake_cb, &w);
+    stt_pool_set_slice(p, 100);
+    stt_pool_set_model(p, m);
+    stt_job_t *held = job_new(STT_JOB_FEED, 0, 450, 1); /* 5 slices: 4 x 100 + 50 */
+    stt_pool_submit(p, held);
+    gate_wait_entered(1);
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 1, 160, 1));
+    stt_job_t *urgent = job_new(STT_JOB_FEED, 2, 160, 1);
+    urgent->urgent = 1;
+    stt_pool_submit(p, urgent);
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, 3, 100, 0));
+    gate_set_open();
+    done_list_t d = {0};
+    wait_done(p, &w, &d, 4);
+    static const uint32_t want[] = {3, 2, 0, 1};
+    for (size_t k = 0; k < 4; k++) {
+        assert_int_equal(d.v[k]->utt_seq, want[k]);
+        assert_int_equal(d.v[k]->status, 0);
+    }
+    assert_non_null(d.v[2]->utt);
+    assert_string_equal(d.v[2]->result.text, "");
+    assert_int_equal(d.v[2]->done_samples, 450);
+    assert_true(stt_job_engine_s(d.v[2]) >= 0);
+    pthread_mutex_lock(&gate.mu);
+    assert_int_equal(gate.samples, 450 + 160 + 160 + 100);
+    assert_int_equal(gate.entered, 5 + 2 + 2); /* slices of 100 samples */
+    pthread_mutex_unlock(&gate.mu);
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.preemptions, 1);
+    done_list_free(&d, &gate_engine);
+
+    gate_reset();
+    pthread_mutex_lock(&gate.mu);
+    gate.hold_finals = 1;
+    pthread_mutex_unlock(&gate.mu);
+    held = job_new(STT_JOB_FEED, 4, 450, 1);
+    stt_pool_submit(p, held);
+    gate_wait_entered(1);
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, 5, 100, 0));
+    pthread_mutex_lock(&gate.mu);
+    gate.let_through = 1; /* the feed's first slice; it yields, and the final waits at the gate */
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    gate_wait_entered(2);
+    assert_int_equal(stt_pool_convert_to_final(p, held), 1); /* queued again, one slice done */
+    gate_set_open();
+    wait_done(p, &w, &d, 2);
+    assert_int_equal(d.v[0]->utt_seq, 5);
+    assert_int_equal(d.v[1]->utt_seq, 4);
+    assert_int_equal(d.v[1]->kind, STT_JOB_FINAL);
+    assert_int_equal(d.v[1]->status, 0);
+    assert_null(d.v[1]->utt);
+    pthread_mutex_lock(&gate.mu);
+    assert_int_equal(gate.samples, 450 + 100);
+    assert_int_equal(gate.entered, 1 + 1 + 1); /* a slice, the final, the rest as one end */
+    pthread_mutex_unlock(&gate.mu);
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.preemptions, 2);
+    assert_int_equal(st.decoders_in_use, 0);
+    done_list_free(&d, &gate_engine);
+    stt_pool_destroy(p);
+    gate_engine.unload(m);
+    wake_dispose(&w);
+}
+
 /* ---- stall engine: the null engine, but a feed with audio runs until cancelled, or (when
  * stall_ignores_cancel) sleeps 0.5 s whatever happens; a feed without audio returns at once ---- */
 
@@ -899,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_failed_feed_releases_utterance),
         cmocka_unit_test(test_watchdog),
         cmocka_unit_test(test_expedite),
+        cmocka_unit_test(test_slices_yield),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
