@@ -6,9 +6,10 @@ In one run:
   1. raw bound: one `pocketsphinx_continuous -infile` per core on the loadgen's speech file, all
      at once (median of --runs, model loading subtracted), gives the engine's real-time factor r
      with every core busy; a call that talks a fraction T of the time needs r*T cores, so the
-     bound is cores / (r*T). It is measured before and again after the sweep (this VM's speed
-     drifts by up to 50 % within an hour), and the capacity is divided by the higher of the two
-     bounds, so a drift never flatters the fraction.
+     bound is cores / (r*T). This VM's speed drifts by up to 40 % within ten minutes, so the
+     bound is measured before the first sweep point and again after every point; each point is
+     judged against the higher of the bounds on its two sides (a drift never flatters it), and
+     the capacity's fraction is the capacity divided by its own point's bound.
   2. floor: the same load on the null engine (no recognition) measures what end-pointing alone
      costs in final latency, so the engine's share can be read off.
   3. sweep: fresh pocketsphinx servers under stt-loadgen with N calls (talk ratio T, 20 ms
@@ -179,10 +180,11 @@ def passes(r, limit):
 
 
 def row(tag, r):
+    b = f" bound {r['raw_bound_before']:.1f}/{r['raw_bound_after']:.1f}" if "raw_bound" in r else ""
     log(f"{tag:9s} N={r['calls']:4d} admitted={r['established'] - r['rejected']:4d} "
         f"rejected={r['rejected']:4d} finals={r['finals_expected'] - r['finals_missing']}/"
         f"{r['finals_expected']} final p50/p95 {r['final_p50_s']:.2f}/{r['final_p95_s']:.2f} s "
-        f"cpu {r['server_cpu_cores']:.2f} health {r['health_seen']}")
+        f"cpu {r['server_cpu_cores']:.2f} health {r['health_seen']}{b}")
 
 
 def main():
@@ -208,24 +210,39 @@ def main():
     args = ap.parse_args()
 
     cores = os.cpu_count()
-    rtf, raw = raw_rtf(WAV, args.runs, args.fwdflat, cores)
-    bound = cores / (rtf * args.talk_ratio)
-    log(f"raw engine: {rtf:.4f} CPU s per audio s; {cores} cores at talk ratio "
-        f"{args.talk_ratio} -> bound {bound:.1f} calls")
 
-    step = max(1, round(bound * args.step))
-    floor = run_load(max(1, round(bound)), args, engine="null")
+    def bound_now():
+        rtf, raw = raw_rtf(WAV, args.runs, args.fwdflat, cores)
+        return dict(raw, rtf=round(rtf, 4), bound_calls=round(cores / (rtf * args.talk_ratio), 1))
+
+    raws = [bound_now()]
+    log(f"raw engine: {raws[0]['rtf']:.4f} CPU s per audio s; {cores} cores at talk ratio "
+        f"{args.talk_ratio} -> bound {raws[0]['bound_calls']:.1f} calls")
+
+    floor = run_load(max(1, round(raws[0]["bound_calls"])), args, engine="null")
     row("null", floor)
 
     sweep = []
 
     def trial(n):
+        if not sweep:  # the null run came in between
+            raws.append(bound_now())
+        before = raws[-1]
         r = run_load(n, args)
+        after = bound_now()
+        raws.append(after)
+        r["raw_bound_before"] = before["bound_calls"]
+        r["raw_bound_after"] = after["bound_calls"]
+        r["raw_bound"] = max(before["bound_calls"], after["bound_calls"])
+        r["fraction_of_raw_bound"] = round(n / r["raw_bound"], 3)
+        r["pass"] = passes(r, args.p95_limit)
         row("sweep", r)
         sweep.append(r)
-        return passes(r, args.p95_limit)
+        return r["pass"]
 
     # Step from the start point until the verdict flips, then bisect one call at a time.
+    bound = raws[0]["bound_calls"]
+    step = max(1, round(bound * args.step))
     lo, hi = 0, None  # largest N seen to pass, smallest N seen to fail
     n = max(1, round(bound * args.start))
     if trial(n):
@@ -251,13 +268,9 @@ def main():
         else:
             hi = mid
     capacity = lo
-
-    # The VM's speed drifts: measure the bound again and keep the higher (conservative) one.
-    rtf2, raw2 = raw_rtf(WAV, args.runs, args.fwdflat, cores)
-    bound2 = cores / (rtf2 * args.talk_ratio)
-    log(f"raw engine again after the sweep: {rtf2:.4f} CPU s per audio s -> bound {bound2:.1f} "
-        f"calls (before: {bound:.1f})")
-    bound_used = max(bound, bound2)
+    cap_point = max((r for r in sweep if r["calls"] == capacity and r["pass"]),
+                    key=lambda r: r["raw_bound"], default=None)
+    bound_used = cap_point["raw_bound"] if cap_point else max(r["bound_calls"] for r in raws)
 
     over = None
     if capacity:
@@ -272,8 +285,7 @@ def main():
         "workers": int(args.workers),
         "p95_limit_s": args.p95_limit,
         "fwdflat": args.fwdflat,
-        "raw_engine": dict(raw, rtf=round(rtf, 4), bound_calls=round(bound, 1)),
-        "raw_engine_after_sweep": dict(raw2, rtf=round(rtf2, 4), bound_calls=round(bound2, 1)),
+        "raw_engine": raws,
         "raw_bound_used": round(bound_used, 1),
         "null_engine_floor": floor,
         "sweep": sweep,
@@ -283,7 +295,8 @@ def main():
     }
     print(json.dumps(out, indent=1))
     log(f"capacity {capacity} calls = {capacity / bound_used:.2f} of the raw bound "
-        f"{bound_used:.1f} (the higher of {bound:.1f} before and {bound2:.1f} after the sweep)")
+        f"{bound_used:.1f} (the higher of those measured just before and after that point; "
+        f"all bounds this run: {[r['bound_calls'] for r in raws]})")
     if over:
         admitted = over["established"] - over["rejected"]
         log(f"overload x{args.overload}: {over['calls']} offered, {admitted} admitted, "
