@@ -872,7 +872,7 @@ int main(int argc, char **argv)
 
     lws_set_log_level(o.quiet ? 0 : LLL_ERR, NULL);
     conn_t *current = NULL;
-    struct lws_context *ctx = stt_tool_lws_context_create(protocols, &current, 16, t.tls);
+    struct lws_context *ctx = stt_tool_lws_context_create(protocols, &current, 16, t.tls, NULL);
     if (!ctx) {
         fprintf(stderr, "stt-client: cannot create the libwebsockets context\n");
         stt_tool_target_dispose(&t);

@@ -28,6 +28,7 @@
  */
 #include <cJSON.h>
 #include <errno.h>
+#include <ev.h>
 #include <getopt.h>
 #include <libwebsockets.h>
 #include <math.h>
@@ -151,6 +152,7 @@ typedef struct {
     const char *json_path;
     long server_pid;
     int quiet;
+    int poll_loop; /* --event-loop poll */
 } opts_t;
 
 enum { CALL_PENDING, CALL_CONNECTING, CALL_OPEN, CALL_CLOSED, CALL_FAILED };
@@ -197,6 +199,7 @@ typedef struct {
 typedef struct {
     opts_t o;
     struct lws_context *ctx;
+    struct ev_loop *evl; /* NULL: lws's poll() loop */
     stt_tool_target_t target;
 
     int16_t *speech; /* the speech file at the send rate, padded to whole frames */
@@ -1009,6 +1012,7 @@ static cJSON *report_json(const loadgen_t *g, double elapsed_s, const struct rus
     cJSON_AddNumberToObject(cfg, "ramp_s", g->o.ramp_s);
     cJSON_AddNumberToObject(cfg, "drain_s", (double)g->drain_us / 1e6);
     cJSON_AddStringToObject(cfg, "wav", g->o.wav);
+    cJSON_AddStringToObject(cfg, "event_loop", g->evl ? "libev" : "poll");
     cJSON_AddNumberToObject(cfg, "file_s", g->file_s);
     cJSON_AddNumberToObject(cfg, "speech_onset_s", (double)g->onset_us / 1e6);
     cJSON_AddNumberToObject(cfg, "speech_end_s", (double)g->end_us / 1e6);
@@ -1181,6 +1185,8 @@ static void usage(FILE *f)
             "  --source-count K           same with 127.0.0.1 .. 127.0.0.K\n"
             "  --json FILE                write the JSON results to FILE\n"
             "  --server-pid PID           sample that process's RSS and CPU from /proc\n"
+            "  --event-loop libev|poll    the generator's own event loop (default libev:\n"
+            "                             epoll; poll() scans every socket each iteration)\n"
             "  -q, --quiet                no progress lines\n"
             "  -h, --help                 this help\n"
             "\n"
@@ -1228,6 +1234,7 @@ enum {
     OPT_SOURCE_COUNT,
     OPT_JSON,
     OPT_PID,
+    OPT_EVENT_LOOP,
 };
 
 static int parse_args(int argc, char **argv, opts_t *o)
@@ -1247,6 +1254,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
         {"source-count", required_argument, NULL, OPT_SOURCE_COUNT},
         {"json", required_argument, NULL, OPT_JSON},
         {"server-pid", required_argument, NULL, OPT_PID},
+        {"event-loop", required_argument, NULL, OPT_EVENT_LOOP},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -1338,6 +1346,13 @@ static int parse_args(int argc, char **argv, opts_t *o)
                 fprintf(stderr, "stt-loadgen: --server-pid must be a process id\n");
                 return -1;
             }
+            break;
+        case OPT_EVENT_LOOP:
+            if (strcmp(optarg, "libev") != 0 && strcmp(optarg, "poll") != 0) {
+                fprintf(stderr, "stt-loadgen: --event-loop must be libev or poll\n");
+                return -1;
+            }
+            o->poll_loop = strcmp(optarg, "poll") == 0;
             break;
         case 'q':
             o->quiet = 1;
@@ -1461,8 +1476,9 @@ int main(int argc, char **argv)
     stt_tool_signals_install(on_sigint);
 
     lws_set_log_level(g.o.quiet ? 0 : LLL_ERR, NULL);
+    g.evl = g.o.poll_loop ? NULL : ev_loop_new(EVFLAG_AUTO);
     g.ctx = stt_tool_lws_context_create(
-        protocols, &g, (unsigned)(nofile > 0x7fffffff ? 0x7fffffff : nofile), 0);
+        protocols, &g, (unsigned)(nofile > 0x7fffffff ? 0x7fffffff : nofile), 0, g.evl);
     if (!g.ctx) {
         fprintf(stderr, "stt-loadgen: cannot create the libwebsockets context\n");
         goto fail_ctx;
@@ -1513,7 +1529,7 @@ int main(int argc, char **argv)
     arm_tick(&g, g.epoch_us);
 
     while (!g.done) {
-        if (lws_service(g.ctx, 0) < 0)
+        if (stt_tool_lws_service(g.ctx, g.evl) < 0)
             break;
         /* A signal interrupts poll(); the tick turns it into an orderly stop. */
         if (g_interrupted && !g.stopping)
@@ -1550,6 +1566,8 @@ fail_timer:
     lws_context_destroy(g.ctx);
 fail_ctx:
 done:
+    if (g.evl)
+        ev_loop_destroy(g.evl);
     free(g.tx);
     free(g.silence);
     free(g.speech);

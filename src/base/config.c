@@ -60,9 +60,10 @@ const size_t stt_options_count = sizeof(stt_options) / sizeof(stt_options[0]) - 
 STT_CONFIG_MAP(OPT_CHECK)
 
 /* Options whose help text promises a fixed set of values. Kept here rather than as a table
- * column because only four rows need it. */
+ * column because only a few rows need it. */
 static const char *const engine_choices[] = {"auto", "pocketsphinx", "whisper", "null", "fault", NULL};
 static const char *const log_format_choices[] = {"text", "json", NULL};
+static const char *const event_loop_choices[] = {"libev", "poll", NULL};
 static const char *const device_choices[] = {"cuda", "cpu", NULL};
 static const char *const wakeword_backend_choices[] = {
     "none",         "pvporcupine",   "pvp",           "porcupine", "oww",
@@ -74,6 +75,7 @@ static const struct {
 } choice_table[] = {
     {"engine", engine_choices},
     {"log_format", log_format_choices},
+    {"event_loop", event_loop_choices},
     {"device", device_choices},
     {"wakeword_backend", wakeword_backend_choices},
 };

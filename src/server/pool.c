@@ -14,8 +14,13 @@
 
 typedef struct {
     stt_job_t *head, *tail;
-    size_t len;
+    size_t len; /* written under the pool lock, atomically: should_yield reads it without */
 } job_queue_t;
+
+static void q_len_add(job_queue_t *q, int d)
+{
+    __atomic_store_n(&q->len, q->len + (size_t)d, __ATOMIC_RELAXED);
+}
 
 /* One worker thread. `job` is what it runs now (under the pool lock); a retired worker (hung
  * past the watchdog's grace) leaves the pool's count and exits once its engine call returns. */
@@ -67,7 +72,7 @@ static void q_push(job_queue_t *q, stt_job_t *j)
     else
         q->head = j;
     q->tail = j;
-    q->len++;
+    q_len_add(q, 1);
 }
 
 static stt_job_t *q_pop(job_queue_t *q)
@@ -78,7 +83,7 @@ static stt_job_t *q_pop(job_queue_t *q)
     q->head = j->next;
     if (!q->head)
         q->tail = NULL;
-    q->len--;
+    q_len_add(q, -1);
     j->next = NULL;
     return j;
 }
@@ -89,7 +94,7 @@ static void q_push_front(job_queue_t *q, stt_job_t *j)
     q->head = j;
     if (!q->tail)
         q->tail = j;
-    q->len++;
+    q_len_add(q, 1);
 }
 
 /* The queue a job waits in: see pool.h (Priorities). */
@@ -113,7 +118,7 @@ static int q_remove(job_queue_t *q, stt_job_t *j)
             q->head = x->next;
         if (q->tail == x)
             q->tail = prev;
-        q->len--;
+        q_len_add(q, -1);
         x->next = NULL;
         return 1;
     }
@@ -132,15 +137,15 @@ static int run_job(stt_pool_t *p, stt_job_t *j, int may_yield)
     return yielded;
 }
 
-/* Whether a feed should yield now: a job of a higher class is waiting. */
+/* Whether a feed should yield now: a job of a higher class is waiting. A hint read without the
+ * lock (a slice boundary costs no lock); a job that is gone by the time the worker requeues this
+ * one only costs a requeue. */
 static int should_yield(stt_pool_t *p, const stt_job_t *j)
 {
     if (j->ending)
         return 0; /* runs with the finals already */
-    pthread_mutex_lock(&p->mu);
-    int y = p->finals.len > 0 || (!j->urgent && p->urgent.len > 0);
-    pthread_mutex_unlock(&p->mu);
-    return y;
+    return __atomic_load_n(&p->finals.len, __ATOMIC_RELAXED) > 0 ||
+           (!j->urgent && __atomic_load_n(&p->urgent.len, __ATOMIC_RELAXED) > 0);
 }
 
 /* Gives the feed's audio to the engine a slice at a time, the partial with the last slice. */
@@ -438,7 +443,7 @@ stt_job_t *stt_pool_take_done(stt_pool_t *p)
     stt_job_t *head = p->done.head;
     p->handed_back += p->done.len;
     p->done.head = p->done.tail = NULL;
-    p->done.len = 0;
+    __atomic_store_n(&p->done.len, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&p->mu);
     return head;
 }

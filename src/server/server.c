@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include <malloc.h>
+#include <ev.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -42,6 +43,11 @@ typedef struct {
 
 static volatile sig_atomic_t g_signal;
 static _Atomic(stt_model_t *) g_loaded_model;
+
+static void on_lws_signal(void *loop, int sig)
+{
+    g_signal = sig;
+}
 
 static void on_signal(int sig)
 {
@@ -1003,6 +1009,7 @@ static struct lws_vhost *make_vhost(stt_server_t *srv, const char *name, int por
 int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers)
 {
     stt_server_t *srv = stt_calloc(1, sizeof(*srv));
+    struct ev_loop *evl = NULL; /* --event_loop libev */
     int rc = 1;
     srv->cfg = cfg;
     srv->engine = engine;
@@ -1023,6 +1030,19 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     info.user = srv;
     info.count_threads = 1;
     info.fd_limit_per_thread = 0;
+    void *foreign[1];
+    if (strcmp(cfg->event_loop, "libev") == 0) {
+        /* lws on our libev loop (epoll), run one iteration at a time like lws_service(). */
+        evl = ev_loop_new(EVFLAG_AUTO);
+        if (!evl) {
+            STT_ERROR(0, "event_loop", "cannot create the libev loop");
+            goto fail_ctx;
+        }
+        foreign[0] = evl;
+        info.foreign_loops = foreign;
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+        info.signal_cb = on_lws_signal;
+    }
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         STT_ERROR(0, "lws", "cannot create the websocket context");
@@ -1054,9 +1074,12 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
              (long long)cfg->monitor_port, engine->name, workers);
 
     lws_sul_schedule(srv->ctx, 0, &srv->tick, tick_cb, TICK_US);
-    while (!srv->stop_loop)
-        if (lws_service(srv->ctx, 0) < 0)
+    while (!srv->stop_loop) {
+        if (evl)
+            ev_run(evl, EVRUN_ONCE);
+        else if (lws_service(srv->ctx, 0) < 0)
             break;
+    }
 
     pthread_join(loader, NULL);
     if (srv->reload_phase == 2)
@@ -1089,12 +1112,16 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     if (stt_pool_destroy(srv->pool) == 0 && m)
         engine->unload(m); /* not while a stuck worker may still be inside it */
     STT_INFO(0, "stop", "[PRODUCTION] stt-server stopped (exit %d)", rc);
+    if (evl)
+        ev_loop_destroy(evl);
     free(srv);
     return rc;
 
 fail_vhost:
     lws_context_destroy(srv->ctx);
 fail_ctx:
+    if (evl)
+        ev_loop_destroy(evl);
     free(srv);
     return 1;
 }

@@ -1,6 +1,8 @@
 /* Helpers shared by stt-client and stt-loadgen; see client_util.h. */
 #include "client_util.h"
 
+#include <ev.h>
+
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -161,10 +163,15 @@ void stt_tool_connect_info_init(struct lws_client_connect_info *ci, struct lws_c
 }
 
 struct lws_context *stt_tool_lws_context_create(const struct lws_protocols *protocols, void *user,
-                                                unsigned fd_limit, int tls)
+                                                unsigned fd_limit, int tls, struct ev_loop *evl)
 {
     struct lws_context_creation_info info;
+    void *foreign[1] = {evl};
     memset(&info, 0, sizeof(info));
+    if (evl) {
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = foreign; /* read during lws_create_context only */
+    }
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
     info.user = user;
@@ -173,6 +180,14 @@ struct lws_context *stt_tool_lws_context_create(const struct lws_protocols *prot
     if (tls)
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     return lws_create_context(&info);
+}
+
+int stt_tool_lws_service(struct lws_context *ctx, struct ev_loop *evl)
+{
+    if (!evl)
+        return lws_service(ctx, 0);
+    ev_run(evl, EVRUN_ONCE);
+    return 0;
 }
 
 int stt_tool_rx_add(stt_tool_rx_t *rx, const void *in, size_t len, int final_fragment,

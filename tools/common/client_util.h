@@ -62,10 +62,17 @@ void stt_tool_target_dispose(stt_tool_target_t *t);
 void stt_tool_connect_info_init(struct lws_client_connect_info *ci, struct lws_context *ctx,
                                 const stt_tool_target_t *t, struct lws **pwsi);
 
+struct ev_loop;
+
 /* A client-only lws context (no listener) with a 15 s network timeout. protocols and user are
- * borrowed for the context's life; tls initialises the TLS library. NULL on failure. */
+ * borrowed for the context's life; tls initialises the TLS library. evl: a libev loop for lws
+ * to run on (epoll), NULL for lws's own poll() loop, which scans every socket on each
+ * iteration. NULL on failure. */
 struct lws_context *stt_tool_lws_context_create(const struct lws_protocols *protocols, void *user,
-                                                unsigned fd_limit, int tls);
+                                                unsigned fd_limit, int tls, struct ev_loop *evl);
+
+/* One iteration of the context's loop (see stt_tool_lws_context_create); < 0 when lws failed. */
+int stt_tool_lws_service(struct lws_context *ctx, struct ev_loop *evl);
 
 /* One incoming WebSocket message assembled from its fragments. Zero-initialise it. */
 typedef struct {
