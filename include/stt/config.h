@@ -82,7 +82,7 @@
     XX(G, BOOL,  faster_whisper_vad_filter, "--faster_whisper_vad_filter", "0", 1, 0, "Accepted for compatibility; no effect.") \
     XX(G, BOOL,  logchunks, "--logchunks", "0", 1, 0, "Log each received chunk (debug level).") \
     /* -- stt-server extensions -- */ \
-    XX(G, STR,   event_loop, "--event_loop", "libev", 1, 0, "The network loop: libev (epoll: cost per ready socket) or poll (libwebsockets' own loop: poll() over every socket on each iteration, which is ~20 % of the loop at 1,000 calls).") \
+    XX(G, STR,   event_loop, "--event_loop", "poll", 1, 0, "The network loop: poll (libwebsockets' own loop, poll() over every socket on each iteration) or libev (epoll). libev used 30 % less CPU at 1,000 calls but the clients' frames went out later (p99 7-9 ms against 5-7 ms; at 2,000 calls 137 ms against 33-57 ms), so poll stays the default (docs/architecture.md, Loop).") \
     XX(G, STR,   host, "--host", "", 1, 0, "Address to bind every port to; empty = all interfaces.") \
     XX(G, INT,   monitor_port, "--monitor_port", "8080", 1, 65535, "Monitoring HTTP port (/health, /livez, /readyz, /metrics).") \
     XX(G, STR,   engine, "--engine", "auto", 1, 0, "Recognition engine: auto (whisper when --model or --rt-model is given, else pocketsphinx), pocketsphinx, whisper, or null (no recognition, for capacity tests).") \
