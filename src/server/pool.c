@@ -245,12 +245,13 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&p->mu);
         w->job = NULL;
+        double ran = j->finished_s - j->started_s;
+        p->busy--;
+        p->busy_s += ran;
         if (yielded) {
             /* Back to the head of its queue, after the job it yields to (pool.h, Slices). */
-            p->busy--;
-            p->busy_s += j->finished_s - j->started_s;
             p->preemptions++;
-            j->ran_s += j->finished_s - j->started_s;
+            j->ran_s += ran;
             j->submitted_s = j->finished_s;
             q_push_front(q_for(p, j), j);
             pthread_cond_signal(&p->cv);
@@ -262,8 +263,6 @@ static void *worker_main(void *arg)
             j->status = STT_ETIMEDOUT;
         if (j->status == STT_EENGINE || j->status == STT_ETIMEDOUT)
             w->needs_reset = 1;
-        p->busy--;
-        p->busy_s += j->finished_s - j->started_s;
         if (j->kind == STT_JOB_FEED || j->kind == STT_JOB_FINAL)
             p->samples += j->n_samples;
         /* One wakeup per batch: the loop takes the whole done list at once, so only the push
