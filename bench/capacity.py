@@ -50,6 +50,11 @@ def log(*a):
     print("capacity:", *a, file=sys.stderr, flush=True)
 
 
+def wav_s(path):
+    with wave.open(path) as w:
+        return w.getnframes() / w.getframerate()
+
+
 def parallel_wall(argvs):
     """Runs the commands at once; returns the wall seconds until the last one ends."""
     t0 = time.monotonic()
@@ -66,8 +71,7 @@ def raw_rtf(wav_path, runs, fwdflat, cores):
     copies of pocketsphinx_continuous decode the file at once (they slow each other down through
     the shared caches and memory, as the server's workers do), median over runs, with the wall
     time of the same run on a 0.1 s file (model loading) subtracted."""
-    with wave.open(wav_path) as w:
-        secs = w.getnframes() / w.getframerate()
+    secs = wav_s(wav_path)
     tmp = tempfile.mkdtemp(prefix="bench-capacity-")
     empty = h.write_wav(os.path.join(tmp, "empty.wav"), h.silence(0.1, 16000))
     raw = [RAW, "-fwdflat", "yes" if fwdflat else "no", "-infile"]
@@ -79,7 +83,8 @@ def raw_rtf(wav_path, runs, fwdflat, cores):
 
 
 class HealthSampler(threading.Thread):
-    """Polls /health and /readyz once a second while a load runs; records what it saw."""
+    """Polls /health, /readyz and the engine counters of /metrics once a second while a load
+    runs; records what it saw."""
 
     def __init__(self, srv):
         super().__init__(daemon=True)
@@ -88,6 +93,7 @@ class HealthSampler(threading.Thread):
         self.health = {}
         self.readyz = {}
         self.errors = 0
+        self.engine = []  # (monotonic s, worker busy s, worker CPU s, audio s decoded)
 
     def run(self):
         while not self.stop_ev.wait(1.0):
@@ -97,8 +103,30 @@ class HealthSampler(threading.Thread):
                 self.health[key] = self.health.get(key, 0) + 1
                 st, _, _ = self.srv.get("/readyz")
                 self.readyz[str(st)] = self.readyz.get(str(st), 0) + 1
-            except (OSError, ValueError):
+                e = self.srv.get_json("/metrics")[1]["engine"]
+                self.engine.append((time.monotonic(), e["busy_seconds"], e["cpu_seconds"],
+                                    e["audio_seconds"]))
+            except (OSError, ValueError, KeyError):
                 self.errors += 1
+
+
+def engine_use(samples, t_from, t_to, n, args):
+    """What the workers did between t_from and t_to (the steady part of a run: every call
+    connected, none held back by the drain): the fraction of worker time in jobs, the fraction
+    of the cores' CPU the workers used, and the workers' CPU seconds per second of speech sent
+    (calls x talk ratio), comparable with the raw engine's rtf on the same file. A capacity
+    point's CPU fraction is how close the server ran the cores to their limit at that moment,
+    whatever the machine's speed then; the raw bound's drift does not enter it."""
+    win = [s for s in samples if t_from <= s[0] <= t_to]
+    if len(win) < 2:
+        return {}
+    (t0, b0, c0, a0), (t1, b1, c1, a1) = win[0], win[-1]
+    dt, workers, cores = t1 - t0, int(args.workers), os.cpu_count()
+    return {"window_s": round(dt, 1),
+            "worker_busy_fraction": round((b1 - b0) / (workers * dt), 3),
+            "worker_cpu_fraction_of_cores": round((c1 - c0) / (cores * dt), 3),
+            "worker_cpu_s_per_speech_s": round((c1 - c0) / (n * args.talk_ratio * dt), 4),
+            "audio_s_decoded_per_s": round((a1 - a0) / dt, 2)}
 
 
 def wait_prewarm(srv, n):
@@ -128,6 +156,7 @@ def run_load(n, args, engine="pocketsphinx", admission=False):
         if engine == "pocketsphinx":
             wait_prewarm(srv, 2 * int(args.workers))
         sampler.start()
+        t_start = time.monotonic()
         r = subprocess.run([LOADGEN, "--url", srv.data_url(), "--calls", str(n),
                             "--duration", str(args.duration), "--ramp", str(args.ramp),
                             "--talk-ratio", str(args.talk_ratio), "--wav", WAV,
@@ -164,6 +193,11 @@ def run_load(n, args, engine="pocketsphinx", admission=False):
         "frames_late_over_100ms": res["frames"]["late_over_100ms"],
         "server_cpu_cores": round(res["server"]["cpu_cores_avg"], 2),
         "server_rss_peak_mib": round(res["server"]["rss_peak_kb"] / 1024, 1),
+        # Steady part: after the ramp, before stt-loadgen's drain (no utterance starts later
+        # than its length plus min(5, duration / 4) before the end) thins the load out.
+        "engine": engine_use(sampler.engine, t_start + args.ramp,
+                             t_start + args.duration - min(5, args.duration / 4) - wav_s(WAV),
+                             n, args),
         "health_seen": sampler.health,
         "readyz_seen": sampler.readyz,
         "monitor_errors": sampler.errors,
@@ -184,7 +218,9 @@ def row(tag, r):
     log(f"{tag:9s} N={r['calls']:4d} admitted={r['established'] - r['rejected']:4d} "
         f"rejected={r['rejected']:4d} finals={r['finals_expected'] - r['finals_missing']}/"
         f"{r['finals_expected']} final p50/p95 {r['final_p50_s']:.2f}/{r['final_p95_s']:.2f} s "
-        f"cpu {r['server_cpu_cores']:.2f} health {r['health_seen']}{b}")
+        f"cpu {r['server_cpu_cores']:.2f} workers busy/cpu "
+        f"{r['engine'].get('worker_busy_fraction', 0):.2f}/"
+        f"{r['engine'].get('worker_cpu_fraction_of_cores', 0):.2f} health {r['health_seen']}{b}")
 
 
 def main():
@@ -235,6 +271,10 @@ def main():
         r["raw_bound_after"] = after["bound_calls"]
         r["raw_bound"] = max(before["bound_calls"], after["bound_calls"])
         r["fraction_of_raw_bound"] = round(n / r["raw_bound"], 3)
+        c = r["engine"].get("worker_cpu_s_per_speech_s")
+        if c:  # the raw engine's cost over the server's, per second of the same speech
+            raw_rtf_mid = (before["rtf"] + after["rtf"]) / 2
+            r["engine_efficiency_vs_raw"] = round(raw_rtf_mid / c, 3)
         r["pass"] = passes(r, args.p95_limit)
         row("sweep", r)
         sweep.append(r)
@@ -291,12 +331,21 @@ def main():
         "sweep": sweep,
         "capacity_calls": capacity,
         "capacity_fraction_of_raw_bound": round(capacity / bound_used, 3),
+        # Drift-free view of the same point: how busy the workers kept the cores, and what the
+        # server's engine work cost per second of speech against the raw engine's around it.
+        "capacity_worker_cpu_fraction_of_cores":
+            cap_point["engine"].get("worker_cpu_fraction_of_cores") if cap_point else None,
+        "capacity_engine_efficiency_vs_raw":
+            cap_point.get("engine_efficiency_vs_raw") if cap_point else None,
         "overload": over,
     }
     print(json.dumps(out, indent=1))
     log(f"capacity {capacity} calls = {capacity / bound_used:.2f} of the raw bound "
         f"{bound_used:.1f} (the higher of those measured just before and after that point; "
         f"all bounds this run: {[r['bound_calls'] for r in raws]})")
+    if cap_point:
+        log(f"at capacity the workers used {out['capacity_worker_cpu_fraction_of_cores']} of "
+            f"the cores; engine efficiency vs raw {out['capacity_engine_efficiency_vs_raw']}")
     if over:
         admitted = over["established"] - over["rejected"]
         log(f"overload x{args.overload}: {over['calls']} offered, {admitted} admitted, "

@@ -200,6 +200,9 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(e, "decoders_idle", ps.decoders_pooled);
     cJSON_AddNumberToObject(e, "decoder_waits", (double)m->decoder_waits);
     cJSON_AddNumberToObject(e, "utilization", srv->load.utilization);
+    cJSON_AddNumberToObject(e, "busy_seconds", ps.busy_s);
+    cJSON_AddNumberToObject(e, "cpu_seconds", ps.cpu_s);
+    cJSON_AddNumberToObject(e, "audio_seconds", ps.audio_s);
     cJSON_AddNumberToObject(e, "queue_wait_seconds", srv->load.queue_wait);
     cJSON_AddBoolToObject(e, "overloaded", srv->load.overloaded);
     cJSON *er = cJSON_AddObjectToObject(o, "errors");
@@ -432,6 +435,15 @@ static char *metrics_prometheus(stt_server_t *srv)
     prom_scalar(&b, "stt_engine_utilization", "gauge",
                 "Fraction of worker time spent in jobs (smoothed, last seconds).",
                 srv->load.utilization);
+    prom_scalar(&b, "stt_engine_busy_seconds_total", "counter",
+                "Worker seconds spent running jobs (rate / workers = utilization).", ps.busy_s);
+    prom_scalar(&b, "stt_engine_cpu_seconds_total", "counter",
+                "CPU seconds the workers used running jobs (busy time less waits for a core).",
+                ps.cpu_s);
+    prom_scalar(&b, "stt_engine_audio_seconds_total", "counter",
+                "Seconds of audio in the engine jobs that ran (cpu rate / this rate = the "
+                "engine's real-time factor).",
+                ps.audio_s);
     prom_scalar(&b, "stt_engine_queue_wait_seconds", "gauge",
                 "Mean time a job waited for a worker (smoothed, last seconds).",
                 srv->load.queue_wait);

@@ -45,6 +45,7 @@ struct stt_pool {
     int retired_running; /* retired workers still inside an engine call */
     int busy;
     double busy_s;    /* total seconds workers spent running jobs */
+    double cpu_s;     /* total CPU seconds of the worker threads while running jobs */
     double wait_s;    /* total seconds jobs waited in the queues */
     uint64_t started; /* jobs taken by a worker */
     uint64_t samples; /* audio samples of the FEED and FINAL jobs that ran */
@@ -56,6 +57,15 @@ struct stt_pool {
     int wake_enabled; /* cleared by stt_pool_disable_wakeup */
     int waking;       /* workers inside the wakeup callback */
 };
+
+/* CPU seconds of the calling thread: a job's CPU time, unlike its wall time, leaves out the
+ * time its worker waited for a core (another worker, the loop thread, other processes). */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 double stt_now_s(void)
 {
@@ -241,13 +251,16 @@ static void *worker_main(void *arg)
 
         if (reset)
             reset_worker_state(p);
+        double cpu0 = thread_cpu_s();
         int yielded = run_job(p, j, 1);
+        double cpu = thread_cpu_s() - cpu0;
 
         pthread_mutex_lock(&p->mu);
         w->job = NULL;
         double ran = j->finished_s - j->started_s;
         p->busy--;
         p->busy_s += ran;
+        p->cpu_s += cpu;
         if (yielded) {
             /* Back to the head of its queue, after the job it yields to (pool.h, Slices). */
             p->preemptions++;
@@ -455,6 +468,7 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
     out->queued_final = p->finals.len;
     out->queued_feed = p->feeds.len + p->urgent.len;
     out->busy_s = p->busy_s;
+    out->cpu_s = p->cpu_s;
     out->wait_s = p->wait_s;
     out->started = p->started;
     out->audio_s = (double)p->samples / 16000.0;

@@ -95,6 +95,8 @@ typedef struct {
     size_t queued_final, queued_feed;
     int decoders_in_use, decoders_pooled;
     double busy_s;    /* cumulative worker seconds spent in jobs */
+    double cpu_s;     /* cumulative CPU seconds of the workers in jobs (busy_s less waits for a
+                       * core) */
     double wait_s;    /* cumulative seconds jobs spent queued before a worker took them */
     uint64_t started; /* cumulative jobs taken by workers */
     double audio_s;   /* cumulative seconds of 16 kHz audio in the jobs that ran */

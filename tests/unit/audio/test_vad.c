@@ -445,6 +445,62 @@ static void test_sensitivity_effect(void **state)
     free(pcm);
 }
 
+/* Digital silence between two stretches of speech (a muted microphone, telephony silence
+ * suppression). Once the filters have come to rest at exactly zero, a chunk of zeros skips them;
+ * it must leave the detector where the filter path would: the pitch history one chunk of zeros
+ * further, the decimator's phase and the noise floor untouched, a score of 0. The speech after
+ * the silence must be found like the speech before it. */
+static void test_digital_silence(void **state)
+{
+    (void)state;
+    const int rate = 16000;
+    size_t n = 4 * (size_t)rate;
+    double *x = calloc(n, sizeof(double));
+    assert_non_null(x);
+    add_noise(x, n, -55.0, 0, 11);
+    add_voiced(x, n, rate, 0.5, 1.5);
+    add_voiced(x, n, rate, 3.3, 4.0);
+    int16_t *pcm = to_pcm(x, n);
+    for (size_t i = (size_t)(1.5 * rate); i < (size_t)(3.0 * rate); i++)
+        pcm[i] = 0;
+
+    stt_vad_t v;
+    stt_vad_init(&v, NULL);
+    int rests = 0, first_active_after = -1, active_before = 0;
+    for (size_t k = 0; (k + 1) * CHUNK <= n; k++) {
+        const int16_t *c = pcm + k * CHUNK;
+        double t = (double)(k * CHUNK) / rate;
+        int at_rest = 1;
+        for (int f = 0; f < 4; f++)
+            at_rest &= v.iir[f][0] == 0.0 && v.iir[f][1] == 0.0;
+        unsigned pos = v.pitch_pos, phase = v.decim_phase;
+        double floor_db = v.noise_floor_db;
+        stt_vad_result_t d = stt_vad_process(&v, c);
+        if (t >= 1.5 && t + (double)CHUNK / rate <= 3.0 && at_rest) {
+            rests++;
+            assert_int_equal(v.pitch_pos, (pos + CHUNK / 4) & (STT_VAD_PITCH_HIST - 1));
+            assert_int_equal(v.decim_phase, phase);
+            assert_true(v.noise_floor_db == floor_db);
+            assert_true(d.score == 0.0 && !d.onset);
+            assert_true(!d.active || t < 1.5 + 0.2); /* the hangover may still run */
+            for (unsigned i = 0; i < CHUNK / 4; i++)
+                assert_true(v.pitch_hist[(pos + i) & (STT_VAD_PITCH_HIST - 1)] == 0.0f);
+        }
+        active_before += t < 1.5 && d.active;
+        if (t >= 3.3 && d.active && first_active_after < 0)
+            first_active_after = (int)k;
+    }
+    printf("digital silence: %d of 46 silent chunks at rest, %d active chunks before, first "
+           "active after at %.3f s\n",
+           rests, active_before, first_active_after * (double)CHUNK / rate);
+    assert_true(rests >= 40); /* the filters settle within a few chunks */
+    assert_true(active_before >= 20);
+    assert_true(first_active_after >= 0);
+    assert_true(first_active_after * (double)CHUNK / rate < 3.3 + 0.15);
+    free(pcm);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_boundaries_44k1),       cmocka_unit_test(test_boundaries_48k),
         cmocka_unit_test(test_no_detection_on_noise), cmocka_unit_test(test_librivox),
         cmocka_unit_test(test_sensitivity_mapping),   cmocka_unit_test(test_sensitivity_effect),
+        cmocka_unit_test(test_digital_silence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
