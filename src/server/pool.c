@@ -56,6 +56,11 @@ struct stt_pool {
     void *wakeup_data;
     int wake_enabled; /* cleared by stt_pool_disable_wakeup */
     int waking;       /* workers inside the wakeup callback */
+    int idle;         /* workers waiting on cv for a job */
+    /* Batched hand-over (stt_pool_set_batched): jobs submitted by the loop wait here, without
+     * the lock, until stt_pool_flush hands them all over at once. Loop thread only. */
+    int batched;
+    job_queue_t staged;
 };
 
 /* CPU seconds of the calling thread: a job's CPU time, unlike its wall time, leaves out the
@@ -236,8 +241,11 @@ static void *worker_main(void *arg)
          * run and come back, so a stopping worker exits only once the queues are empty. */
         while (!(p->model &&
                  ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds)))) &&
-               !p->stopping)
+               !p->stopping) {
+            p->idle++;
             pthread_cond_wait(&p->cv, &p->mu);
+            p->idle--;
+        }
         if (!j) /* stopping and nothing left */
             break;
         p->busy++;
@@ -385,6 +393,33 @@ void stt_pool_set_slice(stt_pool_t *p, size_t samples)
     pthread_mutex_unlock(&p->mu);
 }
 
+void stt_pool_set_batched(stt_pool_t *p, int on)
+{
+    stt_pool_flush(p);
+    p->batched = on;
+}
+
+void stt_pool_flush(stt_pool_t *p)
+{
+    if (!p->staged.head)
+        return;
+    pthread_mutex_lock(&p->mu);
+    int n = 0;
+    stt_job_t *j;
+    while ((j = q_pop(&p->staged))) {
+        q_push(q_for(p, j), j);
+        n++;
+    }
+    /* Wake as many idle workers as there are jobs, no more: a worker that finds work after
+     * its job takes the next one without sleeping. */
+    if (n >= p->idle)
+        pthread_cond_broadcast(&p->cv);
+    else
+        while (n-- > 0)
+            pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void stt_pool_set_model(stt_pool_t *p, stt_model_t *m)
 {
     pthread_mutex_lock(&p->mu);
@@ -416,6 +451,10 @@ void stt_pool_submit(stt_pool_t *p, stt_job_t *job)
         pthread_mutex_unlock(&p->mu);
         return;
     }
+    if (p->batched) {
+        q_push(&p->staged, job);
+        return;
+    }
     pthread_mutex_lock(&p->mu);
     q_push(q_for(p, job), job);
     pthread_cond_signal(&p->cv);
@@ -424,6 +463,7 @@ void stt_pool_submit(stt_pool_t *p, stt_job_t *job)
 
 int stt_pool_expedite(stt_pool_t *p, stt_job_t *job)
 {
+    stt_pool_flush(p);
     pthread_mutex_lock(&p->mu);
     int moved = q_remove(&p->feeds, job) || q_remove(&p->urgent, job);
     if (moved) {
@@ -436,6 +476,7 @@ int stt_pool_expedite(stt_pool_t *p, stt_job_t *job)
 
 int stt_pool_convert_to_final(stt_pool_t *p, stt_job_t *job)
 {
+    stt_pool_flush(p);
     pthread_mutex_lock(&p->mu);
     int queued = job->kind == STT_JOB_FEED &&
                  (q_remove(&p->finals, job) || q_remove(&p->feeds, job) ||
@@ -462,6 +503,7 @@ stt_job_t *stt_pool_take_done(stt_pool_t *p)
 
 void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
 {
+    stt_pool_flush(p);
     pthread_mutex_lock(&p->mu);
     out->workers = p->n_workers;
     out->busy = p->busy;
@@ -512,6 +554,7 @@ void stt_pool_disable_wakeup(stt_pool_t *p)
 
 size_t stt_pool_cancel_queued(stt_pool_t *p)
 {
+    stt_pool_flush(p);
     pthread_mutex_lock(&p->mu);
     size_t n = cancel_queued_locked(p);
     pthread_mutex_unlock(&p->mu);
@@ -522,6 +565,7 @@ void stt_pool_stop(stt_pool_t *p)
 {
     if (!p || !p->running)
         return;
+    stt_pool_flush(p);
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
     if (!p->model)

@@ -77,6 +77,14 @@ stt_model_t *stt_pool_model(stt_pool_t *p);
 /* Hands a job to the pool (loop thread). */
 void stt_pool_submit(stt_pool_t *p, stt_job_t *job);
 
+/* Batched hand-over (loop thread). With it on, stt_pool_submit only stages the job; the loop
+ * calls stt_pool_flush once per pass, which hands every staged job over under one lock and wakes
+ * only as many idle workers as there are jobs. At 1,000 null-engine calls the per-job lock and
+ * wake-up were a third of the server's CPU (bench/README.md). Every other pool call that looks
+ * at the queues flushes first, so a staged job is never missed. */
+void stt_pool_set_batched(stt_pool_t *p, int on);
+void stt_pool_flush(stt_pool_t *p);
+
 /* Moves a queued FEED job to the finals' queue (its utterance just ended: the final waits for
  * it). Returns 1 if it was still queued (loop thread). */
 int stt_pool_expedite(stt_pool_t *p, stt_job_t *job);

@@ -1055,6 +1055,7 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
 
     srv->pool = stt_pool_create(engine, workers, wakeup_loop, srv);
     stt_pool_set_slice(srv->pool, (size_t)(cfg->engine_slice * 16000.0 + 0.5));
+    stt_pool_set_batched(srv->pool, 1);
     pthread_t loader;
     if (pthread_create(&loader, NULL, loader_main, srv) != 0)
         stt_fatal(__FILE__, __LINE__, "pthread_create failed");
@@ -1079,6 +1080,7 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
             ev_run(evl, EVRUN_ONCE);
         else if (lws_service(srv->ctx, 0) < 0)
             break;
+        stt_pool_flush(srv->pool); /* the jobs this pass submitted, handed over together */
     }
 
     pthread_join(loader, NULL);

@@ -268,6 +268,24 @@ static void gate_wait_entered(int n)
 
 /* 2,000 jobs of every kind over 4 workers, submitted while the workers run and drained while
  * they finish: each comes back exactly once with its own result; wakeups are batched. */
+/* A pool of `workers` threads on the gate engine (gate closed), with its model and wakeup. */
+static stt_pool_t *gate_pool(int workers, wake_t *w, stt_model_t **m)
+{
+    gate_reset();
+    *m = load_null(&gate_engine);
+    wake_init(w);
+    stt_pool_t *p = stt_pool_create(&gate_engine, workers, wake_cb, w);
+    stt_pool_set_model(p, *m);
+    return p;
+}
+
+static void gate_pool_free(stt_pool_t *p, stt_model_t *m, wake_t *w)
+{
+    stt_pool_destroy(p);
+    gate_engine.unload(m);
+    wake_dispose(w);
+}
+
 static void test_every_job_back_exactly_once(void **state)
 {
     enum { N = 2000, WORKERS = 4 };
@@ -588,15 +606,25 @@ static void *stopper_main(void *arg)
     return NULL;
 }
 
+/* Stops the pool from another thread while its worker is held in the gate, then opens the
+ * gate. The pause gives stop time to raise its flag while the worker is still held. There is
+ * nothing to poll for; if stop were slower than this the test would pass without exercising the
+ * race, never fail spuriously. */
+static void stop_while_held(stt_pool_t *p)
+{
+    pthread_t stopper;
+    stopper_arg_t arg = {p};
+    assert_int_equal(pthread_create(&stopper, NULL, stopper_main, &arg), 0);
+    sleep_ms(30);
+    gate_set_open();
+    assert_int_equal(pthread_join(stopper, NULL), 0);
+}
+
 /* A one-worker gate pool whose worker is held inside the feed of job 0, with jobs 1..queued
  * queued behind it (every final_every-th a FINAL, the rest FEEDs). */
 static stt_pool_t *pool_one_held(wake_t *w, stt_model_t **m, uint32_t queued, uint32_t final_every)
 {
-    gate_reset();
-    *m = load_null(&gate_engine);
-    wake_init(w);
-    stt_pool_t *p = stt_pool_create(&gate_engine, 1, wake_cb, w);
-    stt_pool_set_model(p, *m);
+    stt_pool_t *p = gate_pool(1, w, m);
     stt_pool_submit(p, job_new(STT_JOB_FEED, 0, 160, 1));
     gate_wait_entered(1);
     for (uint32_t i = 1; i <= queued; i++)
@@ -615,15 +643,7 @@ static void test_stop_runs_queued_jobs(void **state)
     wake_t w;
     stt_pool_t *p = pool_one_held(&w, &m, QUEUED, 3);
 
-    pthread_t stopper;
-    stopper_arg_t arg = {p};
-    assert_int_equal(pthread_create(&stopper, NULL, stopper_main, &arg), 0);
-    /* Give stop time to raise its flag while the worker is still held. There is nothing to poll
-     * for; if stop were slower than this the test would pass without exercising the race, never
-     * fail spuriously. */
-    sleep_ms(30);
-    gate_set_open();
-    assert_int_equal(pthread_join(stopper, NULL), 0);
+    stop_while_held(p);
 
     done_list_t d = {0};
     drain(p, &d);
@@ -635,9 +655,7 @@ static void test_stop_runs_queued_jobs(void **state)
     stt_pool_stats_t st;
     stt_pool_stats(p, &st);
     assert_int_equal(st.decoders_in_use, 0);
-    stt_pool_destroy(p);
-    gate_engine.unload(m);
-    wake_dispose(&w);
+    gate_pool_free(p, m, &w);
 }
 
 /* Shutdown order: stt_pool_disable_wakeup returns only when no worker is inside the wakeup
@@ -676,9 +694,7 @@ static void test_cancel_queued_and_disable_wakeup(void **state)
     assert_int_equal(cancelled, QUEUED);
     assert_int_equal(atomic_load(&w.calls), calls_before); /* no wakeup after disable */
     done_list_free(&d, &gate_engine);
-    stt_pool_destroy(p);
-    gate_engine.unload(m);
-    wake_dispose(&w);
+    gate_pool_free(p, m, &w);
 }
 
 /* stats while two workers are held inside feeds with more work queued behind them. */
@@ -723,9 +739,7 @@ static void test_stats_counts(void **state)
     done_list_free(&d, &gate_engine);
     stt_pool_stats(p, &st);
     assert_int_equal(st.decoders_in_use, 0);
-    stt_pool_destroy(p);
-    gate_engine.unload(m);
-    wake_dispose(&w);
+    gate_pool_free(p, m, &w);
 }
 
 /* A failed feed (here: the engine errors) aborts the utterance and reports the error; the job
@@ -764,12 +778,9 @@ static void test_failed_feed_releases_utterance(void **state)
  * turned into a final. */
 static void test_expedite(void **state)
 {
-    gate_reset();
-    stt_model_t *m = load_null(&gate_engine);
+    stt_model_t *m;
     wake_t w;
-    wake_init(&w);
-    stt_pool_t *p = stt_pool_create(&gate_engine, 1, wake_cb, &w);
-    stt_pool_set_model(p, m);
+    stt_pool_t *p = gate_pool(1, &w, &m);
     stt_job_t *held = job_new(STT_JOB_FEED, 0, 160, 0);
     stt_pool_submit(p, held);
     gate_wait_entered(1);
@@ -813,9 +824,7 @@ static void test_expedite(void **state)
     assert_string_equal(d.v[1]->result.text, "");
     assert_int_equal(d.v[2]->utt_seq, 6);
     done_list_free(&d, &gate_engine);
-    stt_pool_destroy(p);
-    gate_engine.unload(m);
-    wake_dispose(&w);
+    gate_pool_free(p, m, &w);
 }
 
 /* With slices, a feed held in its first slice yields to the final and the first-partial feed
@@ -889,9 +898,7 @@ static void test_slices_yield(void **state)
     assert_int_equal(st.preemptions, 2);
     assert_int_equal(st.decoders_in_use, 0);
     done_list_free(&d, &gate_engine);
-    stt_pool_destroy(p);
-    gate_engine.unload(m);
-    wake_dispose(&w);
+    gate_pool_free(p, m, &w);
 }
 
 /* ---- stall engine: the null engine, but a feed with audio runs until cancelled, or (when
@@ -990,6 +997,60 @@ static void test_watchdog(void **state)
     wake_dispose(&w);
 }
 
+/* Batched hand-over: staged jobs reach no worker until the flush, then every one comes back
+ * exactly once; a pool call that looks at the queues (expedite here) flushes first, so it finds
+ * a staged job; stop runs what is still staged. */
+static void test_batched_handover(void **state)
+{
+    enum { N = 300 };
+    stt_model_t *m;
+    wake_t w;
+    stt_pool_t *p = gate_pool(2, &w, &m);
+    gate_set_open();
+    stt_pool_set_batched(p, 1);
+    for (uint32_t i = 0; i < N; i++)
+        stt_pool_submit(p, job_new(i % 4 == 0 ? STT_JOB_FINAL : STT_JOB_FEED, i, 160, 1));
+    sleep_ms(30);
+    done_list_t d = {0};
+    assert_int_equal(drain(p, &d), 0); /* staged: no worker has seen them */
+    assert_int_equal(atomic_load(&w.calls), 0);
+    stt_pool_flush(p);
+    wait_done(p, &w, &d, N);
+    char *seen = calloc(N, 1);
+    assert_non_null(seen);
+    for (size_t k = 0; k < d.n; k++) {
+        assert_int_equal(d.v[k]->status, 0);
+        assert_int_equal(seen[d.v[k]->utt_seq]++, 0);
+    }
+    free(seen);
+    done_list_free(&d, &gate_engine);
+
+    stt_pool_destroy(p);
+
+    /* One worker held in a feed; two more staged; expediting the second must find it. */
+    gate_reset();
+    p = stt_pool_create(&gate_engine, 1, wake_cb, &w);
+    stt_pool_set_model(p, m);
+    stt_pool_set_batched(p, 1);
+    stt_job_t *held = job_new(STT_JOB_FEED, 1000, 160, 0), *v1, *v2;
+    stt_pool_submit(p, held);
+    stt_pool_flush(p);
+    gate_wait_entered(1);
+    stt_pool_submit(p, v1 = job_new(STT_JOB_FEED, 1001, 160, 0));
+    stt_pool_submit(p, v2 = job_new(STT_JOB_FEED, 1002, 160, 0));
+    assert_int_equal(stt_pool_expedite(p, v2), 1);
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 1003, 160, 0)); /* staged at stop */
+    stop_while_held(p);
+    drain(p, &d);
+    assert_int_equal(d.n, 4);
+    static const uint32_t want[] = {1000, 1002, 1001, 1003};
+    for (size_t k = 0; k < 4; k++)
+        assert_int_equal(d.v[k]->utt_seq, want[k]);
+    (void)v1;
+    done_list_free(&d, &gate_engine);
+    gate_pool_free(p, m, &w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1006,6 +1067,7 @@ int main(void)
         cmocka_unit_test(test_watchdog),
         cmocka_unit_test(test_expedite),
         cmocka_unit_test(test_slices_yield),
+        cmocka_unit_test(test_batched_handover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
