@@ -505,8 +505,15 @@ static int on_writeable(loadgen_t *g, call_t *c)
     int64_t pos;
     const int16_t *pcm = frame_pcm(g, c, c->next_frame, &u, &pos);
     uint8_t *frame = g->tx + LWS_PRE;
-    size_t len =
-        stt_rtstt_frame_build(frame, g->txcap - LWS_PRE, g->o.rate_hz, pcm, g->frame_samples, NULL);
+    /* The RealtimeSTT clients' latency probe: the server measures from this stamp to the frame
+     * having passed its VAD (stt_ingest_latency_seconds). */
+    char stamp[48];
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    snprintf(stamp, sizeof(stamp), "\"server_sent_to_stt\": %lld",
+             (long long)wall.tv_sec * 1000000000LL + wall.tv_nsec);
+    size_t len = stt_rtstt_frame_build(frame, g->txcap - LWS_PRE, g->o.rate_hz, pcm,
+                                       g->frame_samples, stamp);
     if (len == 0) {
         fprintf(stderr, "stt-loadgen: cannot build a frame of %zu samples\n", g->frame_samples);
         g->write_errors++;
@@ -1455,7 +1462,7 @@ int main(int argc, char **argv)
         g.gap_frames = (int64_t)ceil(gap_s * 1e6 / (double)g.frame_us);
         g.cycle_frames = g.speech_frames + g.gap_frames;
         g.silence = stt_calloc(g.frame_samples, sizeof(int16_t));
-        g.txcap = LWS_PRE + 64 + 2 * g.frame_samples;
+        g.txcap = LWS_PRE + 128 + 2 * g.frame_samples; /* prefix, metadata with the stamp */
         g.tx = stt_malloc(g.txcap);
     }
     if (g.o.ramp_s >= g.o.duration_s && g.o.calls > 1)

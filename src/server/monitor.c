@@ -16,8 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-const double stt_hist_bounds[STT_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1,  0.25,
-                                                  0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
+const double stt_hist_bounds[STT_HIST_BUCKETS] = {0.001, 0.002, 0.005, 0.01, 0.02,
+                                                  0.025, 0.05,  0.1,   0.25, 0.5,
+                                                  1.0,   2.5,   5.0,   10.0, 30.0};
 
 void stt_hist_observe(stt_hist_t *h, double v)
 {
@@ -190,6 +191,7 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(t, "jobs_cancelled", (double)m->jobs_cancelled);
     add_hist_json(t, "final_latency", &m->final_latency);
     add_hist_json(t, "first_partial_latency", &m->first_partial_latency);
+    add_hist_json(t, "ingest_latency", &m->ingest_latency);
     cJSON *e = cJSON_AddObjectToObject(o, "engine");
     cJSON_AddStringToObject(e, "name", srv->engine->name);
     cJSON_AddNumberToObject(e, "workers", ps.workers);
@@ -468,6 +470,10 @@ static char *metrics_prometheus(stt_server_t *srv)
     prom_hist(&b, "stt_first_partial_latency_seconds",
               "Seconds from recording_start to the first realtime transcript.", "",
               &m->first_partial_latency, 1);
+    prom_hist(&b, "stt_ingest_latency_seconds",
+              "Seconds from a frame's server_sent_to_stt timestamp (client clock) to the frame "
+              "having passed the VAD; frames that carry the key only.",
+              "", &m->ingest_latency, 1);
     prom_hist(&b, "stt_engine_job_duration_seconds", "Engine time per job.", "kind=\"final\"",
               &m->job_final, 1);
     prom_hist(&b, "stt_engine_job_duration_seconds", "", "kind=\"partial\"", &m->job_feed, 0);

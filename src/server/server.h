@@ -139,7 +139,7 @@ struct stt_ctl {
     int closing;
 };
 
-#define STT_HIST_BUCKETS 12
+#define STT_HIST_BUCKETS 15
 
 typedef struct {
     uint64_t counts[STT_HIST_BUCKETS + 1]; /* +Inf last */
@@ -170,6 +170,7 @@ typedef struct {
     int64_t conn_minute_sec[60];
     double last_activity_s;
     stt_hist_t final_latency, first_partial_latency, job_final, job_feed;
+    stt_hist_t ingest_latency; /* client's server_sent_to_stt -> frame through the VAD */
 } stt_metrics_t;
 
 /* Engine load, sampled by the loop tick once a second from the pool's cumulative counters. */

@@ -971,6 +971,19 @@ static void write_raw(stt_session_t *s, const stt_rtstt_frame_t *fr)
     wav_header(s->wav, s->wav_rate, (uint32_t)s->wav_bytes);
 }
 
+/* The RealtimeSTT clients' latency probe: a frame's metadata may carry server_sent_to_stt, the
+ * sender's wall clock in ns when it sent the frame; the time from there to the frame having
+ * passed the VAD is the ingest latency (DESIGN §7). Meaningful when both clocks agree (same host,
+ * or NTP); a negative or implausible value (clocks apart) is left out. */
+static void note_ingest_latency(stt_server_t *srv, int64_t sent_ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double d = ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)sent_ns) / 1e9;
+    if (d >= 0 && d < 3600)
+        stt_hist_observe(&srv->m.ingest_latency, d);
+}
+
 int stt_session_on_message(stt_session_t *s, const uint8_t *buf, size_t len)
 {
     stt_server_t *srv = s->srv;
@@ -1014,6 +1027,8 @@ int stt_session_on_message(stt_session_t *s, const uint8_t *buf, size_t len)
     size_t produced = 0;
     stt_resampler_process(s->rs, fr.pcm, fr.n_samples, s->rs_out, s->rs_out_cap, &produced);
     feed_16k(s, s->rs_out, produced);
+    if (fr.server_sent_to_stt_ns > 0)
+        note_ingest_latency(srv, fr.server_sent_to_stt_ns);
     if (s->wsi && !s->closing)
         utt_pump(s, stt_now_s());
     return s->closing ? -1 : 0;

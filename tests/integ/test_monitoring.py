@@ -10,6 +10,7 @@ import math
 import re
 import subprocess
 import sys
+import time
 import unittest
 
 import harness as h
@@ -145,6 +146,39 @@ class Monitoring(unittest.TestCase):
                 break
             h.run_async(asyncio.sleep(0.1))
         self.assertEqual(act, 0, "stt_sessions_active did not return to 0")
+
+    def test_ingest_latency(self):
+        """server_sent_to_stt (the RealtimeSTT clients' latency probe, ns since the epoch) feeds
+        stt_ingest_latency_seconds: every stamped frame once, unstamped frames and stamps from a
+        clock ahead of the server's not at all."""
+        def ingest():
+            return SRV.get_json("/metrics")[1]["transcription"]["ingest_latency"]
+
+        before = ingest()
+        chunk = h.silence(0.02, 16000)
+
+        async def go():
+            c = await h.DataClient(SRV.data_url("ingest"), name="ingest").connect()
+            for k in range(30):
+                meta = None
+                if k < 20:
+                    meta = {"sampleRate": 16000, "server_sent_to_stt": time.time_ns()}
+                elif k >= 25:
+                    meta = {"sampleRate": 16000,
+                            "server_sent_to_stt": time.time_ns() + 60 * 10**9}
+                self.assertTrue(await c.send_raw(h.make_frame(chunk, 16000, meta)))
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)
+            await c.close()
+
+        h.run_async(go())
+        after = ingest()
+        h.log(f"  ingest latency before {before}, after 20 stamped frames {after}")
+        self.assertEqual(after["count"] - before["count"], 20)
+        mean = (after["sum_seconds"] - before["sum_seconds"]) / 20
+        self.assertTrue(0 <= mean < 0.5, f"mean ingest latency {mean} s")
+        _, _, text = prom({"Accept": h.PROM_ACCEPT_PLAIN})
+        self.assertIn('stt_ingest_latency_seconds_bucket{le="0.02"}', text)
 
 
 if __name__ == "__main__":
