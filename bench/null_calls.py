@@ -81,6 +81,10 @@ def main():
                            "p50_ms_at_most": 1e3 * ing["p50_seconds"],
                            "p99_ms_at_most": 1e3 * ing["p99_seconds"],
                            "share_within_20ms": within},
+        # Every frame the generator sent carries a stamp, so a frame the server did not take
+        # in would show here.
+        "frames_sent": lg["frames"]["sent"],
+        "frames_lost": lg["frames"]["sent"] - ing["count"],
         "send_lateness": late,
         "loadgen": lg,
         "server_exit_status": rc,
@@ -89,7 +93,8 @@ def main():
     c, fr, u = lg["connections"], lg["frames"], lg["utterances"]
     print(f"null_calls: {args.calls} calls: connect failures {c['connect_failed']}, frames late "
           f">100 ms {fr['late_over_100ms']}, unsent {fr['unsent_at_end']}, finals "
-          f"{u['sent'] - u['finals_missing']}/{u['sent']}; ingest latency mean "
+          f"{u['sent'] - u['finals_missing']}/{u['sent']}; frames lost {out['frames_lost']} of "
+          f"{fr['sent']}; ingest latency mean "
           f"{out['ingest_latency']['mean_ms']} ms, p99 <= {1e3 * ing['p99_seconds']:g} ms, "
           f"within 20 ms {within if within is None else round(100 * within, 2)} %; send "
           f"lateness p99 {late['p99_ms']} ms; server {lg['server']['cpu_cores_avg']:.2f} cores, "
