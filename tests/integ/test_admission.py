@@ -3,7 +3,6 @@
 and a reason, counted in stt_sessions_rejected_total{reason="capacity"}; the two admitted
 sessions keep working (one still gets its final), and once one leaves a new one is admitted."""
 
-import asyncio
 import sys
 
 import harness as h
