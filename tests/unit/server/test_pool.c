@@ -266,8 +266,6 @@ static void gate_wait_entered(int n)
 
 /* ---- tests ---- */
 
-/* 2,000 jobs of every kind over 4 workers, submitted while the workers run and drained while
- * they finish: each comes back exactly once with its own result; wakeups are batched. */
 /* A pool of `workers` threads on the gate engine (gate closed), with its model and wakeup. */
 static stt_pool_t *gate_pool(int workers, wake_t *w, stt_model_t **m)
 {
@@ -286,6 +284,8 @@ static void gate_pool_free(stt_pool_t *p, stt_model_t *m, wake_t *w)
     wake_dispose(w);
 }
 
+/* 2,000 jobs of every kind over 4 workers, submitted while the workers run and drained while
+ * they finish: each comes back exactly once with its own result; wakeups are batched. */
 static void test_every_job_back_exactly_once(void **state)
 {
     enum { N = 2000, WORKERS = 4 };
