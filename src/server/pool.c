@@ -197,7 +197,11 @@ static int run_job_body(stt_pool_t *p, stt_job_t *j, int may_yield)
     j->status = 0;
     if (j->kind == STT_JOB_PROBE) {
         j->status = e->probe ? e->probe(p->model) : 0;
-    } else if (j->kind == STT_JOB_ABORT) {
+    } else if (j->kind == STT_JOB_ABORT || __atomic_load_n(&j->cancel, __ATOMIC_RELAXED)) {
+        /* A feed or final whose session went away while it was queued costs no decoding: a
+         * hang-up under load frees its worker at once (and the engine's utterance with it). */
+        if (j->kind != STT_JOB_ABORT)
+            j->status = STT_ECANCELED;
         if (j->utt)
             e->utt_abort(j->utt);
         j->utt = NULL;
@@ -284,7 +288,7 @@ static void *worker_main(void *arg)
             j->status = STT_ETIMEDOUT;
         if (j->status == STT_EENGINE || j->status == STT_ETIMEDOUT)
             w->needs_reset = 1;
-        if (j->kind == STT_JOB_FEED || j->kind == STT_JOB_FINAL)
+        if ((j->kind == STT_JOB_FEED || j->kind == STT_JOB_FINAL) && j->status != STT_ECANCELED)
             p->samples += j->n_samples;
         /* One wakeup per batch: the loop takes the whole done list at once, so only the push
          * onto an empty list needs to wake it (at thousands of jobs a second, a pipe write per

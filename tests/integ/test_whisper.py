@@ -183,23 +183,30 @@ async def memory(srv):
 
 
 async def cancel(srv):
-    """Close a session while its final decodes: the job stops early (abort callback), is
-    counted as cancelled, not as an error, and the server keeps serving."""
+    """Close a session while its final decodes: the job stops early (abort callback, or not at
+    all if it was still queued), is counted as cancelled, not as an error, and the server keeps
+    serving. The client closes as soon as transcription_start arrives; on a loaded machine that
+    event can reach it after the final is done (CI once saw that), so up to three calls try."""
     pcm, rate = h.read_wav(FILE)
     before = srv.get_json("/metrics")[1]["transcription"]
-    c = await h.DataClient(srv.data_url(), name="cancel").connect()
-    await c.send_pcm(pcm, rate, 1024, realtime=False)
-    await c.send_pcm(h.silence(1.5, rate), rate, 1024, realtime=False)
-    await c.wait_for(lambda ev: ev.get("type") == "transcription_start", 60,
-                     "transcription_start")
-    await asyncio.sleep(0.1)  # the final has started (a tiny final takes ~1 s here)
-    await c.close()
-    t_end = time.monotonic() + 30
-    while time.monotonic() < t_end:
-        after = srv.get_json("/metrics")[1]["transcription"]
+    for attempt in range(1, 4):
+        c = await h.DataClient(srv.data_url(), name=f"cancel-{attempt}").connect()
+        await c.send_pcm(pcm, rate, 1024, realtime=False)
+        await c.send_pcm(h.silence(1.5, rate), rate, 1024, realtime=False)
+        await c.wait_for(lambda ev: ev.get("type") == "transcription_start", 60,
+                         "transcription_start")
+        await c.close()
+        t_end = time.monotonic() + 30
+        while time.monotonic() < t_end:
+            await asyncio.sleep(0.1)
+            m = srv.get_json("/metrics")[1]
+            after = m["transcription"]
+            if after["jobs_cancelled"] > before["jobs_cancelled"] or \
+                    m["engine"]["jobs_in_flight"] == 0:
+                break  # cancelled, or nothing of this call is left in the engine
         if after["jobs_cancelled"] > before["jobs_cancelled"]:
             break
-        await asyncio.sleep(0.1)
+        h.log(f"cancel attempt {attempt}: the final was done before the close arrived")
     assert after["jobs_cancelled"] > before["jobs_cancelled"], f"nothing cancelled: {after}"
     assert after["errors"] == before["errors"], f"a cancel counted as an error: {after}"
     pcm2, _ = h.read_wav(os.path.join(h.PS_TESTDATA, "librivox",

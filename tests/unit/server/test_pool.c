@@ -697,6 +697,52 @@ static void test_cancel_queued_and_disable_wakeup(void **state)
     gate_pool_free(p, m, &w);
 }
 
+/* A job cancelled while queued (its session went away) is taken by a worker but never decoded:
+ * it comes back as STT_ECANCELED, marked as started, its engine utterance released, and no
+ * audio reached the engine. The job queued beside it still runs. */
+static void test_cancelled_while_queued_not_decoded(void **state)
+{
+    stt_model_t *m;
+    wake_t w;
+    stt_pool_t *p = pool_one_held(&w, &m, 0, 1);
+    stt_job_t *feed = job_new(STT_JOB_FEED, 1, 160, 1);
+    stt_job_t *fin = job_new(STT_JOB_FINAL, 2, 320, 0);
+    stt_job_t *kept = job_new(STT_JOB_FEED, 3, 480, 0);
+    assert_int_equal(gate_engine.utt_begin(m, &feed->opt, &feed->utt), 0);
+    assert_int_equal(gate_engine.utt_begin(m, &fin->opt, &fin->utt), 0);
+    stt_pool_submit(p, feed);
+    stt_pool_submit(p, fin);
+    stt_pool_submit(p, kept);
+    __atomic_store_n(&feed->cancel, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&fin->cancel, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&gate.mu);
+    size_t samples_before = gate.samples; /* job 0's feed */
+    pthread_mutex_unlock(&gate.mu);
+    gate_set_open();
+
+    done_list_t d = {0};
+    wait_done(p, &w, &d, 4);
+    for (size_t k = 0; k < d.n; k++) {
+        stt_job_t *j = d.v[k];
+        if (j == feed || j == fin) {
+            assert_int_equal(j->status, STT_ECANCELED);
+            assert_null(j->utt);
+            assert_true(j->started_s > 0);
+        } else {
+            assert_int_equal(j->status, 0);
+        }
+    }
+    pthread_mutex_lock(&gate.mu);
+    assert_int_equal(gate.samples - samples_before, 480); /* only the kept feed's audio */
+    pthread_mutex_unlock(&gate.mu);
+    done_list_free(&d, &gate_engine);
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.decoders_in_use, 0);
+    assert_int_equal(st.audio_s * 16000.0 + 0.5, 160 + 480);
+    gate_pool_free(p, m, &w);
+}
+
 /* stats while two workers are held inside feeds with more work queued behind them. */
 static void test_stats_counts(void **state)
 {
@@ -1062,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_submit_after_stop_runs_inline),
         cmocka_unit_test(test_stop_runs_queued_jobs),
         cmocka_unit_test(test_cancel_queued_and_disable_wakeup),
+        cmocka_unit_test(test_cancelled_while_queued_not_decoded),
         cmocka_unit_test(test_stats_counts),
         cmocka_unit_test(test_failed_feed_releases_utterance),
         cmocka_unit_test(test_watchdog),
