@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("STT_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
@@ -48,11 +49,13 @@ class Origin:
         self.truncate_after = None  # close the connection after this many body bytes
         self.corrupt = False        # serve the right length with some bytes flipped
         self.ranges = True          # honour Range (else always 200 with the whole file)
+        self.pace_s = 0.0           # pause after each 256 KiB of body (a slow origin)
         self.requests = []          # (method, path, Range header or None)
 
-    def set(self, truncate_after=None, corrupt=False, ranges=True):
+    def set(self, truncate_after=None, corrupt=False, ranges=True, pace_s=0.0):
         with self.lock:
             self.truncate_after, self.corrupt, self.ranges = truncate_after, corrupt, ranges
+            self.pace_s = pace_s
 
     def seen(self):
         with self.lock:
@@ -83,8 +86,8 @@ def make_handler(origin):
             rng = self.headers.get("Range")
             with origin.lock:
                 origin.requests.append((self.command, self.path, rng))
-                truncate_after, corrupt, ranges = (origin.truncate_after, origin.corrupt,
-                                                   origin.ranges)
+                truncate_after, corrupt, ranges, pace_s = (
+                    origin.truncate_after, origin.corrupt, origin.ranges, origin.pace_s)
             if self.path not in ("/" + FILE_NAME, "/" + UNPINNED_FILE):
                 self.send_error(404)
                 return
@@ -126,7 +129,12 @@ def make_handler(origin):
                 except OSError:
                     pass
                 return
-            self.wfile.write(body)
+            step = 256 * 1024 if pace_s else len(body)
+            for i in range(0, len(body), step):
+                self.wfile.write(body[i:i + step])
+                if pace_s:
+                    self.wfile.flush()
+                    time.sleep(pace_s)
 
     return Handler
 
@@ -372,6 +380,36 @@ def case_default_dir(srv, tmp, c):
     c.expect("STT_MODEL_DIR", rc == 0 and out.strip() == want, f"rc {rc}, stdout {out!r}")
 
 
+def case_concurrent(srv, tmp, c):
+    """Two runs for one model into one directory at once (two containers on one volume): the
+    second waits on the first's lock, then finds the file present; one GET in all."""
+    root = os.path.join(tmp, "concurrent")
+    srv.origin.set(pace_s=0.05)  # 12 pieces: the first run takes about 0.6 s
+    n0 = len(srv.origin.seen())
+    args = [TOOL, "--root", root, "--base-url", srv.url, "--sha1", PAYLOAD_SHA1, "tiny"]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             stdin=subprocess.DEVNULL, env=tool_env())
+    t_end = time.monotonic() + 10
+    while len(srv.origin.seen()) == n0 and time.monotonic() < t_end:
+        time.sleep(0.01)
+    rc2, out2, err2 = run("--root", root, "--base-url", srv.url, "--sha1", PAYLOAD_SHA1, "tiny")
+    out1, err1 = first.communicate(timeout=30)
+    srv.origin.set()
+    final = os.path.join(root, FILE_NAME)
+    reqs = srv.origin.seen()[n0:]
+    log(f"  concurrent: rc {first.returncode}/{rc2}, {len(reqs)} request(s), second said "
+        f"{err2.strip().splitlines()[:2]!r}")
+    c.expect("concurrent", first.returncode == 0 and rc2 == 0,
+             f"rc {first.returncode}/{rc2}, stderr {err1!r} / {err2!r}")
+    c.expect("concurrent", "waiting for it" in err2 and "already present" in err2,
+             f"second run's stderr {err2!r}")
+    c.expect("concurrent", out1.strip() == final and out2.strip() == final,
+             f"stdout {out1!r} / {out2!r}")
+    c.expect("concurrent", os.path.isfile(final) and sha1_file(final) == PAYLOAD_SHA1,
+             "final file missing or wrong SHA-1")
+    c.expect("concurrent", len(reqs) == 1, f"expected one GET, saw {reqs}")
+
+
 def case_unpinned(srv, tmp, c):
     """A name with no published SHA-1 (tiny-q5_1) is kept, with a warning that gives its SHA-1;
     a second run finds it present, still saying it is unverified."""
@@ -413,6 +451,7 @@ def main():
             case_list(root, c)
             case_default_dir(srv, tmp, c)
             case_unpinned(srv, tmp, c)
+            case_concurrent(srv, tmp, c)
     finally:
         if os.environ.get("STT_INTEG_KEEP"):
             log(f"kept {tmp}")
