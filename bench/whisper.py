@@ -13,7 +13,8 @@ For each model (tiny, base, small, large-v2 by default), on --threads threads:
      texts must be identical (same tokens, so the same work).
 Then the partial cost: CPU seconds the realtime passes take over one 20 s utterance streamed at
 real time, one pass a second, with the bounded window (--realtime_window 10) and re-decoding the
-whole buffer each time (--realtime_window 0).
+whole buffer each time (--realtime_window 0), and the bounded window with language detection
+(--language "").
 
 Prints one JSON object on stdout and a table on stderr. Usage:
   scripts/setup.sh && bench/whisper.py > bench/results-whisper.json
@@ -176,24 +177,25 @@ async def stream_partials(srv, pcm):
 def partial_cost(root, model, threads, seconds):
     pcm = joined_speech(seconds)
     out = {"utterance_s": seconds}
-    for window in ("10", "0"):
-        # One pass a second, so neither setting saturates the worker and both make about the
-        # same number of passes: the totals then compare the cost of a pass.
+    runs = (("bounded_window_10s", "10", "en"), ("whole_buffer", "0", "en"),
+            ("bounded_window_10s_language_detect", "10", ""))
+    for key, window, language in runs:
+        # One pass a second, so no setting saturates the worker and all make about the same
+        # number of passes: the totals then compare the cost of a pass.
         srv = h.Server(*tw.server_args(root, "--realtime_window", window,
                                        "--realtime_processing_pause", "1.0",
                                        "--post_speech_silence_duration", "2.0",
                                        "--workers", "1", "--whisper_threads", str(threads),
-                                       model=model),
-                       engine="whisper", name=f"bench-partials-{window}", drain_timeout=10)
+                                       "--language", language, model=model),
+                       engine="whisper", name=f"bench-partials-{key}", drain_timeout=10)
         with srv:
             srv.start(ready_timeout=600)
             secs, jobs, events = h.run_async(stream_partials(srv, pcm))
-        key = "bounded_window_10s" if window == "10" else "whole_buffer"
         out[key] = {"partial_cpu_s": round(secs, 2), "feed_jobs": jobs,
                     "realtime_events": events}
-        log(f"partials over a {seconds:.0f} s utterance ({model}), window {window}: "
-            f"{secs:.2f} CPU s in feed jobs ({jobs} jobs, about one decoding pass a second), "
-            f"{events} realtime events")
+        log(f"partials over a {seconds:.0f} s utterance ({model}), window {window}, language "
+            f"{language!r}: {secs:.2f} CPU s in feed jobs ({jobs} jobs, about one decoding "
+            f"pass a second), {events} realtime events")
     return out
 
 

@@ -5,6 +5,8 @@
 # cpp/whisper.cpp (npm is one of the two registries the build machines reach). The package
 # tarball is pinned by version and SHA-256; its CMakeLists.txt must say the expected whisper.cpp
 # version. The build is cached under .deps/ and redone only when the pin or the flavour changes.
+# Our own fixes to that source live in scripts/whisper-patches/ (each says why) and are applied
+# right after extraction.
 #
 #   scripts/fetch-whisper.sh               # CPU build (-march=native: the best SIMD this machine has)
 #   STT_CUDA=ON scripts/fetch-whisper.sh   # CUDA build (needs nvcc; see docs/whisper.md)
@@ -29,7 +31,11 @@ DEPS="$PWD/.deps/whisper.cpp-$WHISPER_VERSION"
 SRC="$DEPS/src"
 BUILD="$DEPS/build-$FLAVOUR"
 PREFIX="$DEPS/$FLAVOUR"
-PIN="whisper.cpp $WHISPER_VERSION from $NPM_PACKAGE@$NPM_VERSION sha256 $NPM_SHA256 cuda=$CUDA native=$NATIVE"
+# Our fixes to the pinned source (scripts/whisper-patches/*.patch, applied in name order with
+# patch -p1); their checksum is part of both pins, so a new patch re-extracts and rebuilds.
+PATCHES=(scripts/whisper-patches/*.patch)
+PATCH_SUM="$(cat "${PATCHES[@]}" | sha256sum | cut -c1-16)"
+PIN="whisper.cpp $WHISPER_VERSION from $NPM_PACKAGE@$NPM_VERSION sha256 $NPM_SHA256 patches $PATCH_SUM cuda=$CUDA native=$NATIVE"
 CUDA_ARGS=()
 if [ "$CUDA" = ON ]; then
   PIN="$PIN arch=$CUDA_ARCH"
@@ -45,7 +51,7 @@ if [ -f "$PREFIX/.pin" ] && [ "$(cat "$PREFIX/.pin")" = "$PIN" ]; then
   exit 0
 fi
 
-PIN_SRC="$NPM_PACKAGE@$NPM_VERSION sha256 $NPM_SHA256"
+PIN_SRC="$NPM_PACKAGE@$NPM_VERSION sha256 $NPM_SHA256 patches $PATCH_SUM"
 if [ ! -f "$SRC/.pin" ] || [ "$(cat "$SRC/.pin")" != "$PIN_SRC" ]; then
   command -v npm >/dev/null || { say "npm is missing (scripts/setup.sh installs it)"; exit 1; }
   tmp="$(mktemp -d "${TMPDIR:-/tmp}/fetch-whisper.XXXXXX")"
@@ -64,6 +70,12 @@ if [ ! -f "$SRC/.pin" ] || [ "$(cat "$SRC/.pin")" != "$PIN_SRC" ]; then
     say "the package does not carry whisper.cpp $WHISPER_VERSION"
     exit 1
   fi
+  for p in "${PATCHES[@]}"; do
+    if ! patch -s -p1 -d "$tmp/package/cpp/whisper.cpp" <"$p"; then
+      say "$p does not apply to whisper.cpp $WHISPER_VERSION"
+      exit 1
+    fi
+  done
   rm -rf "$SRC"
   mkdir -p "$DEPS"
   mv "$tmp/package/cpp/whisper.cpp" "$SRC"

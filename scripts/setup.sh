@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(
-  build-essential cmake pkg-config git ca-certificates curl
+  build-essential cmake pkg-config git ca-certificates curl patch
   libwebsockets-dev libev-dev libuv1-dev libcjson-dev libspeexdsp-dev libsndfile1-dev libssl-dev
   libpocketsphinx-dev pocketsphinx pocketsphinx-en-us pocketsphinx-testdata
   libcmocka-dev

@@ -13,6 +13,14 @@
  * audio that left the window is kept from the pass that last saw it, so a partial costs the same
  * late in a long utterance as early (bench/whisper.py measures both ways).
  *
+ * Language detection (--language ""): whisper_full detects with an extra encoder pass and one
+ * decoder step before it decodes. A final detects on all of its audio (and reports the
+ * language). Partials detect on their first pass and again each time the window has doubled
+ * since the last detection, and otherwise decode in the language found, so an utterance's
+ * previews do not flip between languages and a partial costs about what it costs with a fixed
+ * language (bench/whisper.py). scripts/whisper-patches/0001 makes the detection encode the
+ * partial's own audio_ctx, not the one the worker's state used last.
+ *
  * Every whisper call polls an abort callback: a cancelled job (stt_engine_cancelled: its session
  * went away) or unload stops it between two graph computations. */
 #include "stt/engine.h"
@@ -67,7 +75,9 @@ struct stt_utt {
     stt_model_t *m;
     float *pcm;
     size_t n, cap;
-    char language[STT_LANGUAGE_MAX];
+    char language[STT_LANGUAGE_MAX]; /* as asked; "" = detect */
+    char detected[STT_LANGUAGE_MAX];  /* partials, language "": what the last detection found */
+    size_t detected_len;              /* the window length (samples) that detection saw */
     int beam, beam_rt;
     size_t win_start;  /* first sample the realtime pass still decodes */
     size_t win_end;    /* end of the audio the last pass decoded */
@@ -382,7 +392,7 @@ static void suppress_cb(struct whisper_context *ctx, struct whisper_state *state
             logits[c->m->suppress_ids[i]] = -INFINITY;
 }
 
-static struct whisper_full_params make_params(stt_model_t *m, const stt_utt_t *u, int beam,
+static struct whisper_full_params make_params(stt_model_t *m, const char *language, int beam,
                                               const char *prompt, job_ctx_t *c)
 {
     struct whisper_full_params p =
@@ -392,7 +402,7 @@ static struct whisper_full_params make_params(stt_model_t *m, const stt_utt_t *u
     p.no_context = true;
     p.print_progress = p.print_realtime = p.print_timestamps = p.print_special = false;
     p.beam_search.beam_size = beam;
-    p.language = u->language[0] ? u->language : "auto";
+    p.language = language[0] ? language : "auto";
     p.detect_language = false;
     p.initial_prompt = prompt && prompt[0] ? prompt : NULL;
     p.suppress_nst = m->suppress_nst;
@@ -521,7 +531,7 @@ static int wh_probe(stt_model_t *m)
     }
     stt_utt_t u = {.m = m, .language = "en"};
     job_ctx_t c = {&u, m};
-    struct whisper_full_params p = make_params(m, &u, 1, NULL, &c);
+    struct whisper_full_params p = make_params(m, u.language, 1, NULL, &c);
     p.audio_ctx = RATE / SAMPLES_PER_CTX + 16;
     p.max_tokens = 8;
     int rc = run(m->rt, st, p, pcm, RATE);
@@ -587,7 +597,10 @@ static int partial(stt_utt_t *u, wstate_t *ws, stt_result_t *out)
     const char *tail = u->committed + (cl > PROMPT_TAIL_CHARS ? cl - PROMPT_TAIL_CHARS : 0);
     char *prompt = join_text(m->prompt_rt, tail);
     job_ctx_t c = {u, m};
-    struct whisper_full_params p = make_params(m, u, u->beam_rt, prompt, &c);
+    /* Detect again only once the window is twice what the last detection saw. */
+    int detect = !u->language[0] && (!u->detected[0] || len >= 2 * u->detected_len);
+    const char *lang = u->language[0] ? u->language : detect ? "" : u->detected;
+    struct whisper_full_params p = make_params(m, lang, u->beam_rt, prompt, &c);
     size_t actx = (len + SAMPLES_PER_CTX - 1) / SAMPLES_PER_CTX + 16;
     p.audio_ctx = actx < MAX_AUDIO_CTX ? (int)actx : 0;
     p.single_segment = true;
@@ -602,6 +615,13 @@ static int partial(stt_utt_t *u, wstate_t *ws, stt_result_t *out)
     free(prompt);
     if (rc != 0)
         return rc;
+    if (detect) {
+        int id = whisper_full_lang_id_from_state(st);
+        if (id >= 0) {
+            snprintf(u->detected, sizeof(u->detected), "%s", whisper_lang_str(id));
+            u->detected_len = len;
+        }
+    }
     free(u->window_text);
     u->window_text = segments_text(st, 0);
     u->win_end = u->n;
@@ -644,7 +664,7 @@ static int wh_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *out)
     int rc = ws ? 0 : STT_ENOMEM;
     if (rc == 0 && u->n > 0) {
         job_ctx_t c = {u, m};
-        struct whisper_full_params p = make_params(m, u, u->beam, m->prompt, &c);
+        struct whisper_full_params p = make_params(m, u->language, u->beam, m->prompt, &c);
         p.token_timestamps = m->word_timestamps;
         rc = run(m->main, ws->main, p, u->pcm, u->n);
         if (rc == 0) {

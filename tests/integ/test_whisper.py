@@ -14,8 +14,8 @@
    the server logs nothing worse than the cancellation and keeps serving.
 5. Startup errors: a missing model file exits 2 with one line naming the file and the
    download command.
-6. --language "" detects and reports a language; --word_timestamps lists words with times and
-   probabilities inside each segment.
+6. --language "" detects and reports a language, and the partials of an utterance do not detect
+   on every pass; --word_timestamps lists words with times and probabilities inside each segment.
 7. The watchdog stops a whisper final that runs past --job_timeout (abort callback): the call
    gets error engine_timeout, the worker's whisper_state is freed and made anew
    (stt_engine_worker_resets_total), the final is retried until --final_hold and then reported
@@ -219,11 +219,19 @@ async def cancel(srv):
 
 
 async def detect_language(srv):
-    """--language "": whisper detects the language and fullSentence says which."""
+    """--language "": whisper detects the language and fullSentence says which. The partials
+    of one utterance detect only when their window has doubled since the last detection (each
+    detection costs an extra encoder pass), so fewer times than they decode."""
     pcm, rate = h.read_wav(FILE)
+    detections0 = srv.log_text().count("auto-detected language")
     c = await h.transcribe(srv.data_url(), pcm[: 3 * rate * 2], rate, tail_s=1.5,
-                           realtime=False, expect_finals=1, final_timeout=120, name="detect")
+                           realtime=True, expect_finals=1, final_timeout=120, name="detect")
     assert c.count("fullSentence") == 1, c.summary()
+    passes = c.count("realtime")  # at most the passes that decoded a partial
+    detections = srv.log_text().count("auto-detected language") - detections0 - 1  # the final's
+    # 3 s of speech: windows from ~0.3 s double at most 4 times.
+    assert passes >= 4 and 1 <= detections <= 5 and detections < passes, \
+        f"{detections} detections in {passes} partial passes (want 1-5, fewer than the passes)"
     final = c.of_type("fullSentence")[0][1]
     lang = final.get("language")
     assert isinstance(lang, str) and 2 <= len(lang) <= 3, f"language {lang!r}"
@@ -235,7 +243,8 @@ async def detect_language(srv):
             assert isinstance(w["word"], str) and w["word"], w
             assert seg["start"] - 0.01 <= w["start"] <= w["end"] <= seg["end"] + 0.01, (seg, w)
             assert 0.0 <= w["probability"] <= 1.0, w
-    h.log(f"--language '': detected {lang!r} (random weights: any code is right); "
+    h.log(f"--language '': detected {lang!r} (random weights: any code is right), partials "
+          f"detected {detections} times in {passes} passes; "
           f"--word_timestamps: {len(words)} words, first {words[0]}")
 
 
@@ -302,7 +311,7 @@ def main():
                   name="whisper-mem") as srv:
         srv.start(ready_timeout=120)
         step("memory per session", lambda: h.run_async(memory(srv)))
-    args = server_args(root, "--no-enable_realtime_transcription", "--word_timestamps")
+    args = server_args(root, "--word_timestamps", "--debug")
     args[args.index("--language") + 1] = ""
     with h.Server(*args, engine="whisper", name="whisper-detect") as srv:
         srv.start(ready_timeout=120)
