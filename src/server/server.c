@@ -824,11 +824,15 @@ static int out_stuck(const stt_config_t *cfg, stt_outq_t *q, double *moved_s, ui
     return cfg->stuck_socket_timeout > 0 && now - *moved_s > cfg->stuck_socket_timeout;
 }
 
-static void kill_stuck(stt_server_t *srv, struct lws *wsi, uint64_t id, size_t bytes)
+void stt_server_drop_stuck(stt_server_t *srv, struct lws *wsi, uint64_t id, size_t queued)
 {
     srv->m.sockets_stuck++;
-    STT_WARN(id, "stuck_socket", "peer read nothing for %.0f s (%zu bytes queued); dropping it",
-             srv->cfg->stuck_socket_timeout, bytes);
+    if (queued + 1 > STT_OUTQ_MAX_BYTES / 2)
+        STT_WARN(id, "stuck_socket", "peer is not reading: its output queue reached %zu bytes "
+                 "(cap %zu); dropping it", queued, STT_OUTQ_MAX_BYTES);
+    else
+        STT_WARN(id, "stuck_socket", "peer read nothing for %.0f s (%zu bytes queued); "
+                 "dropping it", srv->cfg->stuck_socket_timeout, queued);
     lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
@@ -840,7 +844,7 @@ static void cleanup_step(stt_server_t *srv, double now)
         if (!s->wsi)
             continue;
         if (out_stuck(cfg, &s->out, &s->out_moved_s, &s->out_last_sent, now)) {
-            kill_stuck(srv, s->wsi, s->id, s->out.bytes);
+            stt_server_drop_stuck(srv, s->wsi, s->id, s->out.bytes);
             s->out_moved_s = now; /* once */
             continue;
         }
@@ -873,7 +877,7 @@ static void cleanup_step(stt_server_t *srv, double now)
     }
     for (stt_ctl_t *c = srv->ctls; c; c = c->next) {
         if (out_stuck(cfg, &c->out, &c->out_moved_s, &c->out_last_sent, now)) {
-            kill_stuck(srv, c->wsi, 0, c->out.bytes);
+            stt_server_drop_stuck(srv, c->wsi, 0, c->out.bytes);
             c->out_moved_s = now;
         }
     }

@@ -234,6 +234,10 @@ struct stt_server {
 /* Runs the server until SIGTERM/SIGINT drained it; returns the process exit code. */
 int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers);
 void stt_server_request_write(struct lws *wsi);
+/* Drops a peer that stopped reading (output stuck for --stuck_socket_timeout, or its queue
+ * full) at once, without a close handshake it would not read either; counted in
+ * stt_sessions_closed_total{reason="stuck_socket"}. id: the session's, 0 for a control peer. */
+void stt_server_drop_stuck(stt_server_t *srv, struct lws *wsi, uint64_t id, size_t queued);
 
 /* The engine takes jobs: loaded and the circuit breaker closed. */
 int stt_server_engine_up(const stt_server_t *srv);
@@ -275,8 +279,10 @@ int stt_session_is_idle(const stt_session_t *s);
 /* control.c */
 void stt_ctl_on_message(stt_ctl_t *c, const char *msg, size_t len);
 
-/* outq helpers (session.c) */
-void stt_outq_push(stt_outq_t *q, const char *data, size_t len);
+/* outq helpers (session.c). A peer's queue holds at most STT_OUTQ_MAX_BYTES: past that it
+ * is not reading, and stt_outq_push refuses the message (-1; the caller drops the peer). */
+#define STT_OUTQ_MAX_BYTES ((size_t)64 << 20)
+int stt_outq_push(stt_outq_t *q, const char *data, size_t len);
 stt_outmsg_t *stt_outq_pop(stt_outq_t *q);
 void stt_outq_clear(stt_outq_t *q);
 

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-#define OUTQ_MAX_BYTES (64u << 20) /* a client that stops reading is closed past this */
 #define DECODER_RETRY_S 0.05
 #define FINAL_RETRY_S 0.2 /* a failed final is tried again after this (breaker permitting) */
 
@@ -33,8 +32,10 @@ static double epoch_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void stt_outq_push(stt_outq_t *q, const char *data, size_t len)
+int stt_outq_push(stt_outq_t *q, const char *data, size_t len)
 {
+    if (q->bytes + len > STT_OUTQ_MAX_BYTES)
+        return -1;
     stt_outmsg_t *m = stt_malloc(sizeof(*m) + LWS_PRE + len);
     m->next = NULL;
     m->len = len;
@@ -46,6 +47,7 @@ void stt_outq_push(stt_outq_t *q, const char *data, size_t len)
     q->tail = m;
     q->count++;
     q->bytes += len;
+    return 0;
 }
 
 stt_outmsg_t *stt_outq_pop(stt_outq_t *q)
@@ -75,16 +77,17 @@ void stt_session_send_json(stt_session_t *s, char *json)
         return;
     if (s->wsi && !s->closing) {
         size_t len = strlen(json);
-        if (s->out.bytes + len > OUTQ_MAX_BYTES) {
-            free(json);
-            STT_WARN(s->id, "slow_client", "output queue over %u bytes; closing", OUTQ_MAX_BYTES);
-            stt_session_close(s, 1008, "client is not reading transcripts");
-            return;
-        }
         if (s->srv->cfg->use_extended_logging)
             STT_INFO(s->id, "send", "%.200s", json);
-        stt_outq_push(&s->out, json, len);
-        stt_server_request_write(s->wsi);
+        if (stt_outq_push(&s->out, json, len) != 0) {
+            /* A close frame would only queue behind what it does not read: drop it now. */
+            size_t queued = s->out.bytes;
+            stt_outq_clear(&s->out);
+            stt_session_close(s, 1008, "client is not reading transcripts");
+            stt_server_drop_stuck(s->srv, s->wsi, s->id, queued);
+        } else {
+            stt_server_request_write(s->wsi);
+        }
     }
     free(json);
 }
