@@ -7,10 +7,11 @@ Measures, on Debian's pocketsphinx-testdata librivox recordings:
   * start-to-ready (spawn -> /readyz 200), median of several starts;
   * first partial after recording_start, and final after recording_stop / after the end of the
     speech audio (client-side arrival times, real-time streaming);
-  * CPU cost of one long file (the five recordings joined): server process CPU seconds while it
-    transcribes the file (sent --fast, after one unmeasured pass that makes the decoders the
-    five concurrent utterances lease) vs `pocketsphinx_continuous` CPU seconds (model loading
-    subtracted), with and without realtime partials.
+  * cost of one long file (the five recordings joined): the server's wall time (first frame
+    sent to last final; the file is sent at once, one worker) and process CPU seconds while it
+    transcribes the file (after one unmeasured pass that makes the decoders the five
+    concurrent utterances lease) vs `pocketsphinx_continuous` wall and CPU seconds (model
+    loading subtracted), with and without realtime partials, in alternating rounds.
 Prints one JSON object on stdout and a table on stderr. Usage:
   STT_SERVER=build/stt-server bench/quality.py [--runs N]
 """
@@ -37,12 +38,16 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def raw_engine(paths):
-    """Runs pocketsphinx_continuous on each file; returns (hypotheses, CPU seconds per file)."""
+def raw_engine(paths, walls=None):
+    """Runs pocketsphinx_continuous on each file; returns (hypotheses, CPU seconds per file).
+    Appends each run's wall seconds to `walls` if given."""
     hyps, cpus = [], []
     for p in paths:
         t = os.times()
+        w0 = time.monotonic()
         r = subprocess.run([RAW, "-infile", p], capture_output=True, text=True)
+        if walls is not None:
+            walls.append(time.monotonic() - w0)
         u = os.times()
         cpus.append((u.children_user - t.children_user) + (u.children_system - t.children_system))
         hyps.append(" ".join(r.stdout.split()))
@@ -126,7 +131,9 @@ def long_file_cpu(joined_pcm, realtime_partials):
         cpu = proc_cpu_s(srv.proc.pid) - before
         if len(c.finals()) != 5:
             raise RuntimeError(f"long file: {len(c.finals())} finals, want 5: {c.summary()}")
-        return cpu, c.finals()
+        # Wall time: first frame sent to the last final received (the file goes out at once).
+        wall = max(t for t, e in c.events if e["type"] == "fullSentence") - c.t0
+        return cpu, c.finals(), wall
     finally:
         srv.stop()
 
@@ -179,11 +186,28 @@ def main():
     long_wav, empty_wav = os.path.join(tmp, "long.wav"), os.path.join(tmp, "empty.wav")
     h.write_wav(long_wav, joined)
     h.write_wav(empty_wav, h.silence(0.1, 16000))
-    raw_long = statistics.median(raw_engine([long_wav] * args.runs)[1])
-    raw_load = statistics.median(raw_engine([empty_wav] * args.runs)[1])
-    # Medians over the runs, like the raw engine's: single CPU readings vary by 10-20 % here.
-    cpu_rt = statistics.median(long_file_cpu(joined, True)[0] for _ in range(args.runs))
-    cpu_nort = statistics.median(long_file_cpu(joined, False)[0] for _ in range(args.runs))
+    # Rounds alternate the raw engine and the server, so a drift of the VM's speed (10-50 %
+    # within an hour here) hits both sides of each round's ratio alike; medians are reported
+    # per side and per ratio. Raw figures subtract model loading (a run on 0.1 s of silence).
+    rounds = []
+    for _ in range(args.runs):
+        wl, we = [], []
+        raw_long = raw_engine([long_wav], wl)[1][0]
+        raw_load = raw_engine([empty_wav], we)[1][0]
+        rt_cpu, _, rt_wall = long_file_cpu(joined, True)
+        nort_cpu, _, nort_wall = long_file_cpu(joined, False)
+        r = {"raw_cpu_s": raw_long - raw_load, "raw_wall_s": wl[0] - we[0],
+             "server_cpu_s_with_partials": rt_cpu, "server_wall_s_with_partials": rt_wall,
+             "server_cpu_s_finals_only": nort_cpu, "server_wall_s_finals_only": nort_wall}
+        r["wall_ratio_with_partials"] = rt_wall / r["raw_wall_s"]
+        r["wall_ratio_finals_only"] = nort_wall / r["raw_wall_s"]
+        r["cpu_ratio_with_partials"] = rt_cpu / r["raw_cpu_s"]
+        r["cpu_ratio_finals_only"] = nort_cpu / r["raw_cpu_s"]
+        rounds.append({k: round(v, 3) for k, v in r.items()})
+        print(f"  long file round {len(rounds)}: {rounds[-1]}", file=sys.stderr, flush=True)
+
+    def med(key):
+        return round(statistics.median(r[key] for r in rounds), 3)
 
     def q(v, p):
         v = sorted(v)
@@ -205,12 +229,20 @@ def main():
         "five_calls_final_after_recording_stop_s": {"p50": q(fs_all, .5), "p95": q(fs_all, .95)},
         "five_calls_final_after_end_of_audio_s": {"p50": q(fa_all, .5), "p95": q(fa_all, .95)},
         "long_file_seconds": round(len(joined) / 32000, 2),
-        "cpu_s_raw_engine_long_file_minus_load": round(raw_long - raw_load, 2),
-        "cpu_s_server_long_file_with_partials": round(cpu_rt, 2),
-        "cpu_s_server_long_file_finals_only": round(cpu_nort, 2),
+        "cpu_s_raw_engine_long_file_minus_load": med("raw_cpu_s"),
+        "cpu_s_server_long_file_with_partials": med("server_cpu_s_with_partials"),
+        "cpu_s_server_long_file_finals_only": med("server_cpu_s_finals_only"),
+        "wall_s_raw_engine_long_file_minus_load": med("raw_wall_s"),
+        "wall_s_server_long_file_with_partials": med("server_wall_s_with_partials"),
+        "wall_s_server_long_file_finals_only": med("server_wall_s_finals_only"),
+        "long_file_wall_ratio_with_partials_median": med("wall_ratio_with_partials"),
+        "long_file_wall_ratio_finals_only_median": med("wall_ratio_finals_only"),
+        "long_file_cpu_ratio_with_partials_median": med("cpu_ratio_with_partials"),
+        "long_file_cpu_ratio_finals_only_median": med("cpu_ratio_finals_only"),
+        "long_file_rounds": rounds,
     }
     for k, v in out.items():
-        if isinstance(v, dict):
+        if isinstance(v, dict) and k != "long_file_rounds":
             out[k] = {kk: (round(vv, 3) if vv is not None else None) for kk, vv in v.items()}
     print(json.dumps(out, indent=1))
     for k, v in out.items():
