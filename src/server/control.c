@@ -184,7 +184,7 @@ static void ctl_send(stt_ctl_t *c, const kv_t *kv, size_t n)
             size_t queued = c->out.bytes;
             stt_outq_clear(&c->out);
             c->closing = 1;
-            stt_server_drop_stuck(c->srv, c->wsi, 0, queued);
+            stt_server_drop_stuck(c->srv, c->wsi, 0, queued, 1);
         } else {
             stt_server_request_write(c->wsi);
         }

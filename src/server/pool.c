@@ -288,8 +288,8 @@ static void *worker_main(void *arg)
             j->status = STT_ETIMEDOUT;
         if (j->status == STT_EENGINE || j->status == STT_ETIMEDOUT)
             w->needs_reset = 1;
-        if ((j->kind == STT_JOB_FEED || j->kind == STT_JOB_FINAL) && j->status != STT_ECANCELED)
-            p->samples += j->n_samples;
+        if (j->kind == STT_JOB_FEED || j->kind == STT_JOB_FINAL) /* a cancel: what it fed */
+            p->samples += j->status == STT_ECANCELED ? j->done_samples : j->n_samples;
         /* One wakeup per batch: the loop takes the whole done list at once, so only the push
          * onto an empty list needs to wake it (at thousands of jobs a second, a pipe write per
          * job would cost the loop more than the jobs). */

@@ -234,10 +234,12 @@ struct stt_server {
 /* Runs the server until SIGTERM/SIGINT drained it; returns the process exit code. */
 int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers);
 void stt_server_request_write(struct lws *wsi);
-/* Drops a peer that stopped reading (output stuck for --stuck_socket_timeout, or its queue
- * full) at once, without a close handshake it would not read either; counted in
- * stt_sessions_closed_total{reason="stuck_socket"}. id: the session's, 0 for a control peer. */
-void stt_server_drop_stuck(stt_server_t *srv, struct lws *wsi, uint64_t id, size_t queued);
+/* Drops a peer that stopped reading (output stuck for --stuck_socket_timeout, or, cap_hit,
+ * its queue full) at once, without a close handshake it would not read either; counted in
+ * stt_sessions_closed_total{reason="stuck_socket"}. id: the session's, 0 for a control peer.
+ * The caller marks the peer closing, so nothing counts it twice. */
+void stt_server_drop_stuck(stt_server_t *srv, struct lws *wsi, uint64_t id, size_t queued,
+                           int cap_hit);
 
 /* The engine takes jobs: loaded and the circuit breaker closed. */
 int stt_server_engine_up(const stt_server_t *srv);

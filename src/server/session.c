@@ -34,8 +34,8 @@ static double epoch_now(void)
 
 int stt_outq_push(stt_outq_t *q, const char *data, size_t len)
 {
-    if (q->bytes + len > STT_OUTQ_MAX_BYTES)
-        return -1;
+    if (q->bytes > 0 && q->bytes + len > STT_OUTQ_MAX_BYTES)
+        return -1; /* one message alone may be larger (a very long utterance's audio) */
     stt_outmsg_t *m = stt_malloc(sizeof(*m) + LWS_PRE + len);
     m->next = NULL;
     m->len = len;
@@ -84,7 +84,7 @@ void stt_session_send_json(stt_session_t *s, char *json)
             size_t queued = s->out.bytes;
             stt_outq_clear(&s->out);
             stt_session_close(s, 1008, "client is not reading transcripts");
-            stt_server_drop_stuck(s->srv, s->wsi, s->id, queued);
+            stt_server_drop_stuck(s->srv, s->wsi, s->id, queued, 1);
         } else {
             stt_server_request_write(s->wsi);
         }

@@ -49,13 +49,13 @@ class Origin:
         self.truncate_after = None  # close the connection after this many body bytes
         self.corrupt = False        # serve the right length with some bytes flipped
         self.ranges = True          # honour Range (else always 200 with the whole file)
-        self.pace_s = 0.0           # pause after each 256 KiB of body (a slow origin)
+        self.hold = None            # a threading.Event: send no body until it is set
         self.requests = []          # (method, path, Range header or None)
 
-    def set(self, truncate_after=None, corrupt=False, ranges=True, pace_s=0.0):
+    def set(self, truncate_after=None, corrupt=False, ranges=True, hold=None):
         with self.lock:
             self.truncate_after, self.corrupt, self.ranges = truncate_after, corrupt, ranges
-            self.pace_s = pace_s
+            self.hold = hold
 
     def seen(self):
         with self.lock:
@@ -86,8 +86,8 @@ def make_handler(origin):
             rng = self.headers.get("Range")
             with origin.lock:
                 origin.requests.append((self.command, self.path, rng))
-                truncate_after, corrupt, ranges, pace_s = (
-                    origin.truncate_after, origin.corrupt, origin.ranges, origin.pace_s)
+                truncate_after, corrupt, ranges, hold = (origin.truncate_after, origin.corrupt,
+                                                         origin.ranges, origin.hold)
             if self.path not in ("/" + FILE_NAME, "/" + UNPINNED_FILE):
                 self.send_error(404)
                 return
@@ -129,12 +129,9 @@ def make_handler(origin):
                 except OSError:
                     pass
                 return
-            step = 256 * 1024 if pace_s else len(body)
-            for i in range(0, len(body), step):
-                self.wfile.write(body[i:i + step])
-                if pace_s:
-                    self.wfile.flush()
-                    time.sleep(pace_s)
+            if hold is not None:
+                hold.wait(30)
+            self.wfile.write(body)
 
     return Handler
 
@@ -326,8 +323,9 @@ def case_http_error(srv, tmp, c):
                        PAYLOAD_SHA1, "tiny")
     log(f"  404: rc {rc}, stderr {err.strip()!r}")
     c.expect("404", rc == 1, f"rc {rc}")
-    c.expect("404", os.listdir(root) == [] if os.path.isdir(root) else True,
-             f"left {os.listdir(root)} behind")
+    left = [f for f in os.listdir(root) if f != ".download-model.lock"] \
+        if os.path.isdir(root) else []
+    c.expect("404", left == [], f"left {left} behind")
 
 
 def case_usage(srv, tmp, c):
@@ -382,25 +380,49 @@ def case_default_dir(srv, tmp, c):
 
 def case_concurrent(srv, tmp, c):
     """Two runs for one model into one directory at once (two containers on one volume): the
-    second waits on the first's lock, then finds the file present; one GET in all."""
+    second waits on the first's lock, then finds the file present; one GET in all. The origin
+    holds the first download's body until the second run says it is waiting."""
     root = os.path.join(tmp, "concurrent")
-    srv.origin.set(pace_s=0.05)  # 12 pieces: the first run takes about 0.6 s
+    release = threading.Event()
+    srv.origin.set(hold=release)
     n0 = len(srv.origin.seen())
     args = [TOOL, "--root", root, "--base-url", srv.url, "--sha1", PAYLOAD_SHA1, "tiny"]
-    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             stdin=subprocess.DEVNULL, env=tool_env())
-    t_end = time.monotonic() + 10
-    while len(srv.origin.seen()) == n0 and time.monotonic() < t_end:
-        time.sleep(0.01)
-    rc2, out2, err2 = run("--root", root, "--base-url", srv.url, "--sha1", PAYLOAD_SHA1, "tiny")
-    out1, err1 = first.communicate(timeout=30)
-    srv.origin.set()
+    procs = []
+    try:
+        first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, stdin=subprocess.DEVNULL, env=tool_env())
+        procs.append(first)
+        t_end = time.monotonic() + 10
+        while len(srv.origin.seen()) == n0 and time.monotonic() < t_end:
+            time.sleep(0.01)
+        second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, stdin=subprocess.DEVNULL, env=tool_env())
+        procs.append(second)
+        err2 = []
+        reader = threading.Thread(target=lambda: err2.extend(second.stderr), daemon=True)
+        reader.start()
+        t_end = time.monotonic() + 10
+        while not any("waiting for it" in line for line in err2) and time.monotonic() < t_end:
+            time.sleep(0.01)
+        release.set()
+        out1, err1 = first.communicate(timeout=30)
+        out2 = second.stdout.read()
+        second.wait(timeout=30)
+        reader.join(5)
+        err2 = "".join(err2)
+    finally:
+        release.set()
+        srv.origin.set()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     final = os.path.join(root, FILE_NAME)
     reqs = srv.origin.seen()[n0:]
-    log(f"  concurrent: rc {first.returncode}/{rc2}, {len(reqs)} request(s), second said "
-        f"{err2.strip().splitlines()[:2]!r}")
-    c.expect("concurrent", first.returncode == 0 and rc2 == 0,
-             f"rc {first.returncode}/{rc2}, stderr {err1!r} / {err2!r}")
+    log(f"  concurrent: rc {first.returncode}/{second.returncode}, {len(reqs)} request(s), "
+        f"second said {err2.strip().splitlines()[:2]!r}")
+    c.expect("concurrent", first.returncode == 0 and second.returncode == 0,
+             f"rc {first.returncode}/{second.returncode}, stderr {err1!r} / {err2!r}")
     c.expect("concurrent", "waiting for it" in err2 and "already present" in err2,
              f"second run's stderr {err2!r}")
     c.expect("concurrent", out1.strip() == final and out2.strip() == final,

@@ -186,7 +186,9 @@ async def cancel(srv):
     """Close a session while its final decodes: the job stops early (abort callback, or not at
     all if it was still queued), is counted as cancelled, not as an error, and the server keeps
     serving. The client closes as soon as transcription_start arrives; on a loaded machine that
-    event can reach it after the final is done (CI once saw that), so up to three calls try."""
+    event can reach it after the final is done (CI once saw that), so up to three calls try.
+    Either way of stopping counts here; watchdog_timeout() shows the abort callback stopping a
+    running final."""
     pcm, rate = h.read_wav(FILE)
     before = srv.get_json("/metrics")[1]["transcription"]
     for attempt in range(1, 4):
@@ -229,9 +231,11 @@ async def detect_language(srv):
     assert c.count("fullSentence") == 1, c.summary()
     passes = c.count("realtime")  # at most the passes that decoded a partial
     detections = srv.log_text().count("auto-detected language") - detections0 - 1  # the final's
-    # 3 s of speech: windows from ~0.3 s double at most 4 times.
-    assert passes >= 4 and 1 <= detections <= 5 and detections < passes, \
-        f"{detections} detections in {passes} partial passes (want 1-5, fewer than the passes)"
+    # 3 s of speech (plus pre-roll and trailing silence, under 5 s): from a first window of
+    # 0.2 s or more, doubling allows at most 5 more detections. Detecting on every pass gave
+    # 14-20 here. (`passes` only counts the partials that reached the client: informational.)
+    assert 1 <= detections <= 6, \
+        f"{detections} detections in {passes} partial passes delivered (want 1-6)"
     final = c.of_type("fullSentence")[0][1]
     lang = final.get("language")
     assert isinstance(lang, str) and 2 <= len(lang) <= 3, f"language {lang!r}"
