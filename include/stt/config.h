@@ -124,6 +124,7 @@
     XX(G, FLOAT, fault_hang_rate, "--fault_hang_rate", "0", 0, 1, "--engine fault: fraction of jobs that hang for --fault_hang_s (until cancelled).") \
     XX(G, FLOAT, fault_hang_s, "--fault_hang_s", "10", 0, 3600, "--engine fault: how long a hanging job hangs.") \
     XX(G, FLOAT, fault_slow_factor, "--fault_slow_factor", "1", 1, 100, "--engine fault: every job takes this many times as long as the wrapped engine needed.") \
+    XX(G, FLOAT, fault_cost_per_audio_s, "--fault_cost_per_audio_s", "0", 0, 10, "--engine fault: every job also takes this many seconds per second of audio it carries (a sleep that cancellation stops), so the null engine stands for an engine of known speed without using a core.") \
     XX(G, STR,   ps_hmm, "--ps_hmm", STT_PS_MODEL_DIR "/en-us", 1, 0, "pocketsphinx acoustic model directory.") \
     XX(G, STR,   ps_lm, "--ps_lm", STT_PS_MODEL_DIR "/en-us.lm.bin", 1, 0, "pocketsphinx language model.") \
     XX(G, STR,   ps_dict, "--ps_dict", STT_PS_MODEL_DIR "/cmudict-en-us.dict", 1, 0, "pocketsphinx pronunciation dictionary.") \

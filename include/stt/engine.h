@@ -98,6 +98,7 @@ const char *stt_engine_auto_name(const stt_config_t *cfg);
  * changed by the control call_method "fault"). Any thread. */
 typedef struct {
     double fail_rate, hang_rate, hang_s, slow_factor;
+    double cost_per_audio_s; /* seconds each job sleeps per second of 16 kHz audio it carries */
     /* One-shot faults, each taken by the next N jobs: fail; hang (for hang_s, or until
      * cancelled); corrupt the worker thread's engine state (that job and every later one on the
      * thread fail until the pool recreates the state); leak a decoding state (parked on the

@@ -2,7 +2,9 @@
  *
  * It wraps a real engine (--fault_inner: null or pocketsphinx) and, per job, on purpose: fails
  * it (engine error, --fault_fail_rate), hangs it for --fault_hang_s until the job is cancelled
- * (--fault_hang_rate), or stretches it to --fault_slow_factor times the wrapped engine's time.
+ * (--fault_hang_rate), or stretches it to --fault_slow_factor times the wrapped engine's time
+ * and --fault_cost_per_audio_s per second of audio (an engine of known speed, for scheduling
+ * tests).
  * One-shot faults hit the next N jobs: fail, hang, corrupt ("crash") the worker thread's engine
  * state, or leak a decoding state (stt_fault_params_t). The settings are process-wide and live:
  * the control call_method "fault" changes them while calls stream, so tests can cause an outage
@@ -54,7 +56,7 @@ typedef struct {
 } worker_state_t;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static stt_fault_params_t g_params = {0, 0, 10, 1, 0, 0, 0, 0, 0, 0};
+static stt_fault_params_t g_params = {.hang_s = 10, .slow_factor = 1};
 static int g_loaded_once; /* a reload keeps the live settings, except break_model */
 static pthread_key_t g_state_key;
 static pthread_once_t g_state_once = PTHREAD_ONCE_INIT;
@@ -93,11 +95,12 @@ static double now_s(void)
 /* Sleeps `secs` in 10 ms steps; returns STT_ECANCELED as soon as the job is cancelled. */
 static int sleep_cancellable(double secs)
 {
-    double end = now_s() + secs;
-    while (now_s() < end) {
+    double end = now_s() + secs, left;
+    while ((left = end - now_s()) > 0) {
         if (stt_engine_cancelled())
             return STT_ECANCELED;
-        struct timespec ts = {0, 10 * 1000 * 1000};
+        long ns = left < 0.01 ? (long)(left * 1e9) : 10 * 1000 * 1000;
+        struct timespec ts = {0, ns};
         nanosleep(&ts, NULL);
     }
     return stt_engine_cancelled() ? STT_ECANCELED : 0;
@@ -204,13 +207,16 @@ static int fault_load(const stt_config_t *cfg, stt_model_t **out, char *err, siz
         g_params.hang_rate = cfg->fault_hang_rate;
         g_params.hang_s = cfg->fault_hang_s;
         g_params.slow_factor = cfg->fault_slow_factor;
+        g_params.cost_per_audio_s = cfg->fault_cost_per_audio_s;
         g_loaded_once = 1;
     }
     p = g_params;
     pthread_mutex_unlock(&g_mu);
     STT_WARN(0, "fault_injection",
-             "TEST TOOL: fault engine over %s: fail %.2f, hang %.2f for %.1f s, slow x%.1f",
-             m->inner->name, p.fail_rate, p.hang_rate, p.hang_s, p.slow_factor);
+             "TEST TOOL: fault engine over %s: fail %.2f, hang %.2f for %.1f s, slow x%.1f, "
+             "%.3f s per audio s",
+             m->inner->name, p.fail_rate, p.hang_rate, p.hang_s, p.slow_factor,
+             p.cost_per_audio_s);
     *out = m;
     return 0;
 }
@@ -306,15 +312,15 @@ static int before_job(void)
     return 0;
 }
 
-static int after_job(double t0)
+/* The slowdown after the wrapped engine ran on n samples since t0. */
+static int after_job(double t0, size_t n)
 {
     if (!stt_engine_in_job())
         return 0;
     stt_fault_params_t p;
     stt_fault_get(&p);
-    if (p.slow_factor > 1)
-        return sleep_cancellable((p.slow_factor - 1) * (now_s() - t0));
-    return 0;
+    double extra = (p.slow_factor - 1) * (now_s() - t0) + p.cost_per_audio_s * (double)n / 16000.0;
+    return extra > 0 ? sleep_cancellable(extra) : 0;
 }
 
 static int fault_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
@@ -325,7 +331,7 @@ static int fault_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_parti
         return rc; /* the pool then aborts u */
     double t0 = now_s();
     rc = u->m->inner->utt_feed(u->iu, pcm, n, want_partial, partial);
-    int rc2 = after_job(t0);
+    int rc2 = after_job(t0, n);
     return rc ? rc : rc2;
 }
 
@@ -347,7 +353,7 @@ static int fault_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *f
     double t0 = now_s();
     rc = u->m->inner->utt_end(u->iu, pcm, n, final_result);
     free(u);
-    int rc2 = after_job(t0);
+    int rc2 = after_job(t0, n);
     if (rc == 0 && rc2 != 0)
         stt_result_dispose(final_result);
     return rc ? rc : rc2;
