@@ -338,9 +338,9 @@ void stt_pool_reset_workers(stt_pool_t *p)
 }
 
 size_t stt_pool_watchdog(stt_pool_t *p, double now, double grace_s, stt_job_t **expired,
-                         size_t max)
+                         size_t max, stt_job_t **retired, size_t *n_retired)
 {
-    size_t n = 0;
+    size_t n = 0, nr = 0;
     pthread_mutex_lock(&p->mu);
     for (stt_worker_t **wp = &p->workers; *wp;) {
         stt_worker_t *w = *wp;
@@ -352,7 +352,8 @@ size_t stt_pool_watchdog(stt_pool_t *p, double now, double grace_s, stt_job_t **
             p->timeouts++;
             expired[n++] = j;
         }
-        if (j && j->timed_out && ran > j->timeout_s + grace_s && !p->stopping) {
+        if (j && j->timed_out && ran > j->timeout_s + grace_s && !p->stopping &&
+            (!retired || nr < max)) {
             /* The engine ignores the abort: give up on this thread, start another. */
             w->retired = 1;
             *wp = w->next;
@@ -360,6 +361,8 @@ size_t stt_pool_watchdog(stt_pool_t *p, double now, double grace_s, stt_job_t **
             p->retired_running++;
             p->replaced++;
             pthread_detach(w->thread);
+            if (retired)
+                retired[nr++] = j;
             STT_ERROR(0, "worker_retired",
                       "[PRODUCTION] a worker stuck %.1f s in one job was retired and replaced",
                       ran);
@@ -369,6 +372,8 @@ size_t stt_pool_watchdog(stt_pool_t *p, double now, double grace_s, stt_job_t **
         wp = &w->next;
     }
     pthread_mutex_unlock(&p->mu);
+    if (n_retired)
+        *n_retired = nr;
     return n;
 }
 

@@ -125,12 +125,14 @@ void stt_pool_reset_workers(stt_pool_t *p);
 
 /* The watchdog, called by the loop a few times a second. A running job past its timeout_s is
  * marked timed_out and cancelled (engines that poll stt_engine_cancelled() return at once; its
- * status then becomes STT_ETIMEDOUT, unless the engine call succeeded after all) and stored in `expired` (up to max; the job still belongs
- * to the pool until it comes back). A job still running grace_s after that has its worker
- * retired: a new worker thread takes its place at once, and the old one exits when (if) the
- * engine call returns, handing the job back as usual. Returns how many jobs expired now. */
+ * status then becomes STT_ETIMEDOUT, unless the engine call succeeded after all) and stored in
+ * `expired` (up to max; the job still belongs to the pool until it comes back). A job still
+ * running grace_s after that has its worker retired: a new worker thread takes its place at
+ * once, and the old one exits when (if) the engine call returns, handing the job back as
+ * usual; the job is stored in `retired` (if not NULL; up to max, count in *n_retired) so its
+ * owner can stop waiting for it. Returns how many jobs expired now. */
 size_t stt_pool_watchdog(stt_pool_t *p, double now, double grace_s, stt_job_t **expired,
-                         size_t max);
+                         size_t max, stt_job_t **retired, size_t *n_retired);
 
 /* Stops calling `wakeup` and returns once no worker is inside it, so the loop may destroy what
  * the callback uses (the lws context). Finished jobs still reach the done list. */

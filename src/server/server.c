@@ -802,14 +802,18 @@ static void load_sample(stt_server_t *srv, double now)
 
 static void watchdog_step(stt_server_t *srv, double now)
 {
-    stt_job_t *expired[64];
-    size_t n = stt_pool_watchdog(srv->pool, now, WATCHDOG_GRACE_S, expired, 64);
+    stt_job_t *expired[64], *retired[64];
+    size_t nr = 0;
+    size_t n = stt_pool_watchdog(srv->pool, now, WATCHDOG_GRACE_S, expired, 64, retired, &nr);
     for (size_t i = 0; i < n; i++) {
         if (expired[i]->kind == STT_JOB_PROBE)
             STT_WARN(0, "engine_timeout", "engine probe ran past %.1f s", expired[i]->timeout_s);
         else
             stt_session_on_job_timeout(expired[i]);
     }
+    for (size_t i = 0; i < nr; i++)
+        if (retired[i]->kind != STT_JOB_PROBE)
+            stt_session_on_job_retired(retired[i]);
 }
 
 /* A peer that stopped reading: its queued output has not moved for --stuck_socket_timeout. */

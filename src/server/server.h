@@ -263,6 +263,8 @@ int stt_session_on_fragment(stt_session_t *s, const uint8_t *in, size_t len, int
 void stt_session_on_job_done(stt_job_t *job);
 /* The watchdog expired the session's running job (it comes back later, as STT_ETIMEDOUT). */
 void stt_session_on_job_timeout(stt_job_t *job);
+/* The watchdog retired the worker stuck in `job`: its utterance stops waiting for it. */
+void stt_session_on_job_retired(stt_job_t *job);
 void stt_session_send_error(stt_session_t *s, const char *code, const char *message);
 /* Model reload: hands back every engine state the session's utterances hold (ABORT jobs; the
  * utterances stay and are decoded again later). Returns how many it still holds or has with

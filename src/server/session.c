@@ -861,6 +861,46 @@ void stt_session_on_job_timeout(stt_job_t *j)
         stt_session_send_error(s, "engine_timeout", msg);
 }
 
+/* The watchdog retired the worker stuck in j: the engine ignored the cancel, and the job comes
+ * back only when (if) that call returns. The utterance stops waiting for it: a fresh copy takes
+ * its place in the session and is decoded again from the audio it still holds, as after a
+ * failed job (audio an incremental engine already consumed is reported lost). The stuck job
+ * keeps the old copy, emptied and abandoned, and releases it when it comes back. */
+void stt_session_on_job_retired(stt_job_t *j)
+{
+    stt_uttstate_t *u = j->owner;
+    stt_session_t *s = u->session;
+    if (u->abandoned || u->job != j)
+        return; /* nobody waits for it */
+    stt_uttstate_t *n = stt_malloc(sizeof(*n));
+    *n = *u;
+    n->handle = NULL; /* the engine's utterance is inside the stuck call */
+    n->inflight = 0;
+    n->job = NULL;
+    n->rewind = 0;
+    n->fed = n->fed_start;
+    n->retry_at_s = 0;
+    u->final_pcm = NULL;
+    u->last_partial = NULL;
+    u->speech = NULL;
+    u->n_chunks = u->chunks_cap = 0;
+    u->next = NULL;
+    u->abandoned = 1;
+    if (s->cur == u)
+        s->cur = n;
+    if (s->stopped == u)
+        s->stopped = n;
+    for (stt_uttstate_t **pp = &s->finishing; *pp; pp = &(*pp)->next) {
+        if (*pp == u) {
+            *pp = n;
+            break;
+        }
+    }
+    STT_WARN(s->id, "job_retired", "utterance %u: its engine call is stuck; decoding it again "
+             "on another worker", n->seq);
+    stt_session_tick(s, stt_now_s());
+}
+
 int stt_session_is_idle(const stt_session_t *s)
 {
     return !s->cur && !s->finishing && s->jobs_out == 0;

@@ -7,9 +7,11 @@ null; --job_timeout 1 s).
    watchdog's 50 ms tick); that call keeps its audio (its utterance is decoded again and its
    finals arrive); the 20 others get every final on time (p95 after recording_stop <= 1 s) and
    no error; stt_engine_timeouts_total is 1.
-2. A hang that ignores cancellation ({hang_next: 1, hang_uncancellable: 1}): 2 s after the
-   deadline its worker is retired and a new one takes its place (stt_engine_workers_replaced_total
-   1, still 2 workers, calls served meanwhile); the old thread leaves when its call returns.
+2. A hang that ignores cancellation ({hang_next: 1, hang_uncancellable: 1}, 12 s): 2 s after
+   the deadline its worker is retired and a new one takes its place (stt_engine_workers_replaced_
+   total 1, still 2 workers, calls served meanwhile); the stuck utterance is decoded again on
+   the new worker at once, so its final comes within the deadline + grace + 2 s, not after the
+   hang; the old thread leaves when its call returns.
 3. A worker's engine state corrupted on command ({crash_next: 1}): that worker's jobs fail until
    the pool recreates the state (stt_engine_worker_resets_total >= 1); no exit; the call gets all
    its finals. Under the ASan build, LeakSanitizer checks the recreated states at exit.
@@ -29,6 +31,7 @@ import harness as h
 
 FILE = os.path.join(h.LIBRIVOX_DIR, "sense_and_sensibility_01_austen_64kb-0880.wav")
 TIMEOUT = 1.0
+HANG_S = 12.0  # an uncancellable hang: its worker is retired 2 s past the deadline
 ARGS = ("--fault_injection", "--fault_inner", "null", "--no-admission_control",
         "--job_timeout", str(TIMEOUT), "--job_timeout_per_audio_second", "0",
         "--consistency_check_interval", "1", "--workers", "2",
@@ -89,16 +92,25 @@ async def one_hang(srv, ctl, pcm, rate, failures):
 
 
 async def stuck_worker(srv, ctl, pcm, rate, failures):
-    r = await ctl.call("fault", kwargs={"hang_next": 1, "hang_s": 5, "hang_uncancellable": 1})
+    r = await ctl.call("fault", kwargs={"hang_next": 1, "hang_s": HANG_S,
+                                        "hang_uncancellable": 1})
     assert r["status"] == "success", r
     c = await h.stream_calls(srv.data_url(), pcm, rate, 2, 1.3, "stuck")
     await finish([c], failures)
     e = srv.get_json("/metrics")[1]["engine"]
-    h.log(f"uncancellable hang: {c.count('fullSentence')} finals; engine {e}")
+    lat = final_latencies(c)
+    h.log(f"uncancellable hang ({HANG_S:.0f} s): {c.count('fullSentence')}/"
+          f"{c.count('recording_stop')} finals, the slowest {max(lat, default=0):.2f} s after "
+          f"recording_stop; engine {e}")
     if e["workers_replaced"] != 1 or e["workers"] != 2:
         failures.append(f"workers_replaced {e['workers_replaced']} (want 1), "
                         f"workers {e['workers']} (want 2)")
-    await h.poll_metrics(srv, lambda m: m["engine"]["workers_stuck"] == 0, 10)
+    # The retired job's utterance is decoded again on the new worker at once: its final comes
+    # after the deadline and the grace, not after the hang.
+    if len(lat) != c.count("recording_stop") or max(lat, default=99) > TIMEOUT + 2.0 + 2.0:
+        failures.append(f"stuck call: finals {lat} s after recording_stop (want all, "
+                        f"<= {TIMEOUT + 4.0:.0f} s; the hang lasts {HANG_S:.0f} s)")
+    await h.poll_metrics(srv, lambda m: m["engine"]["workers_stuck"] == 0, HANG_S + 5)
     await ctl.call("fault", kwargs={"hang_uncancellable": 0})
 
 

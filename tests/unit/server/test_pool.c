@@ -975,7 +975,7 @@ static size_t watch_until(stt_pool_t *p, double grace_s, int (*cond)(const stt_p
     stt_job_t *v[4];
     stt_pool_stats_t st;
     for (;;) {
-        expired += stt_pool_watchdog(p, stt_now_s(), grace_s, v, 4);
+        expired += stt_pool_watchdog(p, stt_now_s(), grace_s, v, 4, NULL, NULL);
         stt_pool_stats(p, &st);
         if (cond(&st))
             return expired;
