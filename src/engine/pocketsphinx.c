@@ -51,10 +51,15 @@ struct stt_utt {
     ps_decoder_t *ps;
 };
 
+/* Runs on the loader, the spare keeper and engine workers, several at once. No "-logfn": with
+ * it every ps_init swaps pocketsphinx's one global log FILE and fcloses the old one, so two
+ * decoders made at once closed the same FILE twice (a "free(): invalid pointer" abort in the
+ * keeper thread, test_selfheal_breaker). Logging is off process-wide instead (err_set_logfp(NULL)
+ * in ps_load), which ps_init leaves alone. */
 static ps_decoder_t *decoder_create(const stt_model_t *m)
 {
     cmd_ln_t *c = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", m->hmm, "-lm", m->lm, "-dict", m->dict,
-                              "-fwdflat", m->fwdflat ? "yes" : "no", "-logfn", "/dev/null", NULL);
+                              "-fwdflat", m->fwdflat ? "yes" : "no", NULL);
     if (!c)
         return NULL;
     ps_decoder_t *ps = ps_init(c);
