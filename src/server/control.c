@@ -181,10 +181,8 @@ static void ctl_send(stt_ctl_t *c, const kv_t *kv, size_t n)
     sb_put(&b, "}", 1);
     if (c->wsi && !c->closing) {
         if (stt_outq_push(&c->out, b.buf, b.len) != 0) {
-            size_t queued = c->out.bytes;
-            stt_outq_clear(&c->out);
             c->closing = 1;
-            stt_server_drop_stuck(c->srv, c->wsi, 0, queued, 1);
+            stt_server_drop_stuck(c->srv, c->wsi, 0, &c->out, 1);
         } else {
             stt_server_request_write(c->wsi);
         }

@@ -828,9 +828,11 @@ static int out_stuck(const stt_config_t *cfg, stt_outq_t *q, double *moved_s, ui
     return cfg->stuck_socket_timeout > 0 && now - *moved_s > cfg->stuck_socket_timeout;
 }
 
-void stt_server_drop_stuck(stt_server_t *srv, struct lws *wsi, uint64_t id, size_t queued,
+void stt_server_drop_stuck(stt_server_t *srv, struct lws *wsi, uint64_t id, stt_outq_t *q,
                            int cap_hit)
 {
+    size_t queued = q->bytes;
+    stt_outq_clear(q);
     srv->m.sockets_stuck++;
     if (cap_hit)
         STT_WARN(id, "stuck_socket", "peer is not reading: its output queue reached %zu bytes "
@@ -849,9 +851,8 @@ static void cleanup_step(stt_server_t *srv, double now)
         if (!s->wsi)
             continue;
         if (out_stuck(cfg, &s->out, &s->out_moved_s, &s->out_last_sent, now)) {
-            stt_server_drop_stuck(srv, s->wsi, s->id, s->out.bytes, 0);
+            stt_session_drop_stuck(s, 0);
             s->out_moved_s = now; /* once */
-            stt_session_close(s, 1008, "client is not reading transcripts"); /* counted once */
             continue;
         }
         if (s->closing || srv->draining)
@@ -883,9 +884,9 @@ static void cleanup_step(stt_server_t *srv, double now)
     }
     for (stt_ctl_t *c = srv->ctls; c; c = c->next) {
         if (out_stuck(cfg, &c->out, &c->out_moved_s, &c->out_last_sent, now)) {
-            stt_server_drop_stuck(srv, c->wsi, 0, c->out.bytes, 0);
+            c->closing = 1; /* counted once */
+            stt_server_drop_stuck(srv, c->wsi, 0, &c->out, 0);
             c->out_moved_s = now;
-            c->closing = 1;
         }
     }
 }

@@ -235,10 +235,11 @@ struct stt_server {
 int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers);
 void stt_server_request_write(struct lws *wsi);
 /* Drops a peer that stopped reading (output stuck for --stuck_socket_timeout, or, cap_hit,
- * its queue full) at once, without a close handshake it would not read either; counted in
- * stt_sessions_closed_total{reason="stuck_socket"}. id: the session's, 0 for a control peer.
- * The caller marks the peer closing, so nothing counts it twice. */
-void stt_server_drop_stuck(stt_server_t *srv, struct lws *wsi, uint64_t id, size_t queued,
+ * its queue full) at once, without a close handshake it would not read either: frees its
+ * queue `q` and counts it in stt_sessions_closed_total{reason="stuck_socket"}. id: the
+ * session's, 0 for a control peer. Callers mark the peer closing first (sessions through
+ * stt_session_drop_stuck), so nothing counts it twice. */
+void stt_server_drop_stuck(stt_server_t *srv, struct lws *wsi, uint64_t id, stt_outq_t *q,
                            int cap_hit);
 
 /* The engine takes jobs: loaded and the circuit breaker closed. */
@@ -276,6 +277,8 @@ void stt_session_tick(stt_session_t *s, double now);
 /* Queues a JSON text message (takes ownership of the string from cJSON_Print). */
 void stt_session_send_json(stt_session_t *s, char *json);
 void stt_session_close(stt_session_t *s, int code, const char *reason);
+/* A data client that stopped reading: closing (1008), dropped at once (stt_server_drop_stuck). */
+void stt_session_drop_stuck(stt_session_t *s, int cap_hit);
 /* Applies parameters (after set_parameter or pairing). */
 void stt_session_params_changed(stt_session_t *s);
 int stt_session_is_idle(const stt_session_t *s);

@@ -79,15 +79,10 @@ void stt_session_send_json(stt_session_t *s, char *json)
         size_t len = strlen(json);
         if (s->srv->cfg->use_extended_logging)
             STT_INFO(s->id, "send", "%.200s", json);
-        if (stt_outq_push(&s->out, json, len) != 0) {
-            /* A close frame would only queue behind what it does not read: drop it now. */
-            size_t queued = s->out.bytes;
-            stt_outq_clear(&s->out);
-            stt_session_close(s, 1008, "client is not reading transcripts");
-            stt_server_drop_stuck(s->srv, s->wsi, s->id, queued, 1);
-        } else {
+        if (stt_outq_push(&s->out, json, len) != 0)
+            stt_session_drop_stuck(s, 1); /* a close frame would only queue behind the rest */
+        else
             stt_server_request_write(s->wsi);
-        }
     }
     free(json);
 }
@@ -140,6 +135,12 @@ void stt_session_close(stt_session_t *s, int code, const char *reason)
     memcpy(s->close_reason, reason, n);
     s->close_reason[n] = '\0';
     stt_server_request_write(s->wsi);
+}
+
+void stt_session_drop_stuck(stt_session_t *s, int cap_hit)
+{
+    stt_session_close(s, 1008, "client is not reading transcripts");
+    stt_server_drop_stuck(s->srv, s->wsi, s->id, &s->out, cap_hit);
 }
 
 void stt_session_send_error(stt_session_t *s, const char *code, const char *message)
