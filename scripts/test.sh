@@ -18,8 +18,8 @@ if [ "${STT_TEST_SKIP_ASAN:-0}" != 1 ]; then
   # between threads. Only that test is built and run; TSan is not meant for the whole suite
   # (uninstrumented libwebsockets and pocketsphinx would only add noise).
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTT_TSAN=ON >/dev/null
-  cmake --build build-tsan --target unit_server_test_pool -j"$(nproc)"
+  cmake --build build-tsan --target unit_core_test_pool -j"$(nproc)"
   (cd build-tsan && TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
-    ctest --output-on-failure -R 'unit\.server\.test_pool$')
+    ctest --output-on-failure -R 'unit\.core\.test_pool$')
 fi
 echo "all test suites passed"

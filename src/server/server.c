@@ -197,6 +197,7 @@ static void broadcast_engine_state(stt_server_t *srv)
 
 static void breaker_timer_cb(lws_sorted_usec_list_t *sul);
 static void start_reload(stt_server_t *srv);
+static void probe_done(stt_job_t *j, void *data);
 
 /* One probe job (engine->probe: a second of audio) while half-open. */
 static void submit_probe(stt_server_t *srv)
@@ -205,6 +206,8 @@ static void submit_probe(stt_server_t *srv)
         return;
     stt_job_t *j = stt_calloc(1, sizeof(*j));
     j->kind = STT_JOB_PROBE;
+    j->done = probe_done;
+    j->done_data = srv;
     j->timeout_s = srv->cfg->job_timeout + srv->cfg->job_timeout_per_audio_second;
     srv->probe_inflight = 1;
     srv->jobs_in_flight++;
@@ -256,8 +259,9 @@ void stt_server_job_outcome(stt_server_t *srv, int status)
         breaker_changed(srv);
 }
 
-static void probe_done(stt_server_t *srv, stt_job_t *j)
+static void probe_done(stt_job_t *j, void *data)
 {
+    stt_server_t *srv = data;
     srv->probe_inflight = 0;
     srv->jobs_in_flight--;
     if (j->status != 0 && j->status != STT_ECANCELED)
@@ -326,22 +330,9 @@ static void reload_done(stt_server_t *srv)
 
 /* ---- jobs coming back ---- */
 
-static void job_done(stt_server_t *srv, stt_job_t *j)
-{
-    if (j->kind == STT_JOB_PROBE)
-        probe_done(srv, j);
-    else
-        stt_session_on_job_done(j);
-}
-
 static void drain_done_jobs(stt_server_t *srv)
 {
-    stt_job_t *j = stt_pool_take_done(srv->pool);
-    while (j) {
-        stt_job_t *next = j->next;
-        job_done(srv, j);
-        j = next;
-    }
+    stt_pool_dispatch_done(srv->pool);
 }
 
 static void wakeup_loop(void *data)
@@ -1114,14 +1105,8 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     if (cancelled)
         STT_INFO(0, "stop", "cancelled %zu queued engine jobs of closed sessions", cancelled);
     stt_pool_stop(srv->pool);
-    stt_job_t *j;
-    while ((j = stt_pool_take_done(srv->pool))) { /* jobs may submit ABORTs, run inline now */
-        while (j) {
-            stt_job_t *next = j->next;
-            job_done(srv, j);
-            j = next;
-        }
-    }
+    while (stt_pool_dispatch_done(srv->pool) > 0) /* jobs may submit ABORTs, run inline now */
+        ;
     stt_model_t *m = atomic_load(&g_loaded_model);
     if (stt_pool_destroy(srv->pool) == 0 && m)
         engine->unload(m); /* not while a stuck worker may still be inside it */

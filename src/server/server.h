@@ -11,8 +11,8 @@
 
 #include <libwebsockets.h>
 
-#include "breaker.h"
-#include "pool.h"
+#include "core/breaker.h"
+#include "core/pool.h"
 #include "stt/config.h"
 #include "stt/engine.h"
 #include "stt/resample.h"
@@ -261,7 +261,7 @@ stt_session_t *stt_session_create(stt_server_t *srv, struct lws *wsi, const char
 int stt_session_on_message(stt_session_t *s, const uint8_t *buf, size_t len);
 /* Appends a fragment; returns 0, or -1 if the message exceeds the frame cap (session closing). */
 int stt_session_on_fragment(stt_session_t *s, const uint8_t *in, size_t len, int final);
-void stt_session_on_job_done(stt_job_t *job);
+void stt_session_on_job_done(stt_job_t *job, void *data);
 /* The watchdog expired the session's running job (it comes back later, as STT_ETIMEDOUT). */
 void stt_session_on_job_timeout(stt_job_t *job);
 /* The watchdog retired the worker stuck in `job`: its utterance stops waiting for it. */

@@ -184,7 +184,8 @@ static stt_job_t *job_new(stt_uttstate_t *u, stt_job_kind_t kind)
     stt_session_t *s = u->session;
     stt_job_t *j = stt_calloc(1, sizeof(*j));
     j->kind = kind;
-    j->owner = u;
+    j->done = stt_session_on_job_done;
+    j->done_data = u;
     j->utt_seq = u->seq;
     j->utt = u->handle;
     u->handle = NULL;
@@ -720,9 +721,9 @@ static int handle_final(stt_session_t *s, stt_uttstate_t *u, stt_job_t *j)
     return 0;
 }
 
-void stt_session_on_job_done(stt_job_t *j)
+void stt_session_on_job_done(stt_job_t *j, void *data)
 {
-    stt_uttstate_t *u = j->owner;
+    stt_uttstate_t *u = data;
     stt_session_t *s = u->session;
     stt_server_t *srv = s->srv;
     s->jobs_out--;
@@ -851,7 +852,7 @@ int stt_session_release_engine_state(stt_session_t *s)
 
 void stt_session_on_job_timeout(stt_job_t *j)
 {
-    stt_uttstate_t *u = j->owner;
+    stt_uttstate_t *u = j->done_data;
     stt_session_t *s = u->session;
     char msg[200];
     snprintf(msg, sizeof(msg), "the engine took longer than %.1f s on utterance %u (%s); the job "
@@ -869,7 +870,7 @@ void stt_session_on_job_timeout(stt_job_t *j)
  * keeps the old copy, emptied and abandoned, and releases it when it comes back. */
 void stt_session_on_job_retired(stt_job_t *j)
 {
-    stt_uttstate_t *u = j->owner;
+    stt_uttstate_t *u = j->done_data;
     stt_session_t *s = u->session;
     if (u->abandoned || u->job != j)
         return; /* nobody waits for it */

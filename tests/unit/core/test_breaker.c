@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../../src/server/breaker.h"
+#include "core/breaker.h"
 
 static const stt_breaker_config_t CFG = {
     .failures = 3,

@@ -6,17 +6,25 @@
  * queue, after which the pool calls `wakeup` so the loop drains it (lws_cancel_service). A worker
  * never touches a session or a socket.
  *
- * Priorities: finals (and aborts, and feeds of utterances whose speech has ended: `ending`, the
- * final waits for them), then feeds of utterances that have no partial yet (`urgent`: a caller
- * waiting for the first words), then other feeds; within a class, FIFO. Every session
- * has at most one job in flight per utterance (the session enforces it), so FIFO is round-robin
- * across sessions. */
-#ifndef STT_SERVER_POOL_H
-#define STT_SERVER_POOL_H
+ * Completion: every job carries its submitter's `done` callback (libuv's after_work_cb). The
+ * loop calls stt_pool_dispatch_done when woken; each job comes back exactly once, on the loop
+ * thread, to the function that submitted it, so a new kind of job owner (a stream, a probe, a
+ * file upload) never edits the loop.
+ *
+ * Priorities (four classes): finals (and aborts, and feeds of utterances whose speech has ended:
+ * `ending`, the final waits for them), then feeds of utterances that have no partial yet
+ * (`urgent`: a caller waiting for the first words), then other feeds, then `batch` jobs (file
+ * uploads: any kind, lowest class, and a batch feed yields between slices to any live job, so
+ * an upload never delays a live call's final or first partial); within a class, FIFO. Every
+ * stream has at most one job in flight per utterance (the stream enforces it), so FIFO is
+ * round-robin across streams. */
+#ifndef STT_CORE_POOL_H
+#define STT_CORE_POOL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stt/clock.h"
 #include "stt/engine.h"
 
 typedef enum {
@@ -26,11 +34,18 @@ typedef enum {
     STT_JOB_PROBE     /* the circuit breaker's health probe: engine->probe (owner NULL) */
 } stt_job_kind_t;
 
-typedef struct stt_job {
+typedef struct stt_job stt_job_t;
+
+/* Called once per job on the loop thread when it comes back (done, failed, cancelled or timed
+ * out; see `status`). The callee owns the job again and frees it. */
+typedef void (*stt_job_done_cb)(stt_job_t *job, void *data);
+
+struct stt_job {
     struct stt_job *next;
     stt_job_kind_t kind;
-    void *owner;      /* the session; opaque to workers, only handed back */
-    uint32_t utt_seq; /* the session's utterance number */
+    stt_job_done_cb done; /* required */
+    void *done_data;      /* the submitter's (a stream's utterance, the recognizer for probes) */
+    uint32_t utt_seq;     /* the stream's utterance number */
     stt_utt_t *utt;   /* in: NULL = begin a new utterance; out: the handle (FEED) */
     stt_utt_options_t opt;
     int16_t *pcm; /* owned by the job */
@@ -39,6 +54,7 @@ typedef struct stt_job {
     int urgent; /* FEED only: the utterance has no partial yet; runs before other feeds */
     int ending; /* FEED only: the utterance's speech has ended; its final follows, so it runs
                  * with the finals */
+    int batch;  /* lowest class (file uploads): runs only when no live job waits */
     volatile int cancel; /* set (atomically) by the loop while the job runs: stop early */
     double timeout_s;    /* watchdog: seconds the job may run (0 = no deadline) */
     int timed_out;       /* the watchdog fired (written under the pool lock; read by the loop) */
@@ -50,7 +66,7 @@ typedef struct stt_job {
     /* pool-private progress of a job that yielded between slices */
     size_t done_samples; /* samples already given to the engine */
     double ran_s;        /* engine seconds of the runs before the last one */
-} stt_job_t;
+};
 
 /* Engine seconds the job took, over all its runs. */
 static inline double stt_job_engine_s(const stt_job_t *j)
@@ -97,10 +113,14 @@ int stt_pool_convert_to_final(stt_pool_t *p, stt_job_t *job);
 /* Takes every finished job, as a list linked by `next` in completion order (loop thread). */
 stt_job_t *stt_pool_take_done(stt_pool_t *p);
 
+/* Takes every finished job and calls each one's `done` callback, in completion order (loop
+ * thread). A callback may submit new jobs. Returns how many came back. */
+size_t stt_pool_dispatch_done(stt_pool_t *p);
+
 typedef struct {
     int workers;
     int busy;
-    size_t queued_final, queued_feed;
+    size_t queued_final, queued_feed, queued_batch;
     int decoders_in_use, decoders_pooled;
     double busy_s;    /* cumulative worker seconds spent in jobs */
     double cpu_s;     /* cumulative CPU seconds of the workers in jobs (busy_s less waits for a
@@ -151,6 +171,4 @@ void stt_pool_stop(stt_pool_t *p);
  * caller must not unload the model either. */
 int stt_pool_destroy(stt_pool_t *p);
 
-double stt_now_s(void); /* CLOCK_MONOTONIC seconds */
-
-#endif /* STT_SERVER_POOL_H */
+#endif /* STT_CORE_POOL_H */

@@ -5,6 +5,7 @@
  * waits on inference. */
 #include "pool.h"
 
+#include "stt/clock.h"
 #include "stt/error.h"
 #include "stt/log.h"
 
@@ -38,7 +39,7 @@ struct stt_pool {
     stt_model_t *model;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job_queue_t finals, urgent, feeds, done;
+    job_queue_t finals, urgent, feeds, batch, done;
     int stopping;
     int n_workers;    /* live (not retired) workers */
     stt_worker_t *workers;
@@ -69,13 +70,6 @@ static double thread_cpu_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-double stt_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -115,6 +109,8 @@ static void q_push_front(job_queue_t *q, stt_job_t *j)
 /* The queue a job waits in: see pool.h (Priorities). */
 static job_queue_t *q_for(stt_pool_t *p, const stt_job_t *j)
 {
+    if (j->batch)
+        return &p->batch;
     if (j->kind != STT_JOB_FEED || j->ending)
         return &p->finals;
     return j->urgent ? &p->urgent : &p->feeds;
@@ -157,6 +153,10 @@ static int run_job(stt_pool_t *p, stt_job_t *j, int may_yield)
  * one only costs a requeue. */
 static int should_yield(stt_pool_t *p, const stt_job_t *j)
 {
+    if (j->batch)
+        return __atomic_load_n(&p->finals.len, __ATOMIC_RELAXED) > 0 ||
+               __atomic_load_n(&p->urgent.len, __ATOMIC_RELAXED) > 0 ||
+               __atomic_load_n(&p->feeds.len, __ATOMIC_RELAXED) > 0;
     if (j->ending)
         return 0; /* runs with the finals already */
     return __atomic_load_n(&p->finals.len, __ATOMIC_RELAXED) > 0 ||
@@ -244,7 +244,8 @@ static void *worker_main(void *arg)
         /* Take a job before looking at `stopping`: stt_pool_stop promises that queued jobs still
          * run and come back, so a stopping worker exits only once the queues are empty. */
         while (!(p->model &&
-                 ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds)))) &&
+                 ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds)) ||
+                  (j = q_pop(&p->batch)))) &&
                !p->stopping) {
             p->idle++;
             pthread_cond_wait(&p->cv, &p->mu);
@@ -474,7 +475,7 @@ int stt_pool_expedite(stt_pool_t *p, stt_job_t *job)
 {
     stt_pool_flush(p);
     pthread_mutex_lock(&p->mu);
-    int moved = q_remove(&p->feeds, job) || q_remove(&p->urgent, job);
+    int moved = !job->batch && (q_remove(&p->feeds, job) || q_remove(&p->urgent, job));
     if (moved) {
         job->ending = 1;
         q_push(&p->finals, job);
@@ -489,14 +490,28 @@ int stt_pool_convert_to_final(stt_pool_t *p, stt_job_t *job)
     pthread_mutex_lock(&p->mu);
     int queued = job->kind == STT_JOB_FEED &&
                  (q_remove(&p->finals, job) || q_remove(&p->feeds, job) ||
-                  q_remove(&p->urgent, job));
+                  q_remove(&p->urgent, job) || q_remove(&p->batch, job));
     if (queued) {
         job->kind = STT_JOB_FINAL;
         job->want_partial = 0;
-        q_push(&p->finals, job);
+        q_push(q_for(p, job), job);
     }
     pthread_mutex_unlock(&p->mu);
     return queued;
+}
+
+size_t stt_pool_dispatch_done(stt_pool_t *p)
+{
+    size_t n = 0;
+    stt_job_t *j = stt_pool_take_done(p);
+    while (j) {
+        stt_job_t *next = j->next;
+        j->next = NULL;
+        j->done(j, j->done_data);
+        j = next;
+        n++;
+    }
+    return n;
 }
 
 stt_job_t *stt_pool_take_done(stt_pool_t *p)
@@ -518,6 +533,7 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
     out->busy = p->busy;
     out->queued_final = p->finals.len;
     out->queued_feed = p->feeds.len + p->urgent.len;
+    out->queued_batch = p->batch.len;
     out->busy_s = p->busy_s;
     out->cpu_s = p->cpu_s;
     out->wait_s = p->wait_s;
@@ -544,7 +560,8 @@ static size_t cancel_queued_locked(stt_pool_t *p)
 {
     size_t n = 0;
     stt_job_t *j;
-    while ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds))) {
+    while ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds)) ||
+           (j = q_pop(&p->batch))) {
         j->status = STT_ECANCELED;
         q_push(&p->done, j);
         n++;

@@ -11,8 +11,8 @@
  * The backoff of the k-th opening since the breaker was last closed is drawn uniformly from
  * [0, min(max, base * 2^(k-1))] ("full jitter"), so a fleet of servers that failed together does
  * not retry together. */
-#ifndef STT_SERVER_BREAKER_H
-#define STT_SERVER_BREAKER_H
+#ifndef STT_CORE_BREAKER_H
+#define STT_CORE_BREAKER_H
 
 #include <stdint.h>
 
@@ -63,4 +63,4 @@ double stt_breaker_window_rate(const stt_breaker_t *b, double now);
 
 const char *stt_breaker_state_name(stt_breaker_state_t s);
 
-#endif /* STT_SERVER_BREAKER_H */
+#endif /* STT_CORE_BREAKER_H */

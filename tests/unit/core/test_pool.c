@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "../../../src/server/pool.h"
+#include "core/pool.h"
 #include "stt/config.h"
 #include "stt/error.h"
 #include "stt/log.h"
@@ -76,7 +76,7 @@ static stt_job_t *job_new(stt_job_kind_t kind, uint32_t seq, size_t n_samples, i
     stt_job_t *j = stt_calloc(1, sizeof(*j));
     j->kind = kind;
     j->utt_seq = seq;
-    j->owner = (void *)(uintptr_t)(seq + 1);
+    j->done_data = (void *)(uintptr_t)(seq + 1);
     j->n_samples = n_samples;
     if (n_samples) {
         j->pcm = stt_calloc(n_samples, sizeof(int16_t));
@@ -323,7 +323,7 @@ static void test_every_job_back_exactly_once(void **state)
     for (size_t k = 0; k < d.n; k++) {
         stt_job_t *j = d.v[k];
         assert_true(j->utt_seq < N);
-        assert_ptr_equal(j->owner, (void *)(uintptr_t)(j->utt_seq + 1));
+        assert_ptr_equal(j->done_data, (void *)(uintptr_t)(j->utt_seq + 1));
         assert_int_equal(seen[j->utt_seq], 0);
         seen[j->utt_seq] = 1;
         assert_int_equal(j->status, 0);
@@ -947,6 +947,99 @@ static void test_slices_yield(void **state)
     gate_pool_free(p, m, &w);
 }
 
+
+/* The fourth class: batch jobs (file uploads) run only when no live job waits, and a batch feed
+ * yields between slices to any live job, even an ordinary feed. */
+static void test_batch_class_last(void **state)
+{
+    gate_reset();
+    stt_model_t *m = load_null(&gate_engine);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(&gate_engine, 1, wake_cb, &w);
+    stt_pool_set_slice(p, 100);
+    stt_pool_set_model(p, m);
+    stt_job_t *held = job_new(STT_JOB_FEED, 0, 450, 1); /* a batch feed: 5 slices */
+    held->batch = 1;
+    stt_pool_submit(p, held);
+    gate_wait_entered(1);
+    stt_job_t *bfinal = job_new(STT_JOB_FINAL, 1, 100, 0);
+    bfinal->batch = 1;
+    stt_pool_submit(p, bfinal);
+    stt_pool_submit(p, job_new(STT_JOB_FEED, 2, 160, 1)); /* live feed: before both batch jobs */
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, 3, 100, 0));
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.queued_batch, 1);
+    gate_set_open();
+    done_list_t d = {0};
+    wait_done(p, &w, &d, 4);
+    static const uint32_t want[] = {3, 2, 0, 1};
+    for (size_t k = 0; k < 4; k++) {
+        assert_int_equal(d.v[k]->utt_seq, want[k]);
+        assert_int_equal(d.v[k]->status, 0);
+    }
+    assert_int_equal(d.v[2]->done_samples, 450);
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.preemptions, 1);
+    assert_int_equal(st.queued_batch, 0);
+    /* expedite never moves a batch feed into the finals' class */
+    done_list_free(&d, &gate_engine);
+    gate_pool_free(p, m, &w);
+}
+
+/* Completion by callback: stt_pool_dispatch_done calls each job's own `done` exactly once, on
+ * the calling (loop) thread, with its own data. */
+typedef struct {
+    int calls[8];
+    pthread_t thread;
+    int wrong_thread;
+} done_count_t;
+
+static done_count_t g_done;
+
+static void count_done(stt_job_t *j, void *data)
+{
+    int *slot = data;
+    (*slot)++;
+    if (!pthread_equal(pthread_self(), g_done.thread))
+        g_done.wrong_thread++;
+    job_free(j);
+}
+
+static void test_done_callbacks(void **state)
+{
+    const stt_engine_vtable_t *e = stt_engine_find("null");
+    stt_model_t *m = load_null(e);
+    wake_t w;
+    wake_init(&w);
+    stt_pool_t *p = stt_pool_create(e, 2, wake_cb, &w);
+    stt_pool_set_model(p, m);
+    memset(&g_done, 0, sizeof(g_done));
+    g_done.thread = pthread_self();
+    for (uint32_t i = 0; i < 8; i++) {
+        stt_job_t *j = job_new(STT_JOB_FINAL, i, 320, 0);
+        j->done = count_done;
+        j->done_data = &g_done.calls[i];
+        j->batch = i % 2;
+        stt_pool_submit(p, j);
+    }
+    size_t back = 0;
+    double deadline = stt_now_s() + DEADLINE_S;
+    while (back < 8 && stt_now_s() < deadline) {
+        back += stt_pool_dispatch_done(p);
+        sleep_ms(1);
+    }
+    assert_int_equal(back, 8);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(g_done.calls[i], 1);
+    assert_int_equal(g_done.wrong_thread, 0);
+    assert_int_equal(stt_pool_dispatch_done(p), 0);
+    stt_pool_destroy(p);
+    e->unload(m);
+    wake_dispose(&w);
+}
+
 /* ---- stall engine: the null engine, but a feed with audio runs until cancelled, or (when
  * stall_ignores_cancel) sleeps 0.5 s whatever happens; a feed without audio returns at once ---- */
 
@@ -1114,6 +1207,8 @@ int main(void)
         cmocka_unit_test(test_watchdog),
         cmocka_unit_test(test_expedite),
         cmocka_unit_test(test_slices_yield),
+        cmocka_unit_test(test_batch_class_last),
+        cmocka_unit_test(test_done_callbacks),
         cmocka_unit_test(test_batched_handover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
