@@ -74,6 +74,10 @@ void stt_turn_feed(stt_turn_t *t, const int16_t *chunk, int onset, int active);
  * (ignored, as in the original), STT_ENOTREADY if not recording (no spurious event). */
 int stt_turn_stop(stt_turn_t *t);
 
+/* Ends the current recording now, keeping its utterance however short (a client's explicit
+ * end of stream: vosk eof, Deepgram Finalize). Returns 0, or STT_ENOTREADY if not recording. */
+int stt_turn_stop_now(stt_turn_t *t);
+
 /* Control `abort`: discards the current recording (recording_stop is emitted, no utterance is
  * kept) and clears pre-roll. Returns 1 if a recording was discarded, else 0. */
 int stt_turn_abort(stt_turn_t *t);

@@ -408,6 +408,14 @@ int stt_turn_stop(stt_turn_t *t)
     return 0;
 }
 
+int stt_turn_stop_now(stt_turn_t *t)
+{
+    if (t->state != STT_TURN_RECORDING)
+        return STT_ENOTREADY;
+    end_recording(t, 1);
+    return 0;
+}
+
 int stt_turn_abort(stt_turn_t *t)
 {
     if (t->state != STT_TURN_RECORDING) {

@@ -1,6 +1,6 @@
 /* stt-server entry point: parse the command line, pick the engine, run the server.
  * Threads: the main thread becomes the network loop thread (server.c). */
-#include "server.h"
+#include "loop.h"
 
 #include "stt/config.h"
 #include "stt/error.h"

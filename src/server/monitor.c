@@ -3,12 +3,15 @@
  *
  * Threads: the loop thread only (the pool's gauges are read under its own lock). Bodies are
  * built into a heap buffer owned by the caller. */
-#include "server.h"
+#include "monitor.h"
+
+#include "stt/clock.h"
 
 #include "stt/log.h"
 #include "stt/rtstt_frame.h"
 
 #include <cjson/cJSON.h>
+#include <libwebsockets.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -16,38 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-const double stt_hist_bounds[STT_HIST_BUCKETS] = {0.001, 0.002, 0.005, 0.01, 0.02,
-                                                  0.025, 0.05,  0.1,   0.25, 0.5,
-                                                  1.0,   2.5,   5.0,   10.0, 30.0};
-
-void stt_hist_observe(stt_hist_t *h, double v)
+static int server_ready(const stt_server_t *srv)
 {
-    int i = 0;
-    while (i < STT_HIST_BUCKETS && v > stt_hist_bounds[i])
-        i++;
-    h->counts[i]++;
-    h->sum += v;
-    h->count++;
-}
-
-/* Approximate quantile from the buckets (upper bound of the bucket holding it). */
-static double hist_quantile(const stt_hist_t *h, double q)
-{
-    if (!h->count)
-        return 0;
-    uint64_t want = (uint64_t)(q * (double)h->count + 0.5), acc = 0;
-    for (int i = 0; i < STT_HIST_BUCKETS; i++) {
-        acc += h->counts[i];
-        if (acc >= want)
-            return stt_hist_bounds[i];
-    }
-    return stt_hist_bounds[STT_HIST_BUCKETS - 1];
-}
-
-int stt_server_is_ready(const stt_server_t *srv)
-{
-    return srv->model != NULL && !srv->draining && !srv->load.overloaded &&
-           srv->breaker.state == STT_BREAKER_CLOSED;
+    return srv->rec->model != NULL && !srv->draining && !srv->rec->load.overloaded &&
+           srv->rec->breaker.state == STT_BREAKER_CLOSED;
 }
 
 static long rss_bytes(void)
@@ -79,24 +54,24 @@ static uint64_t conns_last_minute(const stt_server_t *srv)
     int64_t now = (int64_t)time(NULL);
     uint64_t n = 0;
     for (int i = 0; i < 60; i++)
-        if (now - srv->m.conn_minute_sec[i] < 60)
-            n += srv->m.conn_minute[i];
+        if (now - srv->rec->m.conn_minute_sec[i] < 60)
+            n += srv->rec->m.conn_minute[i];
     return n;
 }
 
 static const char *recorder_state(const stt_server_t *srv)
 {
-    if (srv->model_state < 0)
+    if (srv->rec->model_state < 0)
         return "error";
-    if (srv->reload_phase)
+    if (srv->rec->reload_phase)
         return "reloading_model";
-    if (!srv->model)
+    if (!srv->rec->model)
         return "initializing";
     if (srv->draining)
         return "draining";
-    if (srv->breaker.state == STT_BREAKER_OPEN)
+    if (srv->rec->breaker.state == STT_BREAKER_OPEN)
         return "engine_unavailable";
-    if (srv->breaker.state == STT_BREAKER_HALF_OPEN)
+    if (srv->rec->breaker.state == STT_BREAKER_HALF_OPEN)
         return "recovering";
     return "ready";
 }
@@ -106,14 +81,14 @@ static const char *recorder_state(const stt_server_t *srv)
  * audio), recovering by itself. */
 static int healthy(const stt_server_t *srv)
 {
-    return srv->model != NULL && !srv->draining;
+    return srv->rec->model != NULL && !srv->draining;
 }
 
 static const char *health_status(const stt_server_t *srv)
 {
     if (!healthy(srv))
         return "unhealthy";
-    return srv->load.overloaded || srv->breaker.state != STT_BREAKER_CLOSED ? "degraded"
+    return srv->rec->load.overloaded || srv->rec->breaker.state != STT_BREAKER_CLOSED ? "degraded"
                                                                             : "healthy";
 }
 
@@ -122,19 +97,19 @@ static const char *health_status(const stt_server_t *srv)
  * are serving. */
 static int can_recover(const stt_server_t *srv, const stt_pool_stats_t *ps)
 {
-    int model_gone = !srv->model && !srv->reload_phase && srv->m.model_reload_failures > 0;
-    return srv->model_state >= 0 && !model_gone && ps->retired_running < ps->workers;
+    int model_gone = !srv->rec->model && !srv->rec->reload_phase && srv->rec->m.model_reload_failures > 0;
+    return srv->rec->model_state >= 0 && !model_gone && ps->retired_running < ps->workers;
 }
 
 static char *health_json(stt_server_t *srv)
 {
-    const stt_metrics_t *m = &srv->m;
+    const stt_metrics_t *m = &srv->rec->m;
     double now = stt_now_s();
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", health_status(srv));
     cJSON_AddStringToObject(o, "recorder_state", recorder_state(srv));
     cJSON_AddNumberToObject(o, "uptime_seconds", now - srv->started_s);
-    cJSON_AddNumberToObject(o, "active_connections", srv->n_sessions + srv->n_ctls);
+    cJSON_AddNumberToObject(o, "active_connections", srv->n_calls + srv->n_other);
     cJSON_AddNumberToObject(o, "total_connections", (double)(m->sessions_total + m->control_total));
     cJSON_AddNumberToObject(o, "connections_per_minute", (double)conns_last_minute(srv));
     cJSON_AddNumberToObject(o, "audio_chunks_processed", (double)m->frames_total);
@@ -154,24 +129,24 @@ static void add_hist_json(cJSON *parent, const char *name, const stt_hist_t *h)
     cJSON *o = cJSON_AddObjectToObject(parent, name);
     cJSON_AddNumberToObject(o, "count", (double)h->count);
     cJSON_AddNumberToObject(o, "sum_seconds", h->sum);
-    cJSON_AddNumberToObject(o, "p50_seconds", hist_quantile(h, 0.5));
-    cJSON_AddNumberToObject(o, "p95_seconds", hist_quantile(h, 0.95));
-    cJSON_AddNumberToObject(o, "p99_seconds", hist_quantile(h, 0.99));
+    cJSON_AddNumberToObject(o, "p50_seconds", stt_hist_quantile(h, 0.5));
+    cJSON_AddNumberToObject(o, "p95_seconds", stt_hist_quantile(h, 0.95));
+    cJSON_AddNumberToObject(o, "p99_seconds", stt_hist_quantile(h, 0.99));
 }
 
 static char *metrics_json(stt_server_t *srv)
 {
-    const stt_metrics_t *m = &srv->m;
+    const stt_metrics_t *m = &srv->rec->m;
     stt_pool_stats_t ps;
-    stt_pool_stats(srv->pool, &ps);
+    stt_pool_stats(srv->rec->pool, &ps);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "uptime_seconds", stt_now_s() - srv->started_s);
     cJSON_AddStringToObject(o, "status", health_status(srv));
     cJSON_AddStringToObject(o, "recorder_state", recorder_state(srv));
     cJSON *c = cJSON_AddObjectToObject(o, "connections");
-    cJSON_AddNumberToObject(c, "active", srv->n_sessions + srv->n_ctls);
-    cJSON_AddNumberToObject(c, "data_active", srv->n_sessions);
-    cJSON_AddNumberToObject(c, "control_active", srv->n_ctls);
+    cJSON_AddNumberToObject(c, "active", srv->n_calls + srv->n_other);
+    cJSON_AddNumberToObject(c, "data_active", srv->n_calls);
+    cJSON_AddNumberToObject(c, "control_active", srv->n_other);
     cJSON_AddNumberToObject(c, "total", (double)(m->sessions_total + m->control_total));
     cJSON_AddNumberToObject(c, "per_minute", (double)conns_last_minute(srv));
     cJSON_AddNumberToObject(c, "rejected",
@@ -193,7 +168,7 @@ static char *metrics_json(stt_server_t *srv)
     add_hist_json(t, "first_partial_latency", &m->first_partial_latency);
     add_hist_json(t, "ingest_latency", &m->ingest_latency);
     cJSON *e = cJSON_AddObjectToObject(o, "engine");
-    cJSON_AddStringToObject(e, "name", srv->engine->name);
+    cJSON_AddStringToObject(e, "name", srv->rec->engine->name);
     cJSON_AddNumberToObject(e, "workers", ps.workers);
     cJSON_AddNumberToObject(e, "busy_workers", ps.busy);
     cJSON_AddNumberToObject(e, "queued_finals", (double)ps.queued_final);
@@ -201,17 +176,17 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(e, "decoders_in_use", ps.decoders_in_use);
     cJSON_AddNumberToObject(e, "decoders_idle", ps.decoders_pooled);
     cJSON_AddNumberToObject(e, "decoder_waits", (double)m->decoder_waits);
-    cJSON_AddNumberToObject(e, "utilization", srv->load.utilization);
+    cJSON_AddNumberToObject(e, "utilization", srv->rec->load.utilization);
     cJSON_AddNumberToObject(e, "busy_seconds", ps.busy_s);
     cJSON_AddNumberToObject(e, "cpu_seconds", ps.cpu_s);
     cJSON_AddNumberToObject(e, "audio_seconds", ps.audio_s);
-    cJSON_AddNumberToObject(e, "queue_wait_seconds", srv->load.queue_wait);
-    cJSON_AddBoolToObject(e, "overloaded", srv->load.overloaded);
+    cJSON_AddNumberToObject(e, "queue_wait_seconds", srv->rec->load.queue_wait);
+    cJSON_AddBoolToObject(e, "overloaded", srv->rec->load.overloaded);
     cJSON *er = cJSON_AddObjectToObject(o, "errors");
     cJSON_AddNumberToObject(er, "transcription_errors", (double)m->transcription_errors);
     cJSON_AddNumberToObject(er, "recorder_errors", (double)m->recorder_errors);
     cJSON_AddNumberToObject(er, "consecutive_errors", (double)m->consecutive_errors);
-    cJSON_AddNumberToObject(e, "jobs_in_flight", (double)srv->jobs_in_flight);
+    cJSON_AddNumberToObject(e, "jobs_in_flight", (double)srv->rec->jobs_in_flight);
     cJSON_AddNumberToObject(e, "timeouts", (double)ps.timeouts);
     cJSON_AddNumberToObject(e, "preemptions", (double)ps.preemptions);
     cJSON_AddNumberToObject(e, "workers_replaced", (double)ps.workers_replaced);
@@ -225,7 +200,7 @@ static char *metrics_json(stt_server_t *srv)
     cJSON_AddNumberToObject(r, "finals_failed", (double)m->finals_failed);
     cJSON_AddNumberToObject(r, "model_reloads", (double)m->model_reloads);
     cJSON_AddNumberToObject(r, "model_reload_failures", (double)m->model_reload_failures);
-    const stt_breaker_t *b = &srv->breaker;
+    const stt_breaker_t *b = &srv->rec->breaker;
     double now = stt_now_s();
     cJSON *br = cJSON_AddObjectToObject(o, "circuit_breaker");
     cJSON_AddStringToObject(br, "state", stt_breaker_state_name(b->state));
@@ -309,22 +284,22 @@ static void prom_hist(pbuf_t *b, const char *name, const char *help, const char 
 
 static char *metrics_prometheus(stt_server_t *srv)
 {
-    const stt_metrics_t *m = &srv->m;
+    const stt_metrics_t *m = &srv->rec->m;
     stt_pool_stats_t ps;
-    stt_pool_stats(srv->pool, &ps);
+    stt_pool_stats(srv->rec->pool, &ps);
     pbuf_t b = {stt_malloc(8192), 0, 8192};
     b.buf[0] = '\0';
     pf(&b,
        "# HELP stt_build_info Build information.\n# TYPE stt_build_info gauge\n"
        "stt_build_info{version=\"%s\",engine=\"%s\"} 1\n",
-       STT_VERSION, srv->engine->name);
+       STT_VERSION, srv->rec->engine->name);
     prom_scalar(&b, "stt_up", "gauge", "1 when the engine is loaded and the server is ready.",
-                stt_server_is_ready(srv));
+                server_ready(srv));
     prom_scalar(&b, "stt_uptime_seconds", "gauge", "Seconds since start.",
                 stt_now_s() - srv->started_s);
-    prom_scalar(&b, "stt_sessions_active", "gauge", "Live data sessions.", srv->n_sessions);
+    prom_scalar(&b, "stt_sessions_active", "gauge", "Live data sessions.", srv->n_calls);
     prom_scalar(&b, "stt_control_connections_active", "gauge", "Live control connections.",
-                srv->n_ctls);
+                srv->n_other);
     prom_scalar(&b, "stt_sessions_total", "counter", "Data sessions accepted.",
                 (double)m->sessions_total);
     pf(&b,
@@ -374,7 +349,7 @@ static char *metrics_prometheus(stt_server_t *srv)
                 (double)m->jobs_cancelled);
     prom_scalar(&b, "stt_consecutive_errors", "gauge", "Engine failures since the last success.",
                 (double)m->consecutive_errors);
-    const stt_breaker_t *br = &srv->breaker;
+    const stt_breaker_t *br = &srv->rec->breaker;
     pf(&b, "# HELP stt_circuit_breaker_state 1 for the engine circuit breaker's current state.\n"
            "# TYPE stt_circuit_breaker_state gauge\n");
     for (int st = STT_BREAKER_CLOSED; st <= STT_BREAKER_HALF_OPEN; st++)
@@ -416,7 +391,7 @@ static char *metrics_prometheus(stt_server_t *srv)
        (unsigned long long)m->model_reloads, (unsigned long long)m->model_reload_failures);
     prom_scalar(&b, "stt_engine_jobs_in_flight", "gauge",
                 "Engine jobs handed to the workers and not yet back.",
-                (double)srv->jobs_in_flight);
+                (double)srv->rec->jobs_in_flight);
     prom_scalar(&b, "stt_finals_retried_total", "counter",
                 "Finals decoded again after an engine failure or timeout.",
                 (double)m->finals_retried);
@@ -436,7 +411,7 @@ static char *metrics_prometheus(stt_server_t *srv)
        ps.queued_final, ps.queued_feed);
     prom_scalar(&b, "stt_engine_utilization", "gauge",
                 "Fraction of worker time spent in jobs (smoothed, last seconds).",
-                srv->load.utilization);
+                srv->rec->load.utilization);
     prom_scalar(&b, "stt_engine_busy_seconds_total", "counter",
                 "Worker seconds spent running jobs (rate / workers = utilization).", ps.busy_s);
     prom_scalar(&b, "stt_engine_cpu_seconds_total", "counter",
@@ -448,9 +423,9 @@ static char *metrics_prometheus(stt_server_t *srv)
                 ps.audio_s);
     prom_scalar(&b, "stt_engine_queue_wait_seconds", "gauge",
                 "Mean time a job waited for a worker (smoothed, last seconds).",
-                srv->load.queue_wait);
+                srv->rec->load.queue_wait);
     prom_scalar(&b, "stt_overloaded", "gauge", "1 while new sessions are refused for load.",
-                srv->load.overloaded);
+                srv->rec->load.overloaded);
     prom_scalar(&b, "stt_decoders_in_use", "gauge", "Decoders leased to utterances.",
                 ps.decoders_in_use);
     prom_scalar(&b, "stt_decoders_idle", "gauge", "Decoders idle in the pool.", ps.decoders_pooled);
@@ -497,8 +472,8 @@ static int wants_prometheus(struct lws *wsi)
     return strstr(accept, "text/plain") || strstr(accept, "openmetrics-text");
 }
 
-int stt_monitor_http(stt_server_t *srv, struct lws *wsi, const char *path, char **body,
-                     size_t *body_len, const char **content_type)
+static int monitor_http(stt_server_t *srv, struct lws *wsi, const char *path, char **body,
+                        size_t *body_len, const char **content_type)
 {
     int status = 200;
     *content_type = "application/json";
@@ -508,12 +483,12 @@ int stt_monitor_http(stt_server_t *srv, struct lws *wsi, const char *path, char 
     } else if (strcmp(path, "/livez") == 0) {
         *body = stt_strdup("{\"status\":\"alive\"}");
     } else if (strcmp(path, "/readyz") == 0) {
-        int ready = stt_server_is_ready(srv);
+        int ready = server_ready(srv);
         char buf[128];
         snprintf(buf, sizeof(buf), "{\"status\":\"%s\"}",
                  ready                  ? "ready"
                  : srv->draining        ? "draining"
-                 : srv->load.overloaded ? "overloaded"
+                 : srv->rec->load.overloaded ? "overloaded"
                                         : recorder_state(srv));
         *body = stt_strdup(buf);
         status = ready ? 200 : 503;
@@ -531,3 +506,67 @@ int stt_monitor_http(stt_server_t *srv, struct lws *wsi, const char *path, char 
     *body_len = strlen(*body);
     return status;
 }
+
+/* ---- the monitoring listener ---- */
+
+typedef struct {
+    char *body; /* HTTP response body being written */
+    size_t body_len;
+} pss_t;
+
+static int cb_monitor(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+    stt_server_t *srv = lws_context_user(lws_get_context(wsi));
+    pss_t *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+        const char *ctype;
+        free(pss->body);
+        int status = monitor_http(srv, wsi, (const char *)in, &pss->body, &pss->body_len, &ctype);
+        unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+                                           *end = hdr + sizeof(hdr) - 1;
+        if (lws_add_http_common_headers(wsi, (unsigned)status, ctype, (lws_filepos_t)pss->body_len,
+                                        &p, end))
+            return 1;
+        if (status == 503 && lws_add_http_header_by_name(wsi, (const unsigned char *)"Retry-After:",
+                                                         (const unsigned char *)"5", 1, &p, end))
+            return 1;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"Cache-Control:",
+                                        (const unsigned char *)"no-store", 8, &p, end))
+            return 1;
+        if (lws_finalize_write_http_header(wsi, start, &p, end))
+            return 1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (!pss->body)
+            return 0;
+        size_t n = pss->body_len;
+        unsigned char *buf = stt_malloc(LWS_PRE + n + 1);
+        memcpy(buf + LWS_PRE, pss->body, n);
+        int w = lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL);
+        free(buf);
+        free(pss->body);
+        pss->body = NULL;
+        if (w != (int)n)
+            return -1;
+        if (lws_http_transaction_completed(wsi))
+            return -1;
+        return 0;
+    }
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss) {
+            free(pss->body);
+            pss->body = NULL;
+        }
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static const struct lws_protocols monitor_protocols[] = {
+    {"http", cb_monitor, sizeof(pss_t), 4096, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+const struct lws_protocols *const stt_monitor_protocols = monitor_protocols;

@@ -445,9 +445,61 @@ async def ws_connect(url, local_addr=None, **kw):
     return await websockets.connect(url, **kw)
 
 
+def upgrade_probe(url, timeout=5.0, path_extra=""):
+    """Sends one WebSocket upgrade request for url (ws://host:port/path?query) on a plain socket and
+    returns (status, headers, body) of the server's HTTP answer: 101 when it would upgrade (the
+    socket is closed at once), else the refusal (headers lower-cased; body bytes, as many as
+    Content-Length says)."""
+    m = re.match(r"ws://([^:/]+):(\d+)(/[^ ]*)?", url)
+    host, port, path = m.group(1), int(m.group(2)), (m.group(3) or "/") + path_extra
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+           f"Sec-WebSocket-Version: 13\r\n\r\n")
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(req.encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
+        headers = {}
+        for ln in lines[1:]:
+            k, _, v = ln.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        want = int(headers.get("content-length", "0") or 0) if status != 101 else 0
+        while len(body) < want:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            body += chunk
+    return status, headers, body
+
+
+def check_refusal(url, code_word, failures, what):
+    """Asserts that a new connection to url is refused before the upgrade: HTTP 503 with a
+    Retry-After header and a JSON body whose error or message names code_word. Returns the
+    (status, headers, body) seen."""
+    status, headers, body = upgrade_probe(url)
+    try:
+        js = json.loads(body or b"{}")
+    except ValueError:
+        js = {}
+    text = f"{js.get('error', '')} {js.get('message', '')}"
+    if status != 503 or "retry-after" not in headers or code_word not in text:
+        failures.append(f"{what}: expected HTTP 503 + Retry-After + '{code_word}', got {status} "
+                        f"{headers.get('retry-after')!r} {body[:200]!r}")
+    return status, headers, body
+
+
 class DataClient:
     """A data-socket connection that records every server message with its arrival time
-    (time.monotonic()) and the close code."""
+    (time.monotonic()) and the close code. A connection the server refuses before the upgrade
+    (admission: HTTP 503) is recorded as closed with http_status set and no close code."""
 
     def __init__(self, url, name="", local_addr=None):
         self.url = url
@@ -460,11 +512,21 @@ class DataClient:
         self.close_reason = None
         self.closed_at = None
         self.send_error = None
+        self.http_status = None   # set when the upgrade was refused (admission)
+        self.http_headers = {}
         self._reader_task = None
         self._cond = asyncio.Condition()
 
     async def connect(self):
-        self.ws = await ws_connect(self.url, self.local_addr)
+        try:
+            self.ws = await ws_connect(self.url, self.local_addr)
+        except websockets.exceptions.InvalidStatusCode as e:
+            self.http_status = e.status_code
+            self.http_headers = {k.lower(): v for k, v in e.headers.items()}
+            self.closed_at = time.monotonic()
+            async with self._cond:
+                self._cond.notify_all()
+            return self
         self._reader_task = asyncio.ensure_future(self._reader())
         return self
 
@@ -495,6 +557,8 @@ class DataClient:
                 self._cond.notify_all()
 
     async def send_raw(self, data):
+        if self.ws is None:  # refused before the upgrade
+            return False
         try:
             await self.ws.send(data)
             return True
@@ -660,6 +724,10 @@ async def transcribe(url, pcm, rate, tail_s=1.5, frames_per_msg=1024, realtime=T
     with .t0 (first send), .t_speech_end (scheduled end of pcm) and .t_end (end of tail)."""
     c = client or await DataClient(url, name=name, local_addr=local_addr).connect()
     c.t0 = time.monotonic()
+    c.wait_error = None
+    if c.http_status is not None:  # refused before the upgrade
+        c.t_speech_end = c.t_end = c.t0
+        return c
     c.t_speech_end = await c.send_pcm(pcm, rate, frames_per_msg, realtime, c.t0)
     c.t_end = await c.send_pcm(silence(tail_s, rate), rate, frames_per_msg, realtime,
                                c.t_speech_end if realtime else None)

@@ -4,7 +4,8 @@
 Two calls stream real speech. Then call_method fault {fail_rate: 0.6}:
 1. the breaker opens within --breaker_window (failure rate over the window; more than
    --breaker_failures in a row is unlikely at 60 %), the live calls get error engine_unavailable;
-2. while it is open or half-open: a new data connection is refused with close 1013, /readyz is
+2. while it is open or half-open: a new data connection is refused before the upgrade with HTTP
+   503 + Retry-After, /readyz is
    503, /livez 200, /health 200 "degraded" with recorder_state engine_unavailable/recovering;
 3. the half-open probes fail at 60 % too, so it reopens: the backoff ceilings logged grow as
    configured (0.5, 1, 2, 4 s, capped at 4) and the delays drawn below them carry jitter;
@@ -47,13 +48,10 @@ async def wait_state(srv, pred, timeout, what):
 
 
 async def refused(srv):
-    c = h.DataClient(srv.data_url(), name="refused")
-    try:
-        await c.connect()
-        code = await c.wait_closed(5)
-    except Exception as e:  # refused during the handshake is fine too
-        return getattr(e, "code", None) or str(e), ""
-    return code, c.close_reason
+    """A new call's upgrade: (HTTP status, Retry-After header, body text)."""
+    st, hdr, body = await asyncio.get_running_loop().run_in_executor(
+        None, h.upgrade_probe, srv.data_url())
+    return st, hdr.get("retry-after"), body.decode(errors="replace")
 
 
 async def scenario(srv, failures):
@@ -77,14 +75,16 @@ async def scenario(srv, failures):
         failures.append(f"breaker opened after {t_open:.2f} s, window is {WINDOW} s")
 
     # refused while open / half-open; probes keep failing at 60 %
-    code, reason = await refused(srv)
+    code, retry_after, reason = await refused(srv)
     st_ready = srv.get("/readyz")[0]
     st_live = srv.get("/livez")[0]
     st_health, health = srv.get_json("/health")
-    h.log(f"while open: new session {code} {reason!r}; /readyz {st_ready}, /livez {st_live}, "
+    h.log(f"while open: new session HTTP {code} Retry-After {retry_after} {reason!r}; "
+          f"/readyz {st_ready}, /livez {st_live}, "
           f"/health {st_health} {health['status']} {health['recorder_state']}")
-    if code != 1013 or "unavailable" not in reason:
-        failures.append(f"new session while open: {code} {reason!r}, want 1013 'unavailable'")
+    if code != 503 or not retry_after or "unavailable" not in reason:
+        failures.append(f"new session while open: {code} {retry_after} {reason!r}, want HTTP 503 "
+                        "with Retry-After and 'unavailable'")
     if st_ready != 503 or st_live != 200:
         failures.append(f"/readyz {st_ready} (want 503), /livez {st_live} (want 200)")
     if st_health != 200 or health["status"] != "degraded" or \

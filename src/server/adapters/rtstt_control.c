@@ -1,12 +1,15 @@
-/* Control protocol (spec section 2): set_parameter, get_parameter, call_method.
+/* The RealtimeSTT control adapter (spec section 2): set_parameter, get_parameter, call_method.
  *
  * Threads: the loop thread only. A control connection acts on its paired data session (see
- * server.c for pairing); parameters set before a session is paired are kept in the connection's
+ * rtstt.h for pairing); parameters set before a session is paired are kept in the connection's
  * overlay and applied when one pairs. Every request gets exactly one response, also before the
  * engine has loaded. Responses are printed the way Python's json.dumps prints them (", " and ": "
  * separators, ASCII-escaped strings, floats with a decimal point) so byte-level comparisons with
  * the original hold. */
-#include "server.h"
+#include "rtstt.h"
+
+#include "stt/clock.h"
+#include "stt/error.h"
 
 #include "stt/log.h"
 #include "stt/text.h"
@@ -167,7 +170,7 @@ typedef struct {
     int as_float;
 } kv_t;
 
-static void ctl_send(stt_ctl_t *c, const kv_t *kv, size_t n)
+static void ctl_send(rtstt_ctl_t *c, const kv_t *kv, size_t n)
 {
     sbuf_t b = {0};
     sb_put(&b, "{", 1);
@@ -179,18 +182,11 @@ static void ctl_send(stt_ctl_t *c, const kv_t *kv, size_t n)
         sb_value(&b, kv[i].value, kv[i].as_float);
     }
     sb_put(&b, "}", 1);
-    if (c->wsi && !c->closing) {
-        if (stt_outq_push(&c->out, b.buf, b.len) != 0) {
-            c->closing = 1;
-            stt_server_drop_stuck(c->srv, c->wsi, 0, &c->out, 1);
-        } else {
-            stt_server_request_write(c->wsi);
-        }
-    }
+    stt_conn_send(c->conn, 0, b.buf, b.len);
     free(b.buf);
 }
 
-static void reply_status(stt_ctl_t *c, const char *status, const char *message)
+static void reply_status(rtstt_ctl_t *c, const char *status, const char *message)
 {
     cJSON *st = cJSON_CreateString(status), *msg = cJSON_CreateString(message);
     kv_t kv[] = {{"status", st, 0}, {"message", msg, 0}};
@@ -199,7 +195,7 @@ static void reply_status(stt_ctl_t *c, const char *status, const char *message)
     cJSON_Delete(msg);
 }
 
-static void reply_error(stt_ctl_t *c, const char *fmt, const char *arg, const char *suffix)
+static void reply_error(rtstt_ctl_t *c, const char *fmt, const char *arg, const char *suffix)
 {
     char msg[512];
     snprintf(msg, sizeof(msg), fmt, arg, suffix);
@@ -226,7 +222,7 @@ static int is_state_param(const char *p)
     return 0;
 }
 
-static cJSON *last_audio_b64(const stt_session_t *s)
+static cJSON *last_audio_b64(const rtstt_t *s)
 {
     if (!s || !s->last_utt)
         return cJSON_CreateNull();
@@ -245,10 +241,10 @@ static cJSON *last_audio_b64(const stt_session_t *s)
 }
 
 /* Returns a new value for a state parameter; *as_float says how to print numbers. */
-static cJSON *state_value(const stt_session_t *s, const char *p, int *as_float)
+static cJSON *state_value(const rtstt_t *s, const char *p, int *as_float)
 {
     *as_float = 1;
-    int recording = s && stt_turn_state(s->turn) == STT_TURN_RECORDING;
+    int recording = s && s->stream && stt_stream_recording(s->stream);
     if (strcmp(p, "listen_start") == 0)
         return cJSON_CreateNumber(s && !recording ? s->listen_start_epoch : 0.0);
     if (strcmp(p, "recording_stop_time") == 0)
@@ -263,12 +259,12 @@ static cJSON *state_value(const stt_session_t *s, const char *p, int *as_float)
     return last_audio_b64(s); /* last_transcription_bytes[_b64] */
 }
 
-static stt_session_params_t *ctl_params(stt_ctl_t *c)
+static stt_session_params_t *ctl_params(rtstt_ctl_t *c)
 {
     return c->session ? &c->session->params : &c->overlay;
 }
 
-static void do_set(stt_ctl_t *c, const cJSON *req)
+static void do_set(rtstt_ctl_t *c, const cJSON *req)
 {
     const cJSON *jp = cJSON_GetObjectItemCaseSensitive(req, "parameter");
     const char *p = cJSON_IsString(jp) ? jp->valuestring : "None";
@@ -288,7 +284,7 @@ static void do_set(stt_ctl_t *c, const cJSON *req)
         return;
     }
     if (c->session) {
-        stt_session_params_changed(c->session);
+        rtstt_params_changed(c->session);
     } else {
         c->overlay_set = 1;
     }
@@ -304,7 +300,7 @@ static void do_set(stt_ctl_t *c, const cJSON *req)
     STT_INFO(c->session ? c->session->id : 0, "set_parameter", "%s = %s", p, vstr);
 }
 
-static void do_get(stt_ctl_t *c, const cJSON *req)
+static void do_get(rtstt_ctl_t *c, const cJSON *req)
 {
     const cJSON *jp = cJSON_GetObjectItemCaseSensitive(req, "parameter");
     const char *p = cJSON_IsString(jp) ? jp->valuestring : "None";
@@ -338,9 +334,9 @@ static void do_get(stt_ctl_t *c, const cJSON *req)
 /* call_method "fault" (kwargs fail_rate, hang_rate, hang_s, slow_factor, fail_next, hang_next,
  * crash_next, leak_next, hang_uncancellable, break_model): changes the fault engine's settings live. Only
  * with --engine fault --fault_injection (a test tool). */
-static void do_fault(stt_ctl_t *c, const cJSON *req)
+static void do_fault(rtstt_ctl_t *c, const cJSON *req)
 {
-    if (!c->srv->cfg->fault_injection || strcmp(c->srv->engine->name, "fault") != 0) {
+    if (!c->env->cfg->fault_injection || strcmp(c->env->rec->engine->name, "fault") != 0) {
         reply_status(c, "error", "Method fault needs --engine fault --fault_injection");
         return;
     }
@@ -391,23 +387,21 @@ static void do_fault(stt_ctl_t *c, const cJSON *req)
     reply_status(c, "success", msg);
 }
 
-static void do_call(stt_ctl_t *c, const cJSON *req)
+static void do_call(rtstt_ctl_t *c, const cJSON *req)
 {
     const cJSON *jm = cJSON_GetObjectItemCaseSensitive(req, "method");
     const char *m = cJSON_IsString(jm) ? jm->valuestring : "None";
-    stt_session_t *s = c->session;
+    rtstt_t *s = c->session;
     char msg[256];
     if (strcmp(m, "stop") == 0) {
         if (s)
-            stt_turn_stop(s->turn);
+            stt_stream_finalize(s->stream, 0);
     } else if (strcmp(m, "abort") == 0) {
         if (s)
-            stt_turn_abort(s->turn);
+            stt_stream_abort(s->stream);
     } else if (strcmp(m, "clear_audio_queue") == 0) {
-        if (s) {
-            stt_turn_clear_preroll(s->turn);
-            s->chunk_fill = 0;
-        }
+        if (s)
+            stt_stream_clear(s->stream);
     } else if (strcmp(m, "fault") == 0) {
         do_fault(c, req);
         return;
@@ -427,7 +421,7 @@ static void do_call(stt_ctl_t *c, const cJSON *req)
     STT_INFO(s ? s->id : 0, "call_method", "%s%s", m, s ? "" : " (no data session paired)");
 }
 
-void stt_ctl_on_message(stt_ctl_t *c, const char *msg, size_t len)
+void rtstt_ctl_on_message(rtstt_ctl_t *c, const char *msg, size_t len)
 {
     cJSON *req = cJSON_ParseWithLength(msg, len);
     if (!req || !cJSON_IsObject(req)) {
@@ -447,3 +441,58 @@ void stt_ctl_on_message(stt_ctl_t *c, const char *msg, size_t len)
         reply_error(c, "Unknown command %s%s", cmd, "");
     cJSON_Delete(req);
 }
+
+/* ---- the adapter ---- */
+
+static int ctl_open(const stt_adapter_env_t *env, stt_conn_t *conn, const stt_request_t *req,
+                    void **state)
+{
+    rtstt_ctl_t *c = stt_calloc(1, sizeof(*c));
+    stt_list_init(&c->link);
+    c->conn = conn;
+    c->env = env;
+    c->opened_s = stt_now_s();
+    c->overlay = env->cfg->sess;
+    stt_conn_set_max_message(conn, 65536); /* control messages are small JSON objects */
+    env->rec->m.control_total++;
+    *state = c;
+    STT_INFO(0, "control_connected", "[PRODUCTION] Control client connected from %s%s%s",
+             req->ip, req->name[0] ? " session=" : "", req->name);
+    rtstt_pair_ctl(c);
+    return 0;
+}
+
+static int ctl_on_message(void *state, int binary, const uint8_t *buf, size_t len)
+{
+    rtstt_ctl_t *c = state;
+    if (binary) {
+        STT_WARN(0, "control_binary", "binary frame on the control socket ignored");
+        return 0;
+    }
+    rtstt_ctl_on_message(c, (const char *)buf, len);
+    return 0;
+}
+
+static void ctl_on_oversize(void *state, size_t bytes, size_t max)
+{
+    rtstt_ctl_t *c = state;
+    stt_conn_close(c->conn, STT_CLOSE_TOO_BIG, "control message too large");
+}
+
+static void ctl_closed(void *state)
+{
+    rtstt_ctl_t *c = state;
+    STT_INFO(0, "control_closed", "Control client disconnected (%s)", stt_conn_ip(c->conn));
+    rtstt_unpair_ctl(c);
+    free(c);
+}
+
+const stt_adapter_t stt_adapter_rtstt_control = {
+    .name = "realtimestt-control",
+    .transport = STT_TRANSPORT_WS,
+    .counts_as_call = 0,
+    .open = ctl_open,
+    .on_message = ctl_on_message,
+    .on_oversize = ctl_on_oversize,
+    .on_closed = ctl_closed,
+};

@@ -1,0 +1,63 @@
+/* The adapter interface: one protocol on one transport. The router picks an adapter per
+ * connection by listener and path, after admission accepted the request; the adapter parses the
+ * request into stream parameters, creates its stream(s), turns client messages into stream
+ * calls and stream events into messages (or hands them to a sink). Adapters see only
+ * stt_conn_t, the stream core and their codec in src/proto, never `struct lws`.
+ *
+ * Threads: the loop thread only. Ownership: the adapter owns its state from open() until it
+ * frees it, after on_closed() and once its last stream's closed_cb ran. */
+#ifndef STT_SERVER_ADAPTER_H
+#define STT_SERVER_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "core/recognizer.h"
+
+/* The request that opened the connection, borrowed for the open() call. */
+typedef struct {
+    const char *path; /* "/vosk" */
+    const char *ip;
+    const char *name; /* the `session=` argument, "" when none */
+    /* Copies the value of URL argument `key` (without "=") into buf; returns its length or -1. */
+    int (*arg)(const void *req, const char *key, char *buf, size_t cap);
+    const void *req;
+} stt_request_t;
+
+/* What every adapter may use: the configuration, the recognizer (to create streams) and the
+ * metrics. Borrowed for the server's life. */
+typedef struct {
+    const stt_config_t *cfg;
+    stt_recognizer_t *rec;
+} stt_adapter_env_t;
+
+/* A data-protocol error the adapter counts by name (stt_protocol_errors_total). */
+typedef struct stt_adapter {
+    const char *name;    /* "realtimestt", "vosk", ... */
+    stt_transport_t transport;
+    int counts_as_call; /* its connections are calls (--max_sessions, admission) */
+    /* Accepted: parse the request, create the stream(s), return the state in *state. 0, or
+     * STT_E* (the server then closes the connection with POLICY). */
+    int (*open)(const stt_adapter_env_t *env, stt_conn_t *c, const stt_request_t *req,
+                void **state);
+    /* One complete WebSocket message (or the next bytes of a raw stream). 0, or -1 when the
+     * adapter closed the connection. */
+    int (*on_message)(void *state, int binary, const uint8_t *buf, size_t len);
+    /* A message grew past the connection's cap (stt_conn_set_max_message) (`bytes` so far): the adapter answers in its
+     * protocol and closes. NULL: the connection closes with TOO_BIG. */
+    void (*on_oversize)(void *state, size_t bytes, size_t max);
+    /* The server wants the connection gone (drain: GOING_AWAY; --max_session_duration:
+     * NORMAL): the adapter may finish what it is doing; the server closes once the streams are
+     * idle. May be NULL. */
+    void (*on_shutdown)(void *state, stt_close_t why);
+    /* The socket is gone: close the streams; the adapter frees `state` when the last one's
+     * closed_cb ran. The connection must not be used after this returns. */
+    void (*on_closed)(void *state);
+} stt_adapter_t;
+
+extern const stt_adapter_t stt_adapter_rtstt;         /* RealtimeSTT data socket (8012) */
+extern const stt_adapter_t stt_adapter_rtstt_control; /* RealtimeSTT control socket (8011) */
+extern const stt_adapter_t stt_adapter_vosk;          /* vosk-server WebSocket (/vosk) */
+
+#endif /* STT_SERVER_ADAPTER_H */

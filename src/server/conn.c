@@ -1,0 +1,382 @@
+/* Connections (conn.h, conn_lws.h): output queue, message assembly, close mapping, stuck
+ * peers.
+ *
+ * Threads: the loop thread only. Ownership: the connection owns its queued messages (each with
+ * LWS_PRE bytes of headroom for lws_write) and its assembly buffer; the adapter state is the
+ * adapter's. Freed by stt_conn_on_socket_closed, after the adapter's on_closed. */
+#include "conn_lws.h"
+
+#include "stt/clock.h"
+#include "stt/log.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STREAMS 8 /* streams per connection (stereo, two tracks, ...) */
+
+typedef struct {
+    stt_list_t link;
+    size_t len;
+    int binary;
+    unsigned char buf[]; /* LWS_PRE headroom, then the message */
+} outmsg_t;
+
+struct stt_conn {
+    stt_list_t node; /* in the server's connection list */
+    const stt_conn_env_t *env;
+    struct lws *wsi; /* NULL once the socket is gone */
+    stt_transport_t transport;
+    const stt_adapter_t *adapter;
+    void *state;
+    uint64_t id;
+    char ip[64];
+    char name[64];
+    double opened_s, last_rx_s;
+    /* output */
+    stt_list_t out;
+    size_t out_count, out_bytes;
+    uint64_t out_sent;
+    double out_moved_s;
+    uint64_t out_last_sent;
+    int closing;
+    int close_code;
+    char close_reason[124];
+    /* receive assembly of one (possibly fragmented) message */
+    uint8_t *rx;
+    size_t rx_len, rx_cap;
+    size_t rx_max;
+    int rx_dropping; /* the message in progress overflowed: ignore its remaining fragments */
+    int shutdown_marked;
+    stt_stream_t *streams[MAX_STREAMS];
+    size_t n_streams;
+};
+
+static const struct {
+    int ws, http;
+    const char *text;
+} close_map[] = {
+#define STT_CLOSE_ROW(name, ws, http, text) {ws, http, text},
+    STT_CLOSE_MAP(STT_CLOSE_ROW)
+#undef STT_CLOSE_ROW
+};
+
+int stt_close_ws_code(stt_close_t why)
+{
+    return close_map[why].ws;
+}
+
+int stt_close_http_status(stt_close_t why)
+{
+    return close_map[why].http;
+}
+
+const char *stt_close_text(stt_close_t why)
+{
+    return close_map[why].text;
+}
+
+/* ---- identity ---- */
+
+uint64_t stt_conn_id(const stt_conn_t *c)
+{
+    return c->id;
+}
+
+const char *stt_conn_ip(const stt_conn_t *c)
+{
+    return c->ip;
+}
+
+const char *stt_conn_name(const stt_conn_t *c)
+{
+    return c->name;
+}
+
+double stt_conn_opened_s(const stt_conn_t *c)
+{
+    return c->opened_s;
+}
+
+const stt_conn_env_t *stt_conn_env(const stt_conn_t *c)
+{
+    return c->env;
+}
+
+const stt_adapter_t *stt_conn_adapter(const stt_conn_t *c)
+{
+    return c->adapter;
+}
+
+void *stt_conn_state(const stt_conn_t *c)
+{
+    return c->state;
+}
+
+int stt_conn_closing(const stt_conn_t *c)
+{
+    return !c->wsi || c->closing;
+}
+
+int stt_conn_close_ws(const stt_conn_t *c)
+{
+    return c->closing ? c->close_code : 1000;
+}
+
+stt_list_t *stt_conn_node(stt_conn_t *c)
+{
+    return &c->node;
+}
+
+stt_conn_t *stt_conn_of_node(stt_list_t *n)
+{
+    return stt_container_of(n, stt_conn_t, node);
+}
+
+void stt_conn_set_max_message(stt_conn_t *c, size_t bytes)
+{
+    c->rx_max = bytes;
+}
+
+int stt_conn_mark_shutdown(stt_conn_t *c)
+{
+    if (c->shutdown_marked)
+        return 0;
+    c->shutdown_marked = 1;
+    return 1;
+}
+
+void stt_conn_touch(stt_conn_t *c)
+{
+    c->last_rx_s = stt_now_s();
+}
+
+double stt_conn_idle_s(const stt_conn_t *c, double now)
+{
+    return now - c->last_rx_s;
+}
+
+/* ---- streams ---- */
+
+void stt_conn_attach_stream(stt_conn_t *c, stt_stream_t *s)
+{
+    if (c->n_streams < MAX_STREAMS)
+        c->streams[c->n_streams++] = s;
+}
+
+void stt_conn_detach_stream(stt_conn_t *c, stt_stream_t *s)
+{
+    for (size_t i = 0; i < c->n_streams; i++) {
+        if (c->streams[i] == s) {
+            c->streams[i] = c->streams[--c->n_streams];
+            return;
+        }
+    }
+}
+
+size_t stt_conn_streams(const stt_conn_t *c, stt_stream_t **out, size_t max)
+{
+    size_t n = c->n_streams < max ? c->n_streams : max;
+    memcpy(out, c->streams, n * sizeof(*out));
+    return n;
+}
+
+/* ---- output ---- */
+
+static void out_clear(stt_conn_t *c)
+{
+    stt_list_t *n, *nx;
+    stt_list_foreach_safe(n, nx, &c->out) {
+        stt_list_remove(n);
+        free(stt_container_of(n, outmsg_t, link));
+    }
+    c->out_count = c->out_bytes = 0;
+}
+
+/* Drops a peer that stopped reading at once, without a close handshake it would not read
+ * either: its queue is freed and it is counted as stuck_socket. */
+static void drop_stuck(stt_conn_t *c, int cap_hit)
+{
+    size_t queued = c->out_bytes;
+    if (!c->closing) {
+        c->closing = 1;
+        c->close_code = 1008;
+        snprintf(c->close_reason, sizeof(c->close_reason), "client is not reading");
+    }
+    out_clear(c);
+    c->env->m->sockets_stuck++;
+    if (cap_hit)
+        STT_WARN(c->id, "stuck_socket", "peer is not reading: its output queue reached %zu bytes "
+                 "(cap %zu); dropping it", queued, STT_OUTQ_MAX_BYTES);
+    else
+        STT_WARN(c->id, "stuck_socket", "peer read nothing for %.0f s (%zu bytes queued); "
+                 "dropping it", c->env->cfg->stuck_socket_timeout, queued);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+int stt_conn_send(stt_conn_t *c, int binary, const void *buf, size_t len)
+{
+    if (stt_conn_closing(c))
+        return -1;
+    if (c->out_bytes > 0 && c->out_bytes + len > STT_OUTQ_MAX_BYTES) {
+        drop_stuck(c, 1); /* one message alone may be larger (a very long utterance's audio) */
+        return -1;
+    }
+    if (c->env->cfg->use_extended_logging && !binary)
+        STT_INFO(c->id, "send", "%.*s", len > 200 ? 200 : (int)len, (const char *)buf);
+    outmsg_t *m = stt_malloc(sizeof(*m) + LWS_PRE + len);
+    m->len = len;
+    m->binary = binary;
+    memcpy(m->buf + LWS_PRE, buf, len);
+    stt_list_insert_tail(&c->out, &m->link);
+    c->out_count++;
+    c->out_bytes += len;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+int stt_conn_send_json(stt_conn_t *c, char *json)
+{
+    if (!json)
+        return -1;
+    int rc = stt_conn_send(c, 0, json, strlen(json));
+    free(json);
+    return rc;
+}
+
+void stt_conn_close_code(stt_conn_t *c, int ws_code, const char *detail)
+{
+    if (stt_conn_closing(c))
+        return;
+    c->closing = 1;
+    c->close_code = ws_code;
+    /* Close reasons must fit a control frame (123 bytes); longer ones are cut. */
+    snprintf(c->close_reason, sizeof(c->close_reason), "%s", detail ? detail : "");
+    lws_callback_on_writable(c->wsi);
+}
+
+void stt_conn_close(stt_conn_t *c, stt_close_t why, const char *detail)
+{
+    stt_conn_close_code(c, stt_close_ws_code(why), detail ? detail : stt_close_text(why));
+}
+
+int stt_conn_on_writable(stt_conn_t *c)
+{
+    if (!stt_list_empty(&c->out)) {
+        outmsg_t *m = stt_container_of(c->out.next, outmsg_t, link);
+        stt_list_remove(&m->link);
+        c->out_count--;
+        c->out_bytes -= m->len;
+        c->out_sent++;
+        int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len,
+                          m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        free(m);
+        if (n < 0)
+            return -1;
+        if (!stt_list_empty(&c->out) || c->closing) /* more, or the close after the queue */
+            lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    if (c->closing) {
+        if (c->transport == STT_TRANSPORT_WS)
+            lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                             (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    return 0;
+}
+
+int stt_conn_check_stuck(stt_conn_t *c, double now)
+{
+    if (!c->wsi)
+        return 0;
+    if (stt_list_empty(&c->out) || c->out_sent != c->out_last_sent || c->out_moved_s == 0) {
+        c->out_moved_s = now;
+        c->out_last_sent = c->out_sent;
+        return 0;
+    }
+    double limit = c->env->cfg->stuck_socket_timeout;
+    if (limit <= 0 || now - c->out_moved_s <= limit)
+        return 0;
+    drop_stuck(c, 0);
+    c->out_moved_s = now; /* once */
+    return 1;
+}
+
+/* ---- input ---- */
+
+int stt_conn_on_fragment(stt_conn_t *c, const void *in, size_t len, int binary, int first,
+                         int final)
+{
+    if (stt_conn_closing(c))
+        return -1;
+    if (first) {
+        c->rx_len = 0;
+        c->rx_dropping = 0;
+    }
+    if (c->rx_dropping)
+        return 0;
+    size_t max = c->rx_max;
+    if (max && c->rx_len + len > max) {
+        size_t total = c->rx_len + len;
+        c->rx_len = 0;
+        c->rx_dropping = 1;
+        if (c->adapter->on_oversize)
+            c->adapter->on_oversize(c->state, total, max);
+        else
+            stt_conn_close(c, STT_CLOSE_TOO_BIG, "message too large");
+        return -1;
+    }
+    if (final && c->rx_len == 0) /* common case: unfragmented, parse in place */
+        return c->adapter->on_message(c->state, binary, in, len);
+    if (c->rx_len + len > c->rx_cap) {
+        size_t cap = c->rx_cap ? c->rx_cap : 8192;
+        while (cap < c->rx_len + len)
+            cap *= 2;
+        c->rx = stt_realloc(c->rx, cap);
+        c->rx_cap = cap;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (!final)
+        return 0;
+    size_t n = c->rx_len;
+    c->rx_len = 0;
+    return c->adapter->on_message(c->state, binary, c->rx, n);
+}
+
+/* ---- lifecycle ---- */
+
+stt_conn_t *stt_conn_create(const stt_conn_env_t *env, struct lws *wsi, stt_transport_t t,
+                            const stt_adapter_t *a, uint64_t id, const char *ip,
+                            const char *name)
+{
+    stt_conn_t *c = stt_calloc(1, sizeof(*c));
+    stt_list_init(&c->node);
+    stt_list_init(&c->out);
+    c->env = env;
+    c->wsi = wsi;
+    c->transport = t;
+    c->adapter = a;
+    c->id = id;
+    snprintf(c->ip, sizeof(c->ip), "%s", ip);
+    snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
+    c->opened_s = c->last_rx_s = stt_now_s();
+    return c;
+}
+
+int stt_conn_open(stt_conn_t *c, const stt_adapter_env_t *env, const stt_request_t *req)
+{
+    return c->adapter->open(env, c, req, &c->state);
+}
+
+void stt_conn_on_socket_closed(stt_conn_t *c)
+{
+    out_clear(c);
+    c->wsi = NULL;
+    stt_list_remove(&c->node);
+    if (c->state)
+        c->adapter->on_closed(c->state);
+    free(c->rx);
+    free(c);
+}

@@ -1,0 +1,11 @@
+/* The network loop (loop.c). Main thread. */
+#ifndef STT_SERVER_LOOP_H
+#define STT_SERVER_LOOP_H
+
+#include "stt/config.h"
+#include "stt/engine.h"
+
+/* Runs the server until SIGTERM/SIGINT drained it; returns the process exit code. */
+int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers);
+
+#endif /* STT_SERVER_LOOP_H */

@@ -1,0 +1,298 @@
+/* The router: the listeners (control 8011, data 8012, monitoring 8080, the optional whole-port
+ * vosk listener) and, per listener, a path -> adapter table. A WebSocket upgrade is routed and
+ * admitted at the filter stage, before the upgrade: a refusal is an HTTP response (503 with
+ * Retry-After and a JSON reason, 404 for an unknown path), so a client sees why without a
+ * WebSocket handshake. An accepted upgrade gets a connection (conn.c) bound to its adapter.
+ *
+ * Adding a protocol: an adapter in adapters/ plus one row in a table below.
+ *
+ * Threads: the loop thread runs every callback. Ownership: the per-connection lws user data
+ * (pss_t) points at the stt_conn_t, which the router frees on LWS_CALLBACK_CLOSED. */
+#include "router.h"
+
+#include "admit.h"
+#include "conn_lws.h"
+#include "monitor.h"
+
+#include "stt/log.h"
+
+#include <cjson/cJSON.h>
+#include <libwebsockets.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    const char *prefix; /* "/vosk" matches "/vosk", "/vosk/..." and "/vosk?..."; "/" matches all */
+    const stt_adapter_t *adapter;
+} route_t;
+
+/* One table per listener; the first matching row wins. */
+static const route_t data_routes[] = {
+    {"/", &stt_adapter_rtstt},
+    {NULL, NULL},
+};
+static const route_t control_routes[] = {
+    {"/", &stt_adapter_rtstt_control},
+    {NULL, NULL},
+};
+static const route_t vosk_routes[] = {
+    {"/", &stt_adapter_rtstt},
+    {NULL, NULL},
+};
+
+typedef struct {
+    stt_conn_t *conn;
+    const stt_adapter_t *adapter; /* chosen at the filter stage */
+} pss_t;
+
+static const stt_adapter_t *route(const route_t *table, const char *path)
+{
+    for (const route_t *r = table; r->prefix; r++) {
+        size_t n = strlen(r->prefix);
+        if (strcmp(r->prefix, "/") == 0 ||
+            (strncmp(path, r->prefix, n) == 0 &&
+             (path[n] == '\0' || path[n] == '/' || path[n] == '?')))
+            return r->adapter;
+    }
+    return NULL;
+}
+
+/* ---- request helpers ---- */
+
+static void peer_ip(struct lws *wsi, char *buf, size_t len)
+{
+    if (!lws_get_peer_simple(wsi, buf, len))
+        snprintf(buf, len, "unknown");
+}
+
+static int url_arg(const void *req, const char *key, char *buf, size_t cap)
+{
+    struct lws *wsi = (struct lws *)req;
+    char name[64], tmp[256];
+    snprintf(name, sizeof(name), "%s=", key);
+    if (lws_get_urlarg_by_name(wsi, name, tmp, sizeof(tmp)) == NULL)
+        return -1;
+    /* lws 4.1 returns the value after "name="; older versions the whole "name=value" */
+    size_t k = strlen(name);
+    const char *v = strncmp(tmp, name, k) == 0 ? tmp + k : tmp;
+    snprintf(buf, cap, "%s", v);
+    return (int)strlen(buf);
+}
+
+static void url_session(struct lws *wsi, char *buf, size_t len)
+{
+    if (url_arg(wsi, "session", buf, len) < 0)
+        buf[0] = '\0';
+}
+
+static void note_connection(stt_metrics_t *m)
+{
+    int64_t now = (int64_t)time(NULL);
+    int slot = (int)(now % 60);
+    if (m->conn_minute_sec[slot] != now) {
+        m->conn_minute_sec[slot] = now;
+        m->conn_minute[slot] = 0;
+    }
+    m->conn_minute[slot]++;
+}
+
+static void count_close(stt_metrics_t *m, int code)
+{
+    int i = code == 1000 ? 0 : code == 1001 ? 1 : code == 1007 ? 2 : code == 1009 ? 3 : 4;
+    m->close_codes[i]++;
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
+    }
+}
+
+/* An HTTP/1.1 answer instead of the upgrade: status, Retry-After, and a JSON body
+ * {"error": code, "message": ..., "retry_after": s}, written in one piece on the socket that
+ * asked (a few hundred bytes: the kernel takes them whole). Returns -1: lws then closes. */
+static int refuse(struct lws *wsi, int status, int retry_after_s, const char *code,
+                  const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", code);
+    cJSON_AddStringToObject(o, "message", message);
+    if (retry_after_s > 0)
+        cJSON_AddNumberToObject(o, "retry_after", retry_after_s);
+    char *body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char ra[48] = "";
+    if (retry_after_s > 0)
+        snprintf(ra, sizeof(ra), "Retry-After: %d\r\n", retry_after_s);
+    unsigned char buf[LWS_PRE + 2048];
+    int n = snprintf((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE,
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n%sCache-Control: no-store\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     status, status_text(status), strlen(body), ra, body);
+    cJSON_free(body);
+    if (n > 0 && (size_t)n < sizeof(buf) - LWS_PRE &&
+        lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_RAW) != n)
+        STT_WARN(0, "refusal_unsent", "the HTTP %d answer could not be written whole", status);
+    return -1;
+}
+
+/* ---- WebSocket listeners ---- */
+
+static int filter(stt_server_t *srv, struct lws *wsi, pss_t *pss, const route_t *routes)
+{
+    char path[256] = "/", ip[64];
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
+        snprintf(path, sizeof(path), "/");
+    peer_ip(wsi, ip, sizeof(ip));
+    const stt_adapter_t *a = route(routes, path);
+    if (!a) {
+        STT_WARN(0, "no_route", "%s asked for %s: no such endpoint", ip, path);
+        return refuse(wsi, 404, 0, "not_found", "no such endpoint");
+    }
+    stt_refusal_t r;
+    if (stt_admit(srv, a, ip, &r) != 0)
+        return refuse(wsi, stt_close_http_status(r.why), r.retry_after_s, r.code, r.message);
+    pss->adapter = a;
+    return 0;
+}
+
+static int established(stt_server_t *srv, struct lws *wsi, pss_t *pss)
+{
+    const stt_adapter_t *a = pss->adapter;
+    char ip[64], name[64], path[256] = "/";
+    peer_ip(wsi, ip, sizeof(ip));
+    url_session(wsi, name, sizeof(name));
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
+        snprintf(path, sizeof(path), "/");
+    uint64_t id = a->counts_as_call ? ++srv->next_conn_id : 0;
+    stt_conn_t *c = stt_conn_create(&srv->conn_env, wsi, a->transport, a, id, ip, name);
+    stt_list_insert_tail(&srv->conns, stt_conn_node(c));
+    pss->conn = c;
+    if (a->counts_as_call) {
+        srv->n_calls++;
+        srv->rec->load.talk_sum += 1.0; /* priced fully until the next sample */
+        srv->rec->m.sessions_total++;
+        note_connection(&srv->rec->m);
+    } else {
+        srv->n_other++;
+    }
+    stt_request_t req = {.path = path, .ip = ip, .name = name, .arg = url_arg, .req = wsi};
+    if (stt_conn_open(c, &srv->adapter_env, &req) != 0) {
+        stt_conn_close(c, STT_CLOSE_POLICY, "request refused");
+        return 0;
+    }
+    return 0;
+}
+
+static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                 size_t len, const route_t *routes)
+{
+    stt_server_t *srv = lws_context_user(lws_get_context(wsi));
+    pss_t *pss = user;
+    stt_conn_t *c = pss ? pss->conn : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (srv->rec)
+            stt_recognizer_dispatch(srv->rec);
+        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return filter(srv, wsi, pss, routes);
+    case LWS_CALLBACK_ESTABLISHED:
+        return established(srv, wsi, pss);
+    case LWS_CALLBACK_RECEIVE:
+        if (!c)
+            return 0;
+        stt_conn_on_fragment(c, in, len, lws_frame_is_binary(wsi), lws_is_first_fragment(wsi),
+                             lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi));
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return c ? stt_conn_on_writable(c) : 0;
+    case LWS_CALLBACK_CLOSED:
+        if (!c)
+            return 0;
+        pss->conn = NULL;
+        if (pss->adapter->counts_as_call) {
+            count_close(&srv->rec->m, stt_conn_close_ws(c));
+            srv->n_calls--;
+        } else {
+            srv->n_other--;
+        }
+        stt_conn_on_socket_closed(c);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    return cb_ws(wsi, reason, user, in, len, data_routes);
+}
+
+static int cb_control(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+    return cb_ws(wsi, reason, user, in, len, control_routes);
+}
+
+static int cb_vosk(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    return cb_ws(wsi, reason, user, in, len, vosk_routes);
+}
+
+static const struct lws_protocols control_protocols[] = {
+    {"stt-control", cb_control, sizeof(pss_t), 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
+static const struct lws_protocols data_protocols[] = {
+    {"stt-data", cb_data, sizeof(pss_t), 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+static const struct lws_protocols vosk_protocols[] = {
+    {"stt-vosk", cb_vosk, sizeof(pss_t), 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+/* ---- listeners ---- */
+
+static struct lws_vhost *make_vhost(stt_server_t *srv, const char *name, int port,
+                                    const struct lws_protocols *protocols)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = name;
+    info.port = port;
+    info.iface = srv->cfg->host && srv->cfg->host[0] ? srv->cfg->host : NULL;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.keepalive_timeout = 5;
+    struct lws_vhost *vh = lws_create_vhost(srv->ctx, &info);
+    if (!vh)
+        STT_ERROR(0, "listen_failed", "cannot listen on %s:%d (%s)", info.iface ? info.iface : "*",
+                  port, name);
+    return vh;
+}
+
+int stt_router_listen(stt_server_t *srv)
+{
+    const stt_config_t *cfg = srv->cfg;
+    if (!make_vhost(srv, "control", (int)cfg->control_port, control_protocols) ||
+        !make_vhost(srv, "data", (int)cfg->data_port, data_protocols) ||
+        !make_vhost(srv, "monitor", (int)cfg->monitor_port, stt_monitor_protocols))
+        return -1;
+    (void)vosk_protocols;
+    return 0;
+}
