@@ -12,178 +12,22 @@
 #include "stt/error.h"
 
 #include "stt/log.h"
+#include "stt/pyfmt.h"
 #include "stt/text.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- Python json.dumps-compatible writer for flat objects ---- */
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->buf = stt_realloc(b->buf, cap);
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-static void sb_str(sbuf_t *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-/* Decodes one UTF-8 code point; returns bytes consumed (1 for an invalid byte, mapped to U+FFFD).
- */
-static size_t utf8_next(const unsigned char *p, unsigned *cp)
-{
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    }
-    int n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-    if (!n) {
-        *cp = 0xfffd;
-        return 1;
-    }
-    unsigned v = p[0] & (0x7f >> n);
-    for (int i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            *cp = 0xfffd;
-            return 1;
-        }
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    *cp = v;
-    return (size_t)n;
-}
-
-static void sb_json_string(sbuf_t *b, const char *s)
-{
-    char tmp[16];
-    sb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        unsigned cp;
-        size_t n = utf8_next(p, &cp);
-        p += n;
-        switch (cp) {
-        case '"':
-            sb_str(b, "\\\"");
-            continue;
-        case '\\':
-            sb_str(b, "\\\\");
-            continue;
-        case '\n':
-            sb_str(b, "\\n");
-            continue;
-        case '\r':
-            sb_str(b, "\\r");
-            continue;
-        case '\t':
-            sb_str(b, "\\t");
-            continue;
-        case '\b':
-            sb_str(b, "\\b");
-            continue;
-        case '\f':
-            sb_str(b, "\\f");
-            continue;
-        default:
-            break;
-        }
-        if (cp >= 0x20 && cp < 0x7f) {
-            tmp[0] = (char)cp;
-            sb_put(b, tmp, 1);
-        } else if (cp < 0x10000) {
-            snprintf(tmp, sizeof(tmp), "\\u%04x", cp);
-            sb_str(b, tmp);
-        } else {
-            unsigned v = cp - 0x10000;
-            snprintf(tmp, sizeof(tmp), "\\u%04x\\u%04x", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
-            sb_str(b, tmp);
-        }
-    }
-    sb_put(b, "\"", 1);
-}
-
-/* Python repr() of a float: the shortest round-tripping form, always with '.' or an exponent. */
-static void py_float(double v, char *out, size_t cap)
-{
-    if (isnan(v)) {
-        snprintf(out, cap, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        snprintf(out, cap, v > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, cap, "%.*g", prec, v);
-        if (strtod(out, NULL) == v)
-            break;
-    }
-    if (!strpbrk(out, ".e"))
-        strncat(out, ".0", cap - strlen(out) - 1);
-}
-
-static void sb_value(sbuf_t *b, const cJSON *v, int as_float);
-
-static void sb_value(sbuf_t *b, const cJSON *v, int as_float)
-{
-    char num[64];
-    if (!v || cJSON_IsNull(v)) {
-        sb_str(b, "null");
-    } else if (cJSON_IsBool(v)) {
-        sb_str(b, cJSON_IsTrue(v) ? "true" : "false");
-    } else if (cJSON_IsNumber(v)) {
-        double d = v->valuedouble;
-        if (!as_float && d == floor(d) && fabs(d) < 1e15)
-            snprintf(num, sizeof(num), "%.0f", d);
-        else
-            py_float(d, num, sizeof(num));
-        sb_str(b, num);
-    } else if (cJSON_IsString(v)) {
-        sb_json_string(b, v->valuestring);
-    } else {
-        /* Arrays/objects (request_id may be anything): compact cJSON form is close enough. */
-        char *p = cJSON_PrintUnformatted(v);
-        sb_str(b, p);
-        free(p);
-    }
-}
-
-typedef struct {
-    const char *key;
-    const cJSON *value;
-    int as_float;
-} kv_t;
+/* One key of a reply; the writer is stt_pyfmt_json_object(). */
+typedef stt_pyfmt_kv_t kv_t;
 
 static void ctl_send(rtstt_ctl_t *c, const kv_t *kv, size_t n)
 {
-    sbuf_t b = {0};
-    sb_put(&b, "{", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            sb_str(&b, ", ");
-        sb_json_string(&b, kv[i].key);
-        sb_str(&b, ": ");
-        sb_value(&b, kv[i].value, kv[i].as_float);
-    }
-    sb_put(&b, "}", 1);
+    stt_sbuf_t b = {0};
+    stt_pyfmt_json_object(&b, kv, n);
     stt_conn_send(c->conn, 0, b.buf, b.len);
-    free(b.buf);
+    stt_sbuf_dispose(&b);
 }
 
 static void reply_status(rtstt_ctl_t *c, const char *status, const char *message)
@@ -288,16 +132,18 @@ static void do_set(rtstt_ctl_t *c, const cJSON *req)
     } else {
         c->overlay_set = 1;
     }
-    char vstr[256], msg[512];
+    stt_sbuf_t vstr = {0};
+    char msg[512];
     /* The value is stored as the option's type: a float option prints as a Python float
      * ("2.0"), since cJSON cannot tell whether the client wrote 2 or 2.0. */
     if (opt->type == STT_OPT_FLOAT && cJSON_IsNumber(value))
-        py_float(value->valuedouble, vstr, sizeof(vstr));
+        stt_pyfmt_json_float(&vstr, value->valuedouble);
     else
-        stt_config_python_str(value, vstr, sizeof(vstr));
-    snprintf(msg, sizeof(msg), "Parameter %s set to %s", p, vstr);
+        stt_pyfmt_str(&vstr, value);
+    snprintf(msg, sizeof(msg), "Parameter %s set to %s", p, vstr.buf);
     reply_status(c, "success", msg);
-    STT_INFO(c->session ? c->session->id : 0, "set_parameter", "%s = %s", p, vstr);
+    STT_INFO(c->session ? c->session->id : 0, "set_parameter", "%s = %s", p, vstr.buf);
+    stt_sbuf_dispose(&vstr);
 }
 
 static void do_get(rtstt_ctl_t *c, const cJSON *req)
