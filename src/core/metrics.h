@@ -40,6 +40,7 @@ typedef struct {
     uint64_t conn_minute[60]; /* data connections per second slot, for connections_per_minute */
     int64_t conn_minute_sec[60];
     double last_activity_s;
+    double last_success_s; /* when an engine job last succeeded (0: none yet); monotonic */
     stt_hist_t final_latency, first_partial_latency, job_final, job_feed;
     stt_hist_t ingest_latency; /* client's server_sent_to_stt -> frame through the VAD */
 } stt_metrics_t;

@@ -98,8 +98,11 @@ static void breaker_changed(stt_recognizer_t *rec)
 
 void stt_recognizer_job_outcome(stt_recognizer_t *rec, int status)
 {
-    int changed = stt_breaker_record(&rec->breaker, status == 0, stt_now_s());
+    double now = stt_now_s();
+    int changed = stt_breaker_record(&rec->breaker, status == 0, now);
     rec->m.consecutive_errors = (uint64_t)rec->breaker.consecutive_failures;
+    if (status == 0)
+        rec->m.last_success_s = now; /* the seed's last_successful_processing */
     if (changed)
         breaker_changed(rec);
 }
@@ -111,6 +114,8 @@ static void probe_done(stt_job_t *j, void *data)
     rec->jobs_in_flight--;
     if (j->status != 0 && j->status != STT_ECANCELED)
         STT_WARN(0, "probe_failed", "engine probe failed: %s", stt_strerror(j->status));
+    if (j->status == 0)
+        rec->m.last_success_s = stt_now_s();
     int changed = j->status != STT_ECANCELED &&
                   stt_breaker_probe_done(&rec->breaker, j->status == 0, stt_now_s());
     if (changed)

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,24 +135,108 @@ static void add_hist_json(cJSON *parent, const char *name, const stt_hist_t *h)
     cJSON_AddNumberToObject(o, "p99_seconds", stt_hist_quantile(h, 0.99));
 }
 
+/* The seed's float fields are Python floats (uptime rounded to 2 decimals, time.time() stamps),
+ * which json.dumps writes with a decimal point even when whole; cJSON would write 3.0 as the
+ * integer 3, which a Python client reads as an int. So they are written as raw text. */
+static void add_float_json(cJSON *o, const char *name, double v, int decimals)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.*f", decimals, isfinite(v) ? v : 0.0);
+    cJSON_AddRawToObject(o, name, buf);
+}
+
+/* A monotonic stt_now_s() time as seconds since the epoch, on the base of start_time (and of
+ * process_start_time_seconds), so that stamp - start_time is exact whatever the wall clock
+ * did since. */
+static double mono_to_epoch(const stt_server_t *srv, double t)
+{
+    return srv->started_epoch + (t - srv->started_s);
+}
+
+/* The seed's RecorderState values (initializing, ready, processing, error, recovering,
+ * shutdown) for our richer recorder_state(): an open circuit breaker is the seed's "error"
+ * (failures in a row past its threshold, recovery pending), a model reload and the half-open
+ * probes are "recovering", draining is "shutdown", and "ready" with engine jobs in flight is
+ * "processing". */
+static const char *seed_recorder_state(const stt_server_t *srv)
+{
+    static const struct {
+        const char *ours, *seed;
+    } map[] = {
+        {"error", "error"},
+        {"reloading_model", "recovering"},
+        {"initializing", "initializing"},
+        {"draining", "shutdown"},
+        {"engine_unavailable", "error"},
+        {"recovering", "recovering"},
+    };
+    const char *ours = recorder_state(srv);
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(ours, map[i].ours) == 0)
+            return map[i].seed;
+    return srv->rec->jobs_in_flight > 0 ? "processing" : "ready";
+}
+
+/* The seed's "connections" group (active, total, rate_per_minute: data connections, the calls)
+ * with ours beside it: the counts that include control connections are active_all and
+ * total_all. */
+static void add_connections_json(cJSON *o, const stt_server_t *srv)
+{
+    const stt_metrics_t *m = &srv->rec->m;
+    uint64_t last_minute = conns_last_minute(srv);
+    cJSON *c = cJSON_AddObjectToObject(o, "connections");
+    cJSON_AddNumberToObject(c, "active", srv->n_calls);
+    cJSON_AddNumberToObject(c, "total", (double)m->sessions_total);
+    add_float_json(c, "rate_per_minute", (double)last_minute, 2);
+    cJSON_AddNumberToObject(c, "data_active", srv->n_calls);
+    cJSON_AddNumberToObject(c, "control_active", srv->n_other);
+    cJSON_AddNumberToObject(c, "control_total", (double)m->control_total);
+    cJSON_AddNumberToObject(c, "active_all", srv->n_calls + srv->n_other);
+    cJSON_AddNumberToObject(c, "total_all", (double)(m->sessions_total + m->control_total));
+    cJSON_AddNumberToObject(c, "per_minute", (double)last_minute);
+    cJSON_AddNumberToObject(c, "rejected",
+                            (double)(m->sessions_rejected_capacity + m->sessions_rejected_draining +
+                                     m->sessions_rejected_overload));
+}
+
+/* The seed's "server", "processing" and "recorder" groups, key for key and type for type
+ * (docs/operations.md, "Metrics JSON"). Before the first audio frame last_activity is the start,
+ * and before the first successful engine job last_successful_processing is, as in the seed. */
+static void add_seed_groups_json(cJSON *o, const stt_server_t *srv, const stt_pool_stats_t *ps)
+{
+    const stt_metrics_t *m = &srv->rec->m;
+    double now = stt_now_s();
+    cJSON *sv = cJSON_AddObjectToObject(o, "server");
+    add_float_json(sv, "uptime_seconds", now - srv->started_s, 2);
+    add_float_json(sv, "start_time", srv->started_epoch, 6);
+    add_float_json(sv, "last_activity",
+                   mono_to_epoch(srv, m->last_activity_s > 0 ? m->last_activity_s
+                                                             : srv->started_s), 6);
+    add_connections_json(o, srv);
+    cJSON *pr = cJSON_AddObjectToObject(o, "processing");
+    cJSON_AddNumberToObject(pr, "audio_chunks_processed", (double)m->frames_total);
+    cJSON_AddNumberToObject(pr, "transcription_errors", (double)m->transcription_errors);
+    cJSON_AddNumberToObject(pr, "recorder_errors", (double)m->recorder_errors);
+    cJSON *rc = cJSON_AddObjectToObject(o, "recorder");
+    cJSON_AddStringToObject(rc, "state", seed_recorder_state(srv));
+    add_float_json(rc, "last_successful_processing",
+                   mono_to_epoch(srv, m->last_success_s > 0 ? m->last_success_s
+                                                            : srv->started_s), 6);
+    cJSON_AddNumberToObject(rc, "consecutive_errors", (double)m->consecutive_errors);
+    cJSON_AddNumberToObject(rc, "recovery_attempts", (double)m->recovery_attempts);
+    cJSON_AddBoolToObject(rc, "can_recover", can_recover(srv, ps));
+}
+
 static char *metrics_json(stt_server_t *srv)
 {
     const stt_metrics_t *m = &srv->rec->m;
     stt_pool_stats_t ps;
     stt_pool_stats(srv->rec->pool, &ps);
     cJSON *o = cJSON_CreateObject();
+    add_seed_groups_json(o, srv, &ps);
     cJSON_AddNumberToObject(o, "uptime_seconds", stt_now_s() - srv->started_s);
     cJSON_AddStringToObject(o, "status", health_status(srv));
     cJSON_AddStringToObject(o, "recorder_state", recorder_state(srv));
-    cJSON *c = cJSON_AddObjectToObject(o, "connections");
-    cJSON_AddNumberToObject(c, "active", srv->n_calls + srv->n_other);
-    cJSON_AddNumberToObject(c, "data_active", srv->n_calls);
-    cJSON_AddNumberToObject(c, "control_active", srv->n_other);
-    cJSON_AddNumberToObject(c, "total", (double)(m->sessions_total + m->control_total));
-    cJSON_AddNumberToObject(c, "per_minute", (double)conns_last_minute(srv));
-    cJSON_AddNumberToObject(c, "rejected",
-                            (double)(m->sessions_rejected_capacity + m->sessions_rejected_draining +
-                                     m->sessions_rejected_overload));
     cJSON *a = cJSON_AddObjectToObject(o, "audio");
     cJSON_AddNumberToObject(a, "chunks_processed", (double)m->frames_total);
     cJSON_AddNumberToObject(a, "seconds_received", m->audio_seconds);

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""Monitoring port: /health (exact keys, JSON types, 200), /metrics as JSON by default and as
-Prometheus text 0.0.4 for both a plain and Prometheus 2.42's Accept header (must pass
-`promtool check metrics`), histogram +Inf bucket == _count, stt_sessions_active tracks a live
-session, counters move after streaming one file, /livez and /readyz."""
+"""Monitoring port: /health (exact keys, JSON types, 200), /metrics as JSON by default (the seed's
+server/connections/processing/recorder groups key by key and type by type, their values moving
+with a call, our own groups beside them) and as Prometheus text 0.0.4 for both a plain and
+Prometheus 2.42's Accept header (must pass `promtool check metrics`), histogram +Inf bucket ==
+_count, stt_sessions_active tracks a live session, counters move after streaming one file,
+/livez and /readyz."""
 
 import asyncio
 import json
@@ -23,6 +25,23 @@ HEALTH_KEYS = {
     "last_activity_seconds": "number?", "consecutive_errors": (int,),
     "recovery_attempts": (int,),
 }
+# GET /metrics as the seed (RealtimeSTT stt_server.py, metrics_handler) documents it: group ->
+# key -> the exact JSON type (float: written with a decimal point, as Python's json writes a
+# float; int: not bool). docs/operations.md, "Metrics JSON".
+SEED_METRICS = {
+    "server": {"uptime_seconds": float, "start_time": float, "last_activity": float},
+    "connections": {"active": int, "total": int, "rate_per_minute": float},
+    "processing": {"audio_chunks_processed": int, "transcription_errors": int,
+                   "recorder_errors": int},
+    "recorder": {"state": str, "last_successful_processing": float, "consecutive_errors": int,
+                 "recovery_attempts": int, "can_recover": bool},
+}
+SEED_RECORDER_STATES = {"initializing", "ready", "processing", "error", "recovering", "shutdown"}
+# Our own keys, kept beside the seed's (top level, and inside the shared "connections" group).
+OWN_METRICS = {"uptime_seconds", "status", "recorder_state", "audio", "transcription", "engine",
+               "errors", "recovery", "circuit_breaker", "cleanup", "process"}
+OWN_CONNECTIONS = {"data_active", "control_active", "control_total", "active_all", "total_all",
+                   "per_minute", "rejected"}
 # One server shared by all cases; run_unittests() starts it first and stops it at the end.
 SRV = h.Server(name="monitoring")
 
@@ -73,6 +92,79 @@ class Monitoring(unittest.TestCase):
             data = json.loads(body)
             self.assertIsInstance(data, dict)
             self.assertTrue(data, "empty metrics object")
+
+    def test_metrics_json_seed_shape(self):
+        """Every group and key of the seed's /metrics, each with the seed's JSON type, and our
+        own groups and keys beside them."""
+        t0 = time.time()
+        data = SRV.get_json("/metrics")[1]
+        h.log(f"  /metrics seed groups: { {g: data.get(g) for g in SEED_METRICS} }")
+        for group, keys in SEED_METRICS.items():
+            self.assertIsInstance(data.get(group), dict, f"group {group!r} missing")
+            for k, ty in keys.items():
+                self.assertIn(k, data[group], f"{group}.{k} missing")
+                v = data[group][k]
+                # type(), not isinstance(): bool is an int, and an int is not the seed's float.
+                self.assertIs(type(v), ty, f"{group}.{k}={v!r} is {type(v).__name__}, "
+                                           f"the seed's is {ty.__name__}")
+        self.assertTrue(OWN_METRICS <= set(data), f"missing: {OWN_METRICS - set(data)}")
+        self.assertTrue(OWN_CONNECTIONS <= set(data["connections"]),
+                        f"missing: {OWN_CONNECTIONS - set(data['connections'])}")
+        sv, c, rc = data["server"], data["connections"], data["recorder"]
+        # Stamps are seconds since the epoch on one base: the start, then what happened since.
+        self.assertGreaterEqual(sv["uptime_seconds"], 0)
+        self.assertLess(abs(sv["start_time"] + sv["uptime_seconds"] - t0), 2.5, sv)
+        self.assertLessEqual(sv["start_time"], sv["last_activity"])
+        self.assertLessEqual(sv["last_activity"], t0 + 1)
+        self.assertLessEqual(sv["start_time"], rc["last_successful_processing"])
+        self.assertLessEqual(rc["last_successful_processing"], t0 + 1)
+        self.assertIn(rc["state"], SEED_RECORDER_STATES)
+        self.assertIn(rc["state"], ("ready", "processing"), "an idle, healthy server")
+        self.assertTrue(rc["can_recover"])
+        self.assertGreaterEqual(c["rate_per_minute"], 0)
+        self.assertLessEqual(c["active"], c["active_all"])
+        self.assertEqual(c["active"], c["data_active"])
+        self.assertEqual(c["total_all"], c["total"] + c["control_total"])
+        self.assertEqual(data["processing"]["audio_chunks_processed"],
+                         data["audio"]["chunks_processed"])
+
+    def test_metrics_json_seed_values_move(self):
+        """A call moves the seed's numbers: connections.active while it lasts, total and
+        rate_per_minute, audio_chunks_processed, last_activity and last_successful_processing."""
+        utt, path, ref = h.librivox_set()[1]
+        pcm, rate = h.read_wav(path)
+        before = SRV.get_json("/metrics")[1]
+
+        async def go():
+            # The call's control connection: counted in active_all, not in the seed's active.
+            ctl = await h.ControlClient(SRV.control_url("seedmetrics")).connect()
+            c = await h.DataClient(SRV.data_url("seedmetrics"), name="seedmetrics").connect()
+            during = await h.poll_metrics(SRV, lambda m: m["connections"]["active"] >= 1, 5)
+            await h.transcribe(None, pcm, rate, tail_s=1.5, realtime=False, final_timeout=30,
+                               settle_s=0.5, client=c)
+            await ctl.close()
+            after = await h.poll_metrics(SRV, lambda m: m["connections"]["active_all"] == 0, 5)
+            return c, during, after
+
+        c, during, after = h.run_async(go())
+        h.log(f"  seed groups before {[before[g] for g in SEED_METRICS]}\n"
+              f"  during {during['connections']}\n"
+              f"  after  {[after[g] for g in SEED_METRICS]}")
+        self.assertEqual(c.count("fullSentence"), 1, c.summary())
+        self.assertEqual(during["connections"]["active"], 1)
+        self.assertEqual(during["connections"]["active_all"], 2)
+        self.assertEqual(after["connections"]["active"], 0, "the call's connection is still live")
+        self.assertGreater(after["connections"]["total"], before["connections"]["total"])
+        self.assertGreaterEqual(after["connections"]["rate_per_minute"], 1.0)
+        self.assertGreater(after["processing"]["audio_chunks_processed"],
+                           before["processing"]["audio_chunks_processed"])
+        self.assertGreater(after["server"]["last_activity"], before["server"]["last_activity"])
+        self.assertGreater(after["recorder"]["last_successful_processing"],
+                           before["recorder"]["last_successful_processing"])
+        self.assertEqual(after["server"]["start_time"], before["server"]["start_time"])
+        self.assertGreater(after["server"]["uptime_seconds"], before["server"]["uptime_seconds"])
+        for g in SEED_METRICS:
+            self.assertEqual(set(after[g]) & set(SEED_METRICS[g]), set(SEED_METRICS[g]))
 
     def test_prometheus_text_passes_promtool(self):
         for accept in (h.PROM_ACCEPT_PLAIN, h.PROM_ACCEPT):

@@ -98,11 +98,11 @@ async def scenario(srv, failures):
         failures.append(f"/health: worst {worst[0]:.2f} s, {worst[1]} not 200")
     # The /metrics request being answered holds one descriptor of its own.
     def clean(m):
-        return (m["connections"]["active"] == 0 and
+        return (m["connections"]["active_all"] == 0 and
                 m["process"]["open_fds"] <= m["process"]["open_fds_at_ready"] + 1)
 
     m = await h.poll_metrics(srv, clean, 10)
-    h.log(f"after: {m['connections']['active']} connections, {m['process']['open_fds']} fds "
+    h.log(f"after: {m['connections']['active_all']} connections, {m['process']['open_fds']} fds "
           f"(at ready {m['process']['open_fds_at_ready']})")
     if not clean(m):
         failures.append(f"left behind: {m['connections']} {m['process']}")
@@ -113,13 +113,13 @@ async def cap_only(srv, failures):
     at once: a close frame would wait behind the queue it does not read (it used to, forever)."""
     pcm, rate = h.read_wav(FILE)
     audio_s, dropped_after = await stuck_client(srv, pcm, rate, 90)
-    m = await h.poll_metrics(srv, lambda m: m["connections"]["active"] == 0, 10)
+    m = await h.poll_metrics(srv, lambda m: m["connections"]["active_all"] == 0, 10)
     h.log(f"cap only: sent {audio_s:.0f} s of audio, dropped after "
           f"{dropped_after if dropped_after is None else round(dropped_after, 1)} s; "
-          f"stuck_sockets {m['cleanup']['stuck_sockets']}, {m['connections']['active']} "
+          f"stuck_sockets {m['cleanup']['stuck_sockets']}, {m['connections']['active_all']} "
           f"connections, RSS {m['process']['resident_memory_bytes'] / 2**20:.0f} MiB")
     if dropped_after is None or m["cleanup"]["stuck_sockets"] != 1 or \
-            m["connections"]["active"] != 0:
+            m["connections"]["active_all"] != 0:
         failures.append(f"cap only: dropped after {dropped_after}, {m['cleanup']}, "
                         f"{m['connections']}")
     if "output queue reached" not in srv.log_text():
