@@ -12,11 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "conn.h"
 #include "core/recognizer.h"
+#include "transport.h"
+
+typedef struct stt_conn stt_conn_t; /* conn.h */
 
 /* The request that opened the connection, borrowed for the open() call. */
-typedef struct {
+typedef struct stt_request {
     const char *path; /* "/vosk" */
     const char *ip;
     const char *name; /* the `session=` argument, "" when none */
@@ -27,7 +29,7 @@ typedef struct {
 
 /* What every adapter may use: the configuration, the recognizer (to create streams) and the
  * metrics. Borrowed for the server's life. */
-typedef struct {
+typedef struct stt_adapter_env {
     const stt_config_t *cfg;
     stt_recognizer_t *rec;
 } stt_adapter_env_t;

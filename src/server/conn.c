@@ -4,7 +4,8 @@
  * Threads: the loop thread only. Ownership: the connection owns its queued messages (each with
  * LWS_PRE bytes of headroom for lws_write) and its assembly buffer; the adapter state is the
  * adapter's. Freed by stt_conn_on_socket_closed, after the adapter's on_closed. */
-#include "conn_lws.h"
+#include "adapter.h"
+#include "conn.h"
 
 #include "stt/clock.h"
 #include "stt/log.h"

@@ -16,34 +16,13 @@
 #include "stt/config.h"
 #include "stt/list.h"
 #include "stt/stream.h"
-
-typedef enum { STT_TRANSPORT_WS = 0, STT_TRANSPORT_HTTP, STT_TRANSPORT_RAW } stt_transport_t;
-
-/* Why the server ends (or refuses) a connection, and what each transport makes of it: a
- * WebSocket close code, an HTTP status (refusals carry Retry-After), or, on raw TCP, a hang-up.
- *      name          WS    HTTP  text */
-#define STT_CLOSE_MAP(XX)                                                                        \
-    XX(NORMAL, 1000, 200, "normal")                                                              \
-    XX(GOING_AWAY, 1001, 503, "server shutting down")                                            \
-    XX(BAD_INPUT, 1007, 400, "invalid payload")                                                  \
-    XX(POLICY, 1008, 400, "policy violation")                                                    \
-    XX(TOO_BIG, 1009, 413, "too large")                                                          \
-    XX(UNAUTHORIZED, 1008, 401, "unauthorized")                                                  \
-    XX(RATE_LIMITED, 1008, 429, "rate limited")                                                  \
-    XX(TRY_LATER, 1013, 503, "try again later")
-
-typedef enum {
-#define STT_CLOSE_ENUM(name, ws, http, text) STT_CLOSE_##name,
-    STT_CLOSE_MAP(STT_CLOSE_ENUM)
-#undef STT_CLOSE_ENUM
-} stt_close_t;
-
-int stt_close_ws_code(stt_close_t why);
-int stt_close_http_status(stt_close_t why);
-const char *stt_close_text(stt_close_t why);
+#include "transport.h"
 
 typedef struct stt_conn stt_conn_t;
 struct stt_adapter;
+struct stt_adapter_env;
+struct stt_request;
+struct lws;
 
 /* What a connection needs of its server: the configuration and the metrics it counts into. */
 typedef struct {
@@ -93,5 +72,50 @@ void stt_conn_set_max_message(stt_conn_t *c, size_t bytes);
 
 /* The connection received client data (audio or a message) now: --idle_timeout restarts. */
 void stt_conn_touch(stt_conn_t *c);
+
+/* ---- The server side: the router, housekeeping and the loop call these; adapters never do
+ * (they have no struct lws to give). ---- */
+
+/* A connection for an admitted request; the adapter is opened by stt_conn_open. */
+stt_conn_t *stt_conn_create(const stt_conn_env_t *env, struct lws *wsi, stt_transport_t t,
+                            const struct stt_adapter *a, uint64_t id, const char *ip,
+                            const char *name);
+
+/* Opens the adapter (0, or STT_E*: the caller closes and frees the connection). */
+int stt_conn_open(stt_conn_t *c, const struct stt_adapter_env *env,
+                  const struct stt_request *req);
+
+/* One received fragment of a WebSocket message: assembled up to the adapter's cap, then given
+ * to the adapter. Returns 0, or -1 when the connection is closing. */
+int stt_conn_on_fragment(stt_conn_t *c, const void *in, size_t len, int binary, int first,
+                         int final);
+
+/* The socket is writable: writes one queued message, or the close once the queue is empty.
+ * Returns -1 when lws must close the connection. */
+int stt_conn_on_writable(stt_conn_t *c);
+
+/* The socket is gone: the adapter's on_closed, then the connection is freed. */
+void stt_conn_on_socket_closed(stt_conn_t *c);
+
+/* The WebSocket close code the connection ended with (1000 when the peer closed). */
+int stt_conn_close_ws(const stt_conn_t *c);
+
+const struct stt_adapter *stt_conn_adapter(const stt_conn_t *c);
+void *stt_conn_state(const stt_conn_t *c);
+
+/* A peer whose queued output has not moved for --stuck_socket_timeout is dropped at once (a
+ * close handshake it would not read either); returns 1 if it was. */
+int stt_conn_check_stuck(stt_conn_t *c, double now);
+
+/* Idle timeout: seconds since client data last arrived. */
+double stt_conn_idle_s(const stt_conn_t *c, double now);
+
+/* Returns 1 the first time it is called for the connection (the server's shutdown of it,
+ * drain or maximum duration, runs once), 0 after. */
+int stt_conn_mark_shutdown(stt_conn_t *c);
+
+/* The connection's node in the server's list, and back. */
+stt_list_t *stt_conn_node(stt_conn_t *c);
+stt_conn_t *stt_conn_of_node(stt_list_t *n);
 
 #endif /* STT_SERVER_CONN_H */

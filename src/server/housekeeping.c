@@ -4,7 +4,8 @@
  * Threads: the loop thread only. */
 #include "housekeeping.h"
 
-#include "conn_lws.h"
+#include "adapter.h"
+#include "conn.h"
 #include "monitor.h"
 
 #include "stt/log.h"

@@ -11,7 +11,8 @@
 #include "router.h"
 
 #include "admit.h"
-#include "conn_lws.h"
+#include "adapter.h"
+#include "conn.h"
 #include "monitor.h"
 
 #include "stt/log.h"

@@ -13,6 +13,7 @@
 #define STT_SERVER_ADAPTERS_RTSTT_H
 
 #include "../adapter.h"
+#include "../conn.h"
 #include "stt/wav.h"
 
 typedef struct rtstt_ctl rtstt_ctl_t;
