@@ -99,13 +99,9 @@ void stt_sbuf_dispose(stt_sbuf_t *sb)
  *   1 (a double)     1   (cJSON cannot tell 1 from     1.0 (the caller knows it is a float)
  *                    1.0; clients send ints as ints)
  *   nan, inf, -inf   nan, inf, -inf (str(float))       NaN, Infinity, -Infinity (json.dumps)
- *   digits           shortest round-trip, placed by    shortest round-trip via %g, placed by
- *                    repr()'s rule: fixed for          %g's rule: fixed only while the exponent
- *                    exponents -4..15, else            is below the digit count, so 100.0 prints
- *                    scientific (1e+16, 1.5e-07)       1e+02 where Python prints 100.0
- *
- * The last row of stt_pyfmt_json_float is a known deviation from Python, kept as it was when the
- * writer moved here from control.c so that no reply byte changed; test_pyfmt.c pins it. */
+ *   digits           shortest round-trip, placed by repr()'s rule (both): fixed for exponents
+ *                    -4..15, else scientific (1e+16, 1.5e-07); 100.0 prints 100.0 (until issue 12
+ *                    json.dumps printed %g's 1e+02 there: fixed, test_pyfmt.c checks it) */
 
 /* Writes NaN or an infinity as names[0], names[1] or names[2] (nan, inf, -inf) and returns true;
  * returns false and writes nothing for a finite v. */
@@ -120,6 +116,8 @@ static bool put_nonfinite(stt_sbuf_t *sb, double v, const char *const names[3])
 /* Formats v like Python's repr(float), except that integral values below 1e15 print without
  * ".0": cJSON keeps every number as a double and cannot tell 1 from 1.0, and clients mostly
  * send integers as integers. */
+static void put_repr(stt_sbuf_t *sb, double v);
+
 void stt_pyfmt_number(stt_sbuf_t *sb, double v)
 {
     static const char *const str_names[] = {"nan", "inf", "-inf"};
@@ -129,7 +127,13 @@ void stt_pyfmt_number(stt_sbuf_t *sb, double v)
         stt_sbuf_printf(sb, "%lld", (long long)v);
         return;
     }
-    /* Shortest decimal that reads back as the same double, as repr() does. */
+    put_repr(sb, v);
+}
+
+/* Python's repr() of a finite float: the shortest decimal that reads back as the same double,
+ * fixed for exponents -4..15 (always with a '.'), else scientific. */
+static void put_repr(stt_sbuf_t *sb, double v)
+{
     char sci[40];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(sci, sizeof(sci), "%.*e", prec - 1, v);
@@ -181,15 +185,7 @@ void stt_pyfmt_json_float(stt_sbuf_t *sb, double v)
     static const char *const json_names[] = {"NaN", "Infinity", "-Infinity"};
     if (put_nonfinite(sb, v, json_names))
         return;
-    char out[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, sizeof(out), "%.*g", prec, v);
-        if (strtod(out, NULL) == v)
-            break;
-    }
-    stt_sbuf_puts(sb, out);
-    if (!strpbrk(out, ".e"))
-        stt_sbuf_puts(sb, ".0");
+    put_repr(sb, v);
 }
 
 /* ---- str() and repr() ------------------------------------------------------------------------ */
