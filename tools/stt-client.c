@@ -860,7 +860,7 @@ int main(int argc, char **argv)
     }
 
     stt_tool_target_t t;
-    int rc = stt_tool_target_parse(&t, o.url, o.session);
+    int rc = stt_tool_target_parse(&t, o.url, NULL, NULL, o.session);
     if (rc < 0) {
         fprintf(stderr, "stt-client: %s URL '%s' (expected ws://HOST:PORT/PATH)\n",
                 rc == STT_EUNSUPPORTED ? "TLS is not available for" : "bad", o.url);

@@ -1440,7 +1440,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     /* Plain ws:// only: the context below is created without TLS. */
-    if (stt_tool_target_parse(&g.target, g.o.url, NULL) < 0 || g.target.tls) {
+    if (stt_tool_target_parse(&g.target, g.o.url, NULL, NULL, NULL) < 0 || g.target.tls) {
         fprintf(stderr, "stt-loadgen: bad URL '%s' (expected ws://HOST:PORT/PATH)\n", g.o.url);
         result = EXIT_USAGE;
         goto fail_target;
