@@ -1,5 +1,7 @@
-/* stt-client: streams WAV files to an stt-server data WebSocket (RealtimeSTT data protocol, spec
- * section 3) and prints the transcripts.
+/* stt-client: streams WAV files to an stt-server data WebSocket and prints the transcripts. The
+ * protocol is a client codec (tools/common/client_proto.h, --protocol): RealtimeSTT's data
+ * protocol (spec section 3) by default, or vosk-server's. The codec builds what is sent and reads
+ * what comes back into typed events; this file paces the audio and shows the events.
  *
  * Threading: one thread. Everything after option parsing runs on the libwebsockets event loop:
  * sends are paced by lws timers (lws_sul) on a fixed CLOCK_MONOTONIC schedule, so a slow write
@@ -13,7 +15,6 @@
  * input file, detected before connecting), 3 timeout without a final transcript, 130 interrupted.
  */
 #include <cJSON.h>
-#include <getopt.h>
 #include <libwebsockets.h>
 #include <math.h>
 #include <signal.h>
@@ -26,11 +27,13 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "common/client_proto.h"
 #include "common/client_util.h"
+#include "common/opts.h"
 #include "stt/error.h"
 #include "stt/log.h"
 #include "stt/resample.h"
-#include "stt/rtstt_frame.h"
+#include "stt/rtstt_frame.h" /* the rates the server accepts */
 
 enum {
     EXIT_OK = 0,
@@ -44,13 +47,14 @@ enum {
 #define DEFAULT_CHUNK_SAMPLES 1024
 #define MAX_CHUNK_SAMPLES 262144      /* 512 KiB of PCM: stays under the server's 1 MiB frame cap */
 #define MAX_MESSAGE_BYTES (64u << 20) /* transcription_start of a ~10 min utterance still fits */
-#define QUIET_US 2000000       /* no events for this long after the audio means we are done */
-#define FRAME_META_RESERVE 256 /* length prefix + {"sampleRate":48000} with room to spare */
+#define QUIET_US 2000000      /* no events for this long after the audio means we are done */
+#define OPENING_MAX_BYTES 512 /* one opening text message of the codec */
 
 #define CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 typedef struct {
     const char *url;
+    const stt_client_proto_t *proto;
     int fast;
     size_t chunk_samples;
     int rate_hz; /* 0: send at the file's own rate */
@@ -87,10 +91,13 @@ typedef struct {
     struct lws *wsi;
     audio_src_t src;
 
+    stt_client_params_t params; /* what the codec is told about the audio */
     lws_sorted_usec_list_t send_sul;
     lws_sorted_usec_list_t finish_sul;
-    uint8_t *txbuf; /* LWS_PRE headroom + one frame */
+    uint8_t *txbuf; /* LWS_PRE headroom + one message */
     size_t txcap;
+    unsigned opening_sent; /* opening messages of the codec sent so far */
+    int eos_pending;       /* the codec's end-of-stream message is still to go */
     int16_t *chunk;
     int64_t t0_us;
     uint64_t chunks_sent;
@@ -353,7 +360,10 @@ static void check_done(conn_t *c)
     int64_t next = deadline;
     unsigned pending = c->n_stop > c->n_full ? c->n_stop - c->n_full : 0;
 
-    if (c->n_full > 0 && pending == 0 && !c->recording) {
+    /* After the end-of-stream message of a protocol whose server then answers and closes
+     * (vosk), that close ends the call; the quiet rule would cut off its last final. */
+    int await_close = c->o->proto->closes_after_eos;
+    if (c->n_full > 0 && pending == 0 && !c->recording && !await_close) {
         /* With --fast the server may still hold a backlog of our audio, so its "listening" state
          * says nothing about the end of the file; only silence from it does. */
         if (c->listening_after_stop && !c->o->fast) {
@@ -424,6 +434,10 @@ static void audio_finished(conn_t *c)
 {
     c->audio_done = 1;
     c->audio_done_us = stt_tool_now_us();
+    if (c->o->proto->eos) {
+        c->eos_pending = 1;
+        lws_callback_on_writable(c->wsi);
+    }
     if (!c->o->quiet && !c->o->json) {
         clear_partial(c);
         double secs = (double)c->samples_sent / c->src.out_rate_hz;
@@ -436,7 +450,42 @@ static void audio_finished(conn_t *c)
     check_done(c);
 }
 
-/* One frame per writeable callback: lws buffers what the socket does not take and holds back
+/* Writes one text message of the codec; 0, or -1 (decided) when the write failed. */
+static int write_text(conn_t *c, const char *text, size_t len)
+{
+    uint8_t *p = c->txbuf + LWS_PRE;
+    memcpy(p, text, len); /* txcap holds OPENING_MAX_BYTES and the eos message */
+    if (lws_write(c->wsi, p, len, LWS_WRITE_TEXT) < (int)len) {
+        fprintf(stderr, "stt-client: %s: write failed\n", c->file);
+        c->decided = 1;
+        c->result = EXIT_CONN;
+        return -1;
+    }
+    return 0;
+}
+
+/* The codec's opening messages (before any audio) and its end-of-stream message (after it),
+ * one per writeable callback. Returns 1 when it wrote one, 0 when none was due, -1 when the
+ * write failed. */
+static int send_control(conn_t *c)
+{
+    char msg[OPENING_MAX_BYTES];
+    size_t len = c->o->proto->opening(&c->params, c->opening_sent, msg, sizeof(msg));
+    if (len > 0) {
+        c->opening_sent++;
+        if (write_text(c, msg, len) < 0)
+            return -1;
+        lws_callback_on_writable(c->wsi); /* the next one, or the first chunk */
+        return 1;
+    }
+    if (c->eos_pending) {
+        c->eos_pending = 0;
+        return write_text(c, c->o->proto->eos, strlen(c->o->proto->eos)) < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+/* One message per writeable callback: lws buffers what the socket does not take and holds back
  * the next WRITEABLE until it drained, which is our backpressure. */
 static int on_writeable(conn_t *c)
 {
@@ -444,7 +493,12 @@ static int on_writeable(conn_t *c)
         lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
         return -1;
     }
-    if (c->audio_done || c->decided)
+    if (c->decided)
+        return 0;
+    int sent = send_control(c);
+    if (sent)
+        return sent < 0 ? -1 : 0;
+    if (c->audio_done)
         return 0;
     if (!c->o->fast && stt_tool_now_us() < chunk_due_us(c, c->chunks_sent)) {
         schedule_send(c); /* woken early by lws; wait for the slot */
@@ -462,14 +516,14 @@ static int on_writeable(conn_t *c)
         return 0;
     }
     uint8_t *frame = c->txbuf + LWS_PRE;
-    size_t len =
-        stt_rtstt_frame_build(frame, c->txcap - LWS_PRE, c->src.out_rate_hz, c->chunk, n, NULL);
+    size_t len = c->o->proto->audio(&c->params, c->chunk, n, 0, frame, c->txcap - LWS_PRE);
     if (len == 0) {
         fprintf(stderr, "stt-client: cannot build a frame of %zu samples\n", n);
         decide(c, EXIT_CONN);
         return 0;
     }
-    int w = lws_write(c->wsi, frame, len, LWS_WRITE_BINARY);
+    int w = lws_write(c->wsi, frame, len,
+                      c->o->proto->audio_is_text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
     if (w < (int)len) {
         fprintf(stderr, "stt-client: %s: write failed\n", c->file);
         c->decided = 1;
@@ -507,48 +561,57 @@ static void print_json_event(cJSON *msg, const char *type)
 static void handle_message(conn_t *c)
 {
     c->last_event_us = stt_tool_now_us();
-    cJSON *msg = cJSON_ParseWithLength(c->rx.buf, c->rx.len);
-    if (!cJSON_IsObject(msg)) {
+    stt_client_event_t ev;
+    c->o->proto->parse(c->rx.buf, c->rx.len, &ev);
+    if (!cJSON_IsObject(ev.json)) {
         fprintf(stderr,
                 "stt-client: ignoring a %zu-byte text message that is not a JSON "
                 "object\n",
                 c->rx.len);
-        cJSON_Delete(msg);
+        stt_client_event_dispose(&ev);
         return;
     }
-    const char *type = stt_tool_json_str(msg, "type");
-    const char *text = stt_tool_json_str(msg, "text");
     if (c->o->json)
-        print_json_event(msg, type);
-    if (!type) {
-        cJSON_Delete(msg);
-        return;
-    }
-    if (strcmp(type, "realtime") == 0) {
-        if (text && !c->o->json && !c->o->quiet)
-            show_partial(c, text);
-    } else if (strcmp(type, "fullSentence") == 0) {
+        print_json_event(ev.json, ev.name);
+    switch (ev.kind) {
+    case STT_CLIENT_EV_PARTIAL:
+        /* show_partial() drops a repeat; an empty one (vosk, before its first word) says
+         * nothing. */
+        if (ev.text && *ev.text && !c->o->json && !c->o->quiet)
+            show_partial(c, ev.text);
+        break;
+    case STT_CLIENT_EV_FINAL:
         c->n_full++;
         if (!c->o->json)
-            show_final(c, text ? text : "");
-    } else if (strcmp(type, "recording_start") == 0) {
+            show_final(c, ev.text ? ev.text : "");
+        break;
+    case STT_CLIENT_EV_SPEECH_START:
         c->recording = 1;
         c->listening_after_stop = 0;
-    } else if (strcmp(type, "recording_stop") == 0) {
+        break;
+    case STT_CLIENT_EV_SPEECH_END:
         c->recording = 0;
         c->n_stop++;
         c->listening_after_stop = 0;
-    } else if (strcmp(type, "vad_detect_start") == 0) {
+        break;
+    case STT_CLIENT_EV_LISTENING:
         if (c->n_stop > 0)
             c->listening_after_stop = 1;
-    } else if (strcmp(type, "error") == 0) {
-        const char *m = stt_tool_json_str(msg, "message");
-        char *s = sanitize(m ? m : c->rx.buf);
+        break;
+    case STT_CLIENT_EV_ERROR: {
+        char *s = sanitize(ev.text ? ev.text : c->rx.buf);
         clear_partial(c);
         fprintf(stderr, "stt-client: server error: %s\n", s);
         free(s);
+        break;
     }
-    cJSON_Delete(msg);
+    case STT_CLIENT_EV_UNPARSED:
+        stt_client_event_dispose(&ev);
+        return; /* an object of no shape this protocol knows: nothing changed */
+    case STT_CLIENT_EV_OTHER:
+        break;
+    }
+    stt_client_event_dispose(&ev);
     check_done(c);
 }
 
@@ -665,17 +728,29 @@ static const struct lws_protocols protocols[] = {
 
 /* Streams one file over its own connection; returns an exit code. */
 static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t *o,
-                    const stt_tool_target_t *t, const char *file, int announce)
+                    const char *file, int announce)
 {
     conn_t *c = stt_calloc(1, sizeof(*c));
     c->o = o;
     c->file = file;
     c->ctx = ctx;
     int result = EXIT_CONN;
+    stt_tool_target_t t;
     if (audio_src_open(&c->src, file, o->rate_hz, o->tail_silence_s, o->quiet || o->json,
                        o->chunk_samples) < 0)
         goto fail_src;
-    c->txcap = LWS_PRE + FRAME_META_RESERVE + 2 * o->chunk_samples;
+    c->params.rate_hz = c->src.out_rate_hz;
+    /* Again for this file's rate, which the codec may put in the query; main() checked it. */
+    if (stt_client_proto_target(&t, o->proto, &c->params, o->url, o->session) < 0) {
+        result = EXIT_USAGE;
+        goto fail_target;
+    }
+    size_t msg = o->proto->audio_max_bytes(&c->params, o->chunk_samples);
+    if (msg < OPENING_MAX_BYTES)
+        msg = OPENING_MAX_BYTES;
+    if (o->proto->eos && strlen(o->proto->eos) > msg)
+        msg = strlen(o->proto->eos);
+    c->txcap = LWS_PRE + msg;
     c->txbuf = stt_malloc(c->txcap);
     c->chunk = stt_malloc(o->chunk_samples * sizeof(int16_t));
     if (announce)
@@ -686,7 +761,7 @@ static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t 
                 c->src.channels, c->src.out_rate_hz, o->url, o->fast ? " (fast)" : "");
 
     struct lws_client_connect_info ci;
-    stt_tool_connect_info_init(&ci, ctx, t, &c->wsi);
+    stt_tool_connect_info_init(&ci, ctx, &t, &c->wsi);
     *slot = c;
     if (!lws_client_connect_via_info(&ci) && !c->decided) {
         /* Some failures return before the CONNECTION_ERROR callback could report them. */
@@ -715,6 +790,8 @@ static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t 
     free(c->chunk);
     stt_tool_rx_dispose(&c->rx);
     free(c->last_partial);
+fail_target:
+    stt_tool_target_dispose(&t);
 fail_src:
     audio_src_dispose(&c->src);
     /* A connection left open by a second ^C still points here; its callbacks must find none. */
@@ -729,10 +806,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: stt-client [options] FILE.wav [FILE2.wav ...]\n"
-            "Streams audio files to an stt-server data WebSocket (RealtimeSTT protocol) and\n"
-            "prints each final sentence on stdout, partial text on stderr.\n"
+            "Streams audio files to an stt-server data WebSocket (RealtimeSTT protocol, or\n"
+            "vosk's) and prints each final sentence on stdout, partial text on stderr.\n"
             "\n"
-            "  --url ws://HOST:PORT/PATH  server data socket (default " DEFAULT_URL ")\n"
+            "  --url ws://HOST:PORT/PATH  server data socket (default " DEFAULT_URL ");\n"
+            "                             without a path, the protocol's own (vosk: /vosk)\n"
+            "  --protocol " STT_CLIENT_PROTO_NAMES
+            "      what to speak (default rtstt; vosk sends its\n"
+            "                             config message first and {\"eof\" : 1} last)\n"
             "  --fast                     send as fast as the server reads, not in real time\n"
             "  --chunk N                  frames per message (default %d)\n"
             "  --rate HZ                  resample to HZ (%d..%d) before sending\n"
@@ -755,103 +836,64 @@ static void usage(FILE *f)
             STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ);
 }
 
-enum { OPT_URL = 256, OPT_FAST, OPT_CHUNK, OPT_RATE, OPT_JSON, OPT_TAIL, OPT_TIMEOUT, OPT_SESSION };
-
-static int parse_args(int argc, char **argv, client_opts_t *o)
+static int opt_session(void *out, const char *prog, const char *arg)
 {
-    static const struct option longopts[] = {
-        {"url", required_argument, NULL, OPT_URL},
-        {"fast", no_argument, NULL, OPT_FAST},
-        {"chunk", required_argument, NULL, OPT_CHUNK},
-        {"rate", required_argument, NULL, OPT_RATE},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"tail-silence", required_argument, NULL, OPT_TAIL},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"session", required_argument, NULL, OPT_SESSION},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    long l;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_URL:
-            o->url = optarg;
-            break;
-        case OPT_FAST:
-            o->fast = 1;
-            break;
-        case OPT_CHUNK:
-            if (stt_tool_parse_long(optarg, 1, MAX_CHUNK_SAMPLES, &l) < 0) {
-                fprintf(stderr, "stt-client: --chunk must be 1..%d\n", MAX_CHUNK_SAMPLES);
-                return -1;
-            }
-            o->chunk_samples = (size_t)l;
-            break;
-        case OPT_RATE:
-            if (stt_tool_parse_long(optarg, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ, &l) < 0) {
-                fprintf(stderr, "stt-client: --rate must be %d..%d\n", STT_FRAME_MIN_RATE_HZ,
-                        STT_FRAME_MAX_RATE_HZ);
-                return -1;
-            }
-            o->rate_hz = (int)l;
-            break;
-        case OPT_JSON:
-            o->json = 1;
-            break;
-        case OPT_TAIL:
-            if (stt_tool_parse_double(optarg, 0, 600, &o->tail_silence_s) < 0) {
-                fprintf(stderr, "stt-client: --tail-silence must be 0..600 seconds\n");
-                return -1;
-            }
-            break;
-        case OPT_TIMEOUT:
-            if (stt_tool_parse_double(optarg, 0.1, 86400, &o->timeout_s) < 0) {
-                fprintf(stderr, "stt-client: --timeout must be 0.1..86400 seconds\n");
-                return -1;
-            }
-            break;
-        case OPT_SESSION:
-            if (!*optarg) {
-                fprintf(stderr, "stt-client: --session needs a non-empty id\n");
-                return -1;
-            }
-            o->session = optarg;
-            break;
-        case 'q':
-            o->quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(EXIT_OK);
-        default:
-            return -1;
-        }
+    if (!*arg) {
+        fprintf(stderr, "%s: --session needs a non-empty id\n", prog);
+        return STT_EINVAL;
     }
-    if (optind >= argc) {
-        fprintf(stderr, "stt-client: no input file\n");
-        return -1;
-    }
+    *(const char **)out = arg;
     return 0;
+}
+
+/* 0, STT_TOOL_OPTS_HELP, or < 0 after printing what is wrong; *first: the first file. */
+static int parse_args(int argc, char **argv, client_opts_t *o, int *first)
+{
+    const stt_tool_opt_t opts[] = {
+        STT_TOOL_OPT_STR("url", &o->url),
+        STT_TOOL_OPT_CALL("protocol", &o->proto, stt_client_proto_opt),
+        STT_TOOL_OPT_BOOL("fast", 0, &o->fast),
+        STT_TOOL_OPT_NUM("chunk", &o->chunk_samples, 1, MAX_CHUNK_SAMPLES, NULL),
+        STT_TOOL_OPT_NUM("rate", &o->rate_hz, STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ, NULL),
+        STT_TOOL_OPT_BOOL("json", 0, &o->json),
+        STT_TOOL_OPT_NUM("tail-silence", &o->tail_silence_s, 0, 600, " seconds"),
+        STT_TOOL_OPT_NUM("timeout", &o->timeout_s, 0.1, 86400, " seconds"),
+        STT_TOOL_OPT_CALL("session", &o->session, opt_session),
+        STT_TOOL_OPT_BOOL("quiet", 'q', &o->quiet),
+        STT_TOOL_OPT_HELP_ROW,
+    };
+    int rc =
+        stt_tool_opts_parse("stt-client", opts, sizeof(opts) / sizeof(opts[0]), argc, argv, first);
+    if (rc == 0 && *first >= argc) {
+        fprintf(stderr, "stt-client: no input file\n");
+        return STT_EINVAL;
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     client_opts_t o = {
         .url = DEFAULT_URL,
+        .proto = stt_client_proto_default(),
         .chunk_samples = DEFAULT_CHUNK_SAMPLES,
         .tail_silence_s = 1.5,
         .timeout_s = 30,
     };
-    if (parse_args(argc, argv, &o) < 0) {
+    int first;
+    int rc = parse_args(argc, argv, &o, &first);
+    if (rc == STT_TOOL_OPTS_HELP) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (rc < 0) {
         fprintf(stderr, "Try 'stt-client --help'.\n");
         return EXIT_USAGE;
     }
     g_stderr_tty = isatty(STDERR_FILENO);
 
     /* Check every input before connecting, so a typo in the third name fails at once. */
-    for (int i = optind; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         SF_INFO info;
         SNDFILE *sf = stt_tool_sf_open("stt-client", argv[i], &info);
         if (!sf)
@@ -859,12 +901,16 @@ int main(int argc, char **argv)
         sf_close(sf);
     }
 
+    /* The URL is checked here, before anything connects; each file's call parses it again
+     * with its own rate (run_file). */
     stt_tool_target_t t;
-    int rc = stt_tool_target_parse(&t, o.url, o.session);
+    stt_client_params_t p = {.rate_hz = o.rate_hz};
+    rc = stt_client_proto_target(&t, o.proto, &p, o.url, o.session);
+    int tls = t.tls;
+    stt_tool_target_dispose(&t);
     if (rc < 0) {
         fprintf(stderr, "stt-client: %s URL '%s' (expected ws://HOST:PORT/PATH)\n",
                 rc == STT_EUNSUPPORTED ? "TLS is not available for" : "bad", o.url);
-        stt_tool_target_dispose(&t);
         return EXIT_USAGE;
     }
 
@@ -872,24 +918,22 @@ int main(int argc, char **argv)
 
     lws_set_log_level(o.quiet ? 0 : LLL_ERR, NULL);
     conn_t *current = NULL;
-    struct lws_context *ctx = stt_tool_lws_context_create(protocols, &current, 16, t.tls, NULL);
+    struct lws_context *ctx = stt_tool_lws_context_create(protocols, &current, 16, tls, NULL);
     if (!ctx) {
         fprintf(stderr, "stt-client: cannot create the libwebsockets context\n");
-        stt_tool_target_dispose(&t);
         return EXIT_CONN;
     }
 
     int result = EXIT_OK;
-    for (int i = optind; i < argc && !g_interrupted; i++) {
-        if (argc - optind > 1 && !o.quiet && !o.json)
+    for (int i = first; i < argc && !g_interrupted; i++) {
+        if (argc - first > 1 && !o.quiet && !o.json)
             fprintf(stderr, "==> %s <==\n", argv[i]);
-        rc = run_file(ctx, &current, &o, &t, argv[i], !o.quiet && !o.json);
+        rc = run_file(ctx, &current, &o, argv[i], !o.quiet && !o.json);
         if (rc != EXIT_OK && result == EXIT_OK)
             result = rc;
     }
     if (g_interrupted)
         result = EXIT_INTERRUPTED;
     lws_context_destroy(ctx);
-    stt_tool_target_dispose(&t);
     return result;
 }

@@ -99,15 +99,27 @@ const char *stt_tool_json_str(const cJSON *obj, const char *key)
     return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
-/* Builds "/path[?|&]session=ID" with the id percent-encoded. Caller frees. */
-static char *build_path(const char *path, const char *session)
+/* Appends "?" or "&" (whichever the path so far needs) and then s to out at *o. */
+static void add_query(char *out, size_t cap, size_t *o, const char *s)
 {
-    size_t cap = strlen(path) + 2 + (session ? 9 + 3 * strlen(session) : 0) + 1;
-    char *out = stt_malloc(cap);
+    *o += (size_t)snprintf(out + *o, cap - *o, "%c%s", strchr(out, '?') ? '&' : '?', s);
+}
+
+/* Builds "/path[?query][&session=ID]" with the id percent-encoded. Caller frees. */
+static char *build_path(const char *path, const char *default_path, const char *query,
+                        const char *session)
+{
     /* lws_parse_uri drops the leading '/' of a path but returns "/" for an empty one. */
+    if (default_path && (!path[0] || strcmp(path, "/") == 0))
+        path = default_path;
+    size_t cap = strlen(path) + 2 + (query ? strlen(query) + 1 : 0) +
+                 (session ? 9 + 3 * strlen(session) : 0) + 1;
+    char *out = stt_malloc(cap);
     size_t o = (size_t)snprintf(out, cap, "%s%s", path[0] == '/' ? "" : "/", path);
+    if (query && *query)
+        add_query(out, cap, &o, query);
     if (session) {
-        o += (size_t)snprintf(out + o, cap - o, "%csession=", strchr(path, '?') ? '&' : '?');
+        add_query(out, cap, &o, "session=");
         for (const unsigned char *p = (const unsigned char *)session; *p; p++) {
             if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
                 strchr("-._~", *p))
@@ -120,7 +132,8 @@ static char *build_path(const char *path, const char *session)
     return out;
 }
 
-int stt_tool_target_parse(stt_tool_target_t *t, const char *url, const char *session)
+int stt_tool_target_parse(stt_tool_target_t *t, const char *url, const char *default_path,
+                          const char *query, const char *session)
 {
     const char *prot = NULL, *path = NULL;
     memset(t, 0, sizeof(*t));
@@ -136,7 +149,7 @@ int stt_tool_target_parse(stt_tool_target_t *t, const char *url, const char *ses
     } else if (strcmp(prot, "ws") != 0) {
         return STT_EINVAL;
     }
-    t->path = build_path(path, session);
+    t->path = build_path(path, default_path, query, session);
     snprintf(t->host, sizeof(t->host), "%s:%d", t->address, t->port);
     return 0;
 }

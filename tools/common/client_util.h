@@ -46,15 +46,19 @@ typedef struct {
     char *buf;           /* owned; lws_parse_uri cuts it in place and address points into it */
     const char *address; /* borrowed from buf */
     int port;
-    int tls;    /* wss:// */
-    char *path; /* owned: "/path", plus "?session=ID" (or "&session=ID") when a session is set */
+    int tls;        /* wss:// */
+    char *path;     /* owned: "/path", plus the query: the URL's own, then the caller's, then
+                     * "session=ID" when a session is set */
     char host[300]; /* "address:port", for the Host and Origin headers */
 } stt_tool_target_t;
 
-/* Parses url; session (may be NULL) is percent-encoded into the path. Returns 0, STT_EINVAL for
- * a malformed or non-ws URL, STT_EUNSUPPORTED for wss:// without TLS in lws. Call
- * stt_tool_target_dispose() in every case. */
-int stt_tool_target_parse(stt_tool_target_t *t, const char *url, const char *session);
+/* Parses url. default_path (may be NULL) replaces the path when the URL names none ("/" or
+ * nothing); query (may be NULL), "key=value&..." already encoded, is added to the URL's own;
+ * session (may be NULL) is percent-encoded into the query. Returns 0, STT_EINVAL for a malformed
+ * or non-ws URL, STT_EUNSUPPORTED for wss:// without TLS in lws. Call stt_tool_target_dispose()
+ * in every case. */
+int stt_tool_target_parse(stt_tool_target_t *t, const char *url, const char *default_path,
+                          const char *query, const char *session);
 void stt_tool_target_dispose(stt_tool_target_t *t);
 
 /* Fills ci for a connection to t (borrowed: it must outlive the connect call); *pwsi receives
