@@ -419,9 +419,18 @@ stt_rec_news_t stt_recognizer_tick(stt_recognizer_t *rec, double now)
     if (rec->reload_phase)
         reload_step(rec);
     stt_recognizer_dispatch(rec);
-    stt_list_t *n, *nx;
-    stt_list_foreach_safe(n, nx, &rec->streams)
-        stt_stream_tick(stt_stream_of_node(n), now);
+    /* The waiting list is taken whole: a stream that still waits links itself again. */
+    stt_list_t batch;
+    stt_list_init(&batch);
+    if (!stt_list_empty(&rec->waiting)) {
+        batch.next = rec->waiting.next;
+        batch.prev = rec->waiting.prev;
+        batch.next->prev = &batch;
+        batch.prev->next = &batch;
+        stt_list_init(&rec->waiting);
+    }
+    while (!stt_list_empty(&batch))
+        stt_stream_tick(stt_stream_of_wait_node(batch.next), now);
     return news;
 }
 
@@ -439,6 +448,7 @@ stt_recognizer_t *stt_recognizer_create(const stt_config_t *cfg,
     rec->wakeup_data = wakeup_data;
     atomic_init(&rec->loaded, NULL);
     stt_list_init(&rec->streams);
+    stt_list_init(&rec->waiting);
     stt_breaker_config_t bc = {.failures = (int)cfg->breaker_failures,
                                .failure_rate = cfg->breaker_failure_rate,
                                .window_s = cfg->breaker_window,

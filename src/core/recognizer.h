@@ -66,6 +66,7 @@ struct stt_recognizer {
     volatile int reload_failed;
     pthread_t reload_thread;
     stt_list_t streams; /* live stt_stream_t (not closing) */
+    stt_list_t waiting; /* streams with a retry pending: the only ones the tick visits */
     int n_streams;
     stt_recognizer_wakeup_cb wakeup;
     void *wakeup_data;
@@ -84,8 +85,9 @@ typedef enum {
 } stt_rec_news_t;
 
 /* Every 50 ms on the loop: publishes a loaded model, samples the load, runs the watchdog,
- * polls the breaker, steps a reload, hands finished jobs back, and lets every stream retry
- * what waits (finals for a decoder or the engine, audio for the engine). */
+ * polls the breaker, steps a reload, hands finished jobs back, and lets the streams that wait
+ * (for a decoder, for the engine, for a final's retry) try again; streams with nothing waiting
+ * are not visited. */
 stt_rec_news_t stt_recognizer_tick(stt_recognizer_t *rec, double now);
 
 /* Hands every finished job back to its submitter (answer to a wakeup). */

@@ -57,6 +57,7 @@ typedef struct utt {
 struct stt_stream {
     stt_recognizer_t *rec;
     stt_list_t node; /* in rec->streams while open */
+    stt_list_t wait_node; /* in rec->waiting while something waits for a retry (see wait_tick) */
     stt_stream_params_t p;
     stt_stream_event_cb cb;
     void *cb_data;
@@ -116,6 +117,20 @@ size_t stt_pcm_sample_bytes(stt_pcm_format_t fmt)
 stt_stream_t *stt_stream_of_node(stt_list_t *node)
 {
     return stt_container_of(node, stt_stream_t, node);
+}
+
+stt_stream_t *stt_stream_of_wait_node(stt_list_t *node)
+{
+    return stt_container_of(node, stt_stream_t, wait_node);
+}
+
+/* Something of this stream waits for time to pass (a decoder, the engine, a final's retry): the
+ * recognizer's tick visits it until nothing does. Streams with nothing waiting cost the tick
+ * nothing, so 2,000 calls are not scanned every 50 ms. */
+static void wait_tick(stt_stream_t *s)
+{
+    if (!s->closing && !stt_list_linked(&s->wait_node))
+        stt_list_insert_tail(&s->rec->waiting, &s->wait_node);
 }
 
 /* ---- events ---- */
@@ -401,9 +416,12 @@ static size_t engine_end(const utt_t *u, size_t n)
 static void utt_pump(stt_stream_t *s, double now)
 {
     utt_t *u = s->cur;
-    if (!u || u->inflight || u->ended || now < u->retry_at_s ||
-        !stt_recognizer_engine_up(s->rec))
+    if (!u || u->inflight || u->ended)
         return;
+    if (now < u->retry_at_s || !stt_recognizer_engine_up(s->rec)) {
+        wait_tick(s);
+        return;
+    }
     size_t held;
     const int16_t *rec = stt_turn_recording(s->turn, &held);
     size_t base = stt_turn_recording_offset(s->turn), n = engine_end(u, base + held);
@@ -518,6 +536,8 @@ static void flush_stopped(stt_stream_t *s)
         return;
     if (!u->inflight && stt_recognizer_engine_up(s->rec)) {
         utt_submit_final(u);
+    } else if (!u->inflight) {
+        wait_tick(s); /* the engine is down: the tick submits it when it is back */
     } else if (u->inflight && u->job->kind == STT_JOB_FEED) {
         /* The final would wait for this feed: if the feed still waits for a worker and carries
          * everything the final needs, it becomes the final; otherwise it goes first. */
@@ -604,6 +624,7 @@ static int final_retry(stt_stream_t *s, utt_t *u, const stt_job_t *j)
         return 0;
     u->fed = u->fed_start;
     u->retry_at_s = now + FINAL_RETRY_S;
+    wait_tick(s);
     u->retries++;
     s->rec->m.finals_retried++;
     STT_WARN(s->p.log_id, "final_retry", "utterance %u: %s; decoding it again (retry %d, %.1f s "
@@ -685,6 +706,7 @@ static void job_done(stt_job_t *j, void *data)
         if (u->rewind && !u->abandoned) {
             u->rewind = 0;
             u->fed = u->fed_start; /* decoded again by the reloaded model */
+            wait_tick(s);
         } else {
             utt_free(u);
         }
@@ -693,6 +715,7 @@ static void job_done(stt_job_t *j, void *data)
         rec->m.decoder_waits++;
         u->fed = u->fed_start;
         u->retry_at_s = stt_now_s() + DECODER_RETRY_S;
+        wait_tick(s);
         if (u->abandoned)
             utt_free(u);
     } else if (j->kind == STT_JOB_FEED) {
@@ -752,8 +775,13 @@ static void final_give_up(stt_stream_t *s, utt_t *u, double now)
 
 void stt_stream_tick(stt_stream_t *s, double now)
 {
-    if (s->closing || !s->rec->model)
+    stt_list_remove(&s->wait_node); /* back on the list below if something still waits */
+    if (s->closing)
         return;
+    if (!s->rec->model) {
+        wait_tick(s);
+        return;
+    }
     int up = stt_recognizer_engine_up(s->rec);
     /* Utterances that waited for a decoder, for the model, or for the engine to come back. */
     stt_list_t *n, *nx;
@@ -765,6 +793,8 @@ void stt_stream_tick(stt_stream_t *s, double now)
             final_give_up(s, u, now);
         else if (up && now >= u->retry_at_s)
             utt_submit_final(u);
+        else
+            wait_tick(s);
     }
     utt_pump(s, now);
 }
@@ -1040,6 +1070,7 @@ stt_stream_t *stt_stream_create(stt_recognizer_t *rec, const stt_stream_params_t
     s->cb = cb;
     s->cb_data = cb_data;
     stt_list_init(&s->finishing);
+    stt_list_init(&s->wait_node);
     stt_vad_params_t vp = stt_vad_default_params();
     stt_vad_params_from_sensitivity(&vp, p->silero_sensitivity, p->webrtc_sensitivity);
     stt_vad_init(&s->vad, &vp);
@@ -1076,6 +1107,7 @@ void stt_stream_close(stt_stream_t *s, stt_stream_closed_cb closed_cb, void *dat
     s->closed_cb = closed_cb;
     s->closed_data = data;
     stt_list_remove(&s->node);
+    stt_list_remove(&s->wait_node);
     s->rec->n_streams--;
     s->stopped = NULL; /* it is on the finishing list, released below */
     if (s->cur) {

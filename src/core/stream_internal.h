@@ -9,6 +9,9 @@
 /* The stream linked at `node` (its entry in rec->streams). */
 stt_stream_t *stt_stream_of_node(stt_list_t *node);
 
+/* The stream linked at `node` of rec->waiting. */
+stt_stream_t *stt_stream_of_wait_node(stt_list_t *node);
+
 /* Retries what waits (finals for a decoder or the engine, audio for the engine). */
 void stt_stream_tick(stt_stream_t *s, double now);
 
