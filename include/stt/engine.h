@@ -29,14 +29,45 @@ typedef struct {
 
 struct cJSON;
 
-/* A recognition result, owned by the result (free with stt_result_dispose). */
+/* One recognised word of a result.
+ *
+ * Time origin: seconds of utterance audio, counted in the samples the engine was given for this
+ * utterance: every sample passed to utt_feed (all calls, in order) and then to utt_end since
+ * utt_begin, at 16 kHz, so sample k is at k / 16000 s. It is the same whatever the engine does
+ * inside (pocketsphinx's frames, whisper's whole-utterance decode, the null engine's nothing).
+ * A caller that wants stream time adds the stream position of the utterance's first fed sample;
+ * an utterance decoded again from its kept audio (a new utt_begin) counts from that audio's
+ * first sample again. */
+typedef struct {
+    char *word;          /* owned by the result; valid UTF-8, no spaces around it */
+    double start_s;      /* see the time origin above */
+    double end_s;        /* >= start_s */
+    double confidence;   /* 0..1, or -1 if the engine does not say */
+} stt_word_t;
+
+/* A recognition result, owned by the result (free with stt_result_dispose). A result the engine
+ * did not fill is all zero (callers start from {0}); stt_result_dispose leaves it so again. */
 typedef struct {
     char *text;
     double confidence;        /* 0..1, or -1 if unknown */
     char language[8];         /* detected or used language ("" if the engine does not say) */
     struct cJSON *segments;   /* finals only, may be NULL: [{start, end, text, words?}] */
+    /* The words of `text`, in order: an array of n_words owned by the result, each word's string
+     * owned too; NULL and 0 when there are none (empty text, or an engine or result kind without
+     * word times). For every word 0 <= start_s <= end_s <= the utterance's audio so far, and a
+     * word never starts before the previous one ends. They are the engine's own words (no
+     * fillers or silences, pocketsphinx's "(2)" pronunciation marks stripped; whisper's words
+     * keep their punctuation), before any server-side text clean-up.
+     * Which results have them: pocketsphinx finals and partials (partials with confidence -1:
+     * pocketsphinx has no posterior for a partial); whisper finals only (a partial's text spans
+     * passes whose timestamps are not kept); the null engine whenever it has text
+     * (stt_null_set_text), spread evenly over the audio; the fault engine passes on what the
+     * engine it wraps gives. */
+    stt_word_t *words;
+    size_t n_words;
 } stt_result_t;
 
+/* Frees the text, segments and words; accepts NULL and a result already disposed. */
 void stt_result_dispose(stt_result_t *r);
 
 typedef struct {
@@ -110,6 +141,12 @@ typedef struct {
 } stt_fault_params_t;
 void stt_fault_set(const stt_fault_params_t *p);
 void stt_fault_get(stt_fault_params_t *p);
+
+/* The null engine's text (a test tool, so the paths that carry words can be tested without a
+ * recognizer): from the next result on, every partial and final of the null engine says `text`
+ * (copied; NULL or "" restores the default, empty text), with its space-separated words spread
+ * evenly over the audio its utterance was fed so far (confidence 1). Any thread. */
+void stt_null_set_text(const char *text);
 
 extern const stt_engine_vtable_t stt_engine_pocketsphinx;
 extern const stt_engine_vtable_t stt_engine_null;

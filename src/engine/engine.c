@@ -1,5 +1,7 @@
-/* Engine registry and shared result helpers. Runs on any thread; holds no state. */
+/* Engine registry and shared result helpers (words.h). Runs on any thread; holds no state. */
 #include "stt/engine.h"
+#include "stt/log.h"
+#include "words.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -13,6 +15,130 @@ void stt_result_dispose(stt_result_t *r)
     r->text = NULL;
     cJSON_Delete(r->segments);
     r->segments = NULL;
+    for (size_t i = 0; i < r->n_words; i++)
+        free(r->words[i].word);
+    free(r->words);
+    r->words = NULL;
+    r->n_words = 0;
+}
+
+/* The length of the valid UTF-8 sequence at s (at most `left` bytes), or 0 if it is not one
+ * (a stray continuation byte, a truncated sequence, an overlong form, a surrogate, > U+10FFFF). */
+static size_t utf8_seq_len(const unsigned char *s, size_t left)
+{
+    size_t n = 0;
+    if (s[0] < 0x80)
+        n = 1;
+    else if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4;
+    if (n == 0 || n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Capacity of a words array of n (not stored: it grows by doubling from 8). */
+static size_t words_cap(size_t n)
+{
+    size_t cap = 0;
+    while (cap < n)
+        cap = cap ? 2 * cap : 8;
+    return cap;
+}
+
+void stt_words_add(stt_result_t *r, const char *s, size_t len, double start_s, double end_s,
+                   double confidence)
+{
+    while (len && is_space(s[0]))
+        s++, len--;
+    while (len && is_space(s[len - 1]))
+        len--;
+    char *w = stt_malloc(len + 1);
+    size_t wl = 0;
+    for (size_t i = 0; i < len;) {
+        size_t k = utf8_seq_len((const unsigned char *)s + i, len - i);
+        if (k == 0) {
+            i++; /* drop the byte */
+            continue;
+        }
+        memcpy(w + wl, s + i, k);
+        wl += k, i += k;
+    }
+    w[wl] = '\0';
+    if (wl == 0) {
+        free(w);
+        return;
+    }
+    if (r->n_words == words_cap(r->n_words)) {
+        size_t cap = words_cap(r->n_words + 1);
+        stt_word_t *a = realloc(r->words, cap * sizeof(*a));
+        if (!a)
+            stt_fatal(__FILE__, __LINE__, "out of memory");
+        r->words = a;
+    }
+    r->words[r->n_words++] = (stt_word_t){w, start_s, end_s, confidence};
+}
+
+void stt_words_clamp(stt_result_t *r, double duration_s)
+{
+    double prev_end = 0;
+    if (!(duration_s > 0))
+        duration_s = 0;
+    for (size_t i = 0; i < r->n_words; i++) {
+        stt_word_t *w = &r->words[i];
+        /* (written so that a NaN time ends up at the bound too) */
+        if (!(w->start_s >= prev_end))
+            w->start_s = prev_end;
+        if (w->start_s > duration_s)
+            w->start_s = duration_s;
+        if (!(w->end_s >= w->start_s))
+            w->end_s = w->start_s;
+        if (w->end_s > duration_s)
+            w->end_s = duration_s;
+        prev_end = w->end_s;
+    }
+}
+
+void stt_words_spread(stt_result_t *r, const char *text, double duration_s, double confidence)
+{
+    size_t k = 0;
+    for (const char *p = text; *p;) {
+        while (is_space(*p))
+            p++;
+        if (!*p)
+            break;
+        k++;
+        while (*p && !is_space(*p))
+            p++;
+    }
+    size_t i = 0;
+    for (const char *p = text; *p;) {
+        while (is_space(*p))
+            p++;
+        if (!*p)
+            break;
+        const char *b = p;
+        while (*p && !is_space(*p))
+            p++;
+        stt_words_add(r, b, (size_t)(p - b), duration_s * (double)i / (double)k,
+                      duration_s * (double)(i + 1) / (double)k, confidence);
+        i++;
+    }
+    stt_words_clamp(r, duration_s);
 }
 
 static _Thread_local const volatile int *tl_cancel;

@@ -11,6 +11,7 @@
 #include "stt/engine.h"
 #include "stt/error.h"
 #include "stt/log.h"
+#include "words.h"
 
 #include <pocketsphinx.h>
 #include <sphinxbase/cmn.h>
@@ -26,6 +27,7 @@
  * starts from it, so one caller's channel estimate never carries into another caller's utterance
  * on a reused decoder, and results do not depend on which decoder an utterance gets. */
 #define MAX_CEP 64
+#define RATE 16000 /* the engine interface's audio rate (engine.h) */
 
 struct stt_model {
     char *hmm, *lm, *dict;
@@ -49,17 +51,31 @@ struct stt_model {
 struct stt_utt {
     stt_model_t *m;
     ps_decoder_t *ps;
+    uint64_t samples; /* fed since utt_begin: the words' time origin and bound (engine.h) */
 };
 
-/* Runs on the loader, the spare keeper and engine workers, several at once. No "-logfn": with
- * it every ps_init swaps pocketsphinx's one global log FILE and fcloses the old one, so two
- * decoders made at once closed the same FILE twice (a "free(): invalid pointer" abort in the
- * keeper thread, test_selfheal_breaker). Logging is off process-wide instead (err_set_logfp(NULL)
- * in ps_load), which ps_init leaves alone. */
+/* Runs on the loader, the spare keeper and engine workers, several at once.
+ *
+ * "-remove_silence no": the front end's own voice activity detection (on by default) drops the
+ * frames it finds silent, and then pocketsphinx's word frames are no longer audio frames. Each
+ * time speech resumes after >= 0.5 s of silence inside an utterance it sets the utterance's one
+ * frame offset (acmod utt_start_frame) to that point, and ps_seg_frames adds that offset to every
+ * word, the ones before the pause included: a 1.5 s pause between two recordings put the first
+ * word at 4.83 s instead of 0.21 s and the last past the end of the audio. The server finds
+ * speech itself (src/audio/vad.c) and hands over only utterances, so the decoder sees every frame
+ * and frame k is audio time k / frate. Same finals on the five librivox recordings (WER 0.338
+ * either way); decoding a pause costs a little more search (within the noise of a 2-core machine
+ * on 10.8 s with a 1.5 s pause).
+ *
+ * No "-logfn": with it every ps_init swaps pocketsphinx's one global log FILE and fcloses the old
+ * one, so two decoders made at once closed the same FILE twice (a "free(): invalid pointer" abort
+ * in the keeper thread, test_selfheal_breaker). Logging is off process-wide instead
+ * (err_set_logfp(NULL) in ps_load), which ps_init leaves alone. */
 static ps_decoder_t *decoder_create(const stt_model_t *m)
 {
     cmd_ln_t *c = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", m->hmm, "-lm", m->lm, "-dict", m->dict,
-                              "-fwdflat", m->fwdflat ? "yes" : "no", NULL);
+                              "-fwdflat", m->fwdflat ? "yes" : "no", "-remove_silence", "no",
+                              NULL);
     if (!c)
         return NULL;
     ps_decoder_t *ps = ps_init(c);
@@ -249,12 +265,65 @@ static int ps_begin(stt_model_t *m, const stt_utt_options_t *opt, stt_utt_t **ou
     return 0;
 }
 
-static int hyp_into(ps_decoder_t *ps, stt_result_t *r)
+/* 1 for what is not a word of the text: the noise dictionary's fillers and silences (<s>, </s>,
+ * <sil>, [NOISE], [SPEECH]; older models spell them ++NOISE++). */
+static int is_filler(const char *w)
+{
+    size_t n = strlen(w);
+    return n >= 2 && ((w[0] == '<' && w[n - 1] == '>') || (w[0] == '[' && w[n - 1] == ']') ||
+                      (n >= 4 && strncmp(w, "++", 2) == 0 && strcmp(w + n - 2, "++") == 0));
+}
+
+/* The length of w without an alternate pronunciation's "(2)" suffix. */
+static size_t word_len(const char *w)
+{
+    size_t n = strlen(w), i = n;
+    if (n < 4 || w[n - 1] != ')')
+        return n;
+    for (i = n - 1; i > 0 && w[i - 1] >= '0' && w[i - 1] <= '9'; i--)
+        ;
+    return i > 1 && i < n - 1 && w[i - 1] == '(' ? i - 1 : n;
+}
+
+/* The words of the current hypothesis from its segmentation (the same search result as
+ * ps_get_hyp's text: the lattice's best path on a final, the forward search's backtrace on a
+ * partial, which costs about what the hypothesis did). Segment frames count from the utterance's
+ * first frame (ps_begin starts a stream per utterance, and -remove_silence is off, see
+ * decoder_create); frame k starts at sample k * samprate / frate, so a word spans
+ * [sf / frate, (ef + 1) / frate) (ef is inclusive). A final's posterior is a probability;
+ * pocketsphinx computes none for a partial (ps_seg_prob returns 0 there), so partials say -1. */
+static void words_into(ps_decoder_t *ps, int final, uint64_t samples, stt_result_t *r)
+{
+    cmd_ln_t *c = ps_get_config(ps);
+    double frate = cmd_ln_exists_r(c, "-frate") ? (double)cmd_ln_int32_r(c, "-frate") : 100;
+    if (!(frate > 0))
+        frate = 100;
+    logmath_t *lmath = ps_get_logmath(ps);
+    for (ps_seg_t *it = ps_seg_iter(ps); it; it = ps_seg_next(it)) {
+        const char *w = ps_seg_word(it);
+        if (!w || is_filler(w))
+            continue;
+        int sf = 0, ef = 0;
+        ps_seg_frames(it, &sf, &ef);
+        double conf = -1;
+        if (final) {
+            conf = logmath_exp(lmath, ps_seg_prob(it, NULL, NULL, NULL));
+            conf = conf < 0 ? 0 : conf > 1 ? 1 : conf;
+        }
+        stt_words_add(r, w, word_len(w), sf / frate, (ef + 1) / frate, conf);
+    }
+    /* The last frame can reach past the audio by the front end's padding of the last window. */
+    stt_words_clamp(r, (double)samples / RATE);
+}
+
+static int hyp_into(stt_utt_t *u, int final, stt_result_t *r)
 {
     int32 score = 0;
-    const char *hyp = ps_get_hyp(ps, &score);
+    const char *hyp = ps_get_hyp(u->ps, &score);
     r->text = stt_strdup(hyp ? hyp : "");
     r->confidence = -1;
+    if (r->text[0])
+        words_into(u->ps, final, u->samples, r);
     return 0;
 }
 
@@ -263,8 +332,9 @@ static int ps_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
 {
     if (n > 0 && ps_process_raw(u->ps, pcm, n, FALSE, FALSE) < 0)
         return STT_EENGINE;
+    u->samples += n;
     if (want_partial)
-        return hyp_into(u->ps, partial);
+        return hyp_into(u, 0, partial);
     return 0;
 }
 
@@ -282,10 +352,11 @@ static int ps_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *fina
     int rc = 0;
     if (n > 0 && ps_process_raw(u->ps, pcm, n, FALSE, FALSE) < 0)
         rc = STT_EENGINE;
+    u->samples += n;
     if (ps_end_utt(u->ps) < 0)
         rc = STT_EENGINE;
     if (rc == 0)
-        hyp_into(u->ps, final_result);
+        hyp_into(u, 1, final_result);
     pool_give(u->m, u->ps);
     free(u);
     return rc;

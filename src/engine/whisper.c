@@ -21,11 +21,17 @@
  * language (bench/whisper.py). scripts/whisper-patches/0001 makes the detection encode the
  * partial's own audio_ctx, not the one the worker's state used last.
  *
+ * Words (stt_result_t.words) come with finals only: the final decodes the utterance's audio from
+ * its first sample with token timestamps, so whisper's times are already the utterance times
+ * engine.h defines; BPE tokens are merged into words (segment_words). Partials have none: their
+ * text joins passes over different windows, decoded without timestamps to stay cheap.
+ *
  * Every whisper call polls an abort callback: a cancelled job (stt_engine_cancelled: its session
  * went away) or unload stops it between two graph computations. */
 #include "stt/engine.h"
 #include "stt/error.h"
 #include "stt/log.h"
+#include "words.h"
 
 #ifdef STT_HAVE_WHISPER
 
@@ -450,67 +456,97 @@ static int run(struct whisper_context *ctx, struct whisper_state *st,
     return abort_cb(c) ? STT_ECANCELED : STT_EENGINE;
 }
 
-/* Segments (and, with --word_timestamps, words) of the last final, for the extended event. */
-static cJSON *segments_json(struct whisper_context *ctx, struct whisper_state *st, int words)
+/* Appends the words of segment i of the last decode to out. BPE tokens merge into words: a
+ * token that begins with a space starts a new word, any other continues the open one (so
+ * punctuation stays with its word); special tokens (id >= eot: [_BEG_], timestamps, <|...|>)
+ * are skipped. A word spans its first token's t0 to its last token's t1 (token_timestamps: 10 ms
+ * units from the first sample of the audio given to whisper_full, which is the utterance's first
+ * sample); its confidence is the mean of its tokens' p. Times outside the segment are pulled
+ * into it: token times are estimates, a segment's are the decoder's own. */
+static void segment_words(struct whisper_context *ctx, struct whisper_state *st, int i,
+                          stt_result_t *out)
+{
+    double seg_t0 = whisper_full_get_segment_t0_from_state(st, i) / 100.0;
+    double seg_t1 = whisper_full_get_segment_t1_from_state(st, i) / 100.0;
+    whisper_token eot = whisper_token_eot(ctx);
+    int nt = whisper_full_n_tokens_from_state(st, i);
+    char *buf = NULL;
+    size_t bl = 0, cap = 0;
+    double t0 = 0, t1 = 0, psum = 0;
+    int pn = 0;
+    for (int k = 0; k <= nt; k++) {
+        whisper_token_data td = {0};
+        const char *txt = "";
+        if (k < nt) {
+            td = whisper_full_get_token_data_from_state(st, i, k);
+            if (td.id >= eot)
+                continue;
+            txt = whisper_full_get_token_text_from_state(ctx, st, i, k);
+        }
+        if (pn && (k == nt || txt[0] == ' ')) { /* close the open word */
+            t0 = t0 < seg_t0 ? seg_t0 : t0 > seg_t1 ? seg_t1 : t0;
+            t1 = t1 < t0 ? t0 : t1 > seg_t1 ? seg_t1 : t1;
+            stt_words_add(out, buf, bl, t0, t1, psum / pn);
+            bl = 0, psum = 0, pn = 0;
+        }
+        if (k == nt)
+            break;
+        if (pn == 0)
+            t0 = td.t0 / 100.0;
+        t1 = td.t1 / 100.0;
+        size_t tl = strlen(txt);
+        if (bl + tl + 1 > cap) {
+            cap = 2 * (bl + tl + 1);
+            buf = realloc(buf, cap);
+            if (!buf)
+                stt_fatal(__FILE__, __LINE__, "out of memory");
+        }
+        memcpy(buf + bl, txt, tl);
+        bl += tl;
+        psum += td.p;
+        pn++;
+    }
+    free(buf);
+}
+
+/* The final's words (out->words, for every segment) and its segments, with their words when
+ * --word_timestamps, for the extended event. The words' times are kept within the utterance's
+ * `duration_s` (whisper pads to 30 s windows, and the last segment can end in the padding). */
+static cJSON *final_words_and_segments(struct whisper_context *ctx, struct whisper_state *st,
+                                       int seg_words, double duration_s, stt_result_t *out)
 {
     cJSON *arr = cJSON_CreateArray();
     int n = whisper_full_n_segments_from_state(st);
+    size_t *first = stt_calloc((size_t)n + 1, sizeof(*first));
+    for (int i = 0; i < n; i++) {
+        first[i] = out->n_words;
+        segment_words(ctx, st, i, out);
+    }
+    first[n] = out->n_words;
+    stt_words_clamp(out, duration_s);
     for (int i = 0; i < n; i++) {
         cJSON *seg = cJSON_CreateObject();
-        cJSON_AddNumberToObject(seg, "start", whisper_full_get_segment_t0_from_state(st, i) / 100.0);
+        double t0 = whisper_full_get_segment_t0_from_state(st, i) / 100.0;
+        cJSON_AddNumberToObject(seg, "start", t0);
         cJSON_AddNumberToObject(seg, "end", whisper_full_get_segment_t1_from_state(st, i) / 100.0);
         cJSON_AddStringToObject(seg, "text", whisper_full_get_segment_text_from_state(st, i));
         cJSON_AddNumberToObject(seg, "no_speech_prob",
                                 whisper_full_get_segment_no_speech_prob_from_state(st, i));
-        if (words) {
-            /* Tokens that begin with a space start a word; special tokens are skipped. */
+        if (seg_words) {
             cJSON *wa = cJSON_AddArrayToObject(seg, "words");
-            cJSON *w = NULL;
-            char buf[256];
-            size_t bl = 0;
-            double psum = 0;
-            int pn = 0;
-            int nt = whisper_full_n_tokens_from_state(st, i);
-            whisper_token eot = whisper_token_eot(ctx);
-            for (int k = 0; k <= nt; k++) {
-                whisper_token_data td = {0};
-                const char *txt = "";
-                if (k < nt) {
-                    td = whisper_full_get_token_data_from_state(st, i, k);
-                    if (td.id >= eot)
-                        continue;
-                    txt = whisper_full_get_token_text_from_state(ctx, st, i, k);
-                }
-                if (w && (k == nt || txt[0] == ' ')) { /* close the open word */
-                    buf[bl] = '\0';
-                    const char *b = buf;
-                    while (*b == ' ')
-                        b++;
-                    cJSON_AddStringToObject(w, "word", b);
-                    cJSON_AddNumberToObject(w, "probability", pn ? psum / pn : 0);
-                    cJSON_AddItemToArray(wa, w);
-                    w = NULL;
-                }
-                if (k == nt)
-                    break;
-                if (!w) {
-                    w = cJSON_CreateObject();
-                    cJSON_AddNumberToObject(w, "start", td.t0 / 100.0);
-                    bl = 0, psum = 0, pn = 0;
-                }
-                cJSON_DeleteItemFromObject(w, "end");
-                cJSON_AddNumberToObject(w, "end", td.t1 / 100.0);
-                size_t k2 = strlen(txt);
-                if (bl + k2 < sizeof(buf)) {
-                    memcpy(buf + bl, txt, k2);
-                    bl += k2;
-                }
-                psum += td.p;
-                pn++;
+            for (size_t k = first[i]; k < first[i + 1]; k++) {
+                const stt_word_t *w = &out->words[k];
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "start", w->start_s);
+                cJSON_AddNumberToObject(o, "end", w->end_s);
+                cJSON_AddStringToObject(o, "word", w->word);
+                cJSON_AddNumberToObject(o, "probability", w->confidence);
+                cJSON_AddItemToArray(wa, o);
             }
         }
         cJSON_AddItemToArray(arr, seg);
     }
+    free(first);
     return arr;
 }
 
@@ -665,11 +701,16 @@ static int wh_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *out)
     if (rc == 0 && u->n > 0) {
         job_ctx_t c = {u, m};
         struct whisper_full_params p = make_params(m, u->language, u->beam, m->prompt, &c);
-        p.token_timestamps = m->word_timestamps;
+        /* Token times for the words of every final (--word_timestamps only decides whether the
+         * segments carry them too). They come from the timestamp tokens' probabilities the
+         * decoder computes anyway, plus one pass over the signal's energy: the decoded text is
+         * the same with or without them. */
+        p.token_timestamps = true;
         rc = run(m->main, ws->main, p, u->pcm, u->n);
         if (rc == 0) {
             out->text = segments_text(ws->main, 0);
-            out->segments = segments_json(m->main, ws->main, m->word_timestamps);
+            out->segments = final_words_and_segments(m->main, ws->main, m->word_timestamps,
+                                                     (double)u->n / RATE, out);
             int lang = whisper_full_lang_id_from_state(ws->main);
             if (lang >= 0)
                 snprintf(out->language, sizeof(out->language), "%s", whisper_lang_str(lang));

@@ -7,7 +7,10 @@
  * mean is reset per utterance, so earlier audio never changes a later result); the decoder lease
  * cap (STT_EBUSY, then success after a release) and the stats gauges; a missing model file fails
  * load with STT_ENOENT and names the file; prewarm fills the idle pool up to n (and the cap) and
- * the background keeper keeps n idle as utterances lease decoders.
+ * the background keeper keeps n idle as utterances lease decoders; word times (stt_result_t.words)
+ * on every librivox recording: in order, inside the audio, the final's words are its text's words,
+ * partials' words are inside the audio fed so far, and across a 1.5 s pause inside one utterance
+ * the same recording's words come exactly the pause plus the recording's length later.
  *
  * The engine's utt_* calls normally run on pool workers; here the test thread plays the worker,
  * which the engine allows (an utterance is used by one thread at a time). */
@@ -117,7 +120,10 @@ static char *decode_stream(const stt_engine_vtable_t *e, stt_utt_t *u, const aud
     assert_non_null(fin.text);
     if (n_partials)
         *n_partials = nonempty;
-    return fin.text;
+    char *text = fin.text;
+    fin.text = NULL; /* the caller's now; the rest (words) goes */
+    stt_result_dispose(&fin);
+    return text;
 }
 
 /* Number of distinct words of `ref` that occur as whole words in `hyp`. */
@@ -290,9 +296,9 @@ static void test_missing_model_file(void **state)
 }
 
 /* Decodes `a` in jobs whose sizes come from a xorshift sequence in [1, max_job] (seed 0: one job
- * with everything, handed to utt_end). Returns the final text (caller frees). */
-static char *decode_jobs(const stt_engine_vtable_t *e, stt_model_t *m, const audio_t *a,
-                         uint32_t seed, size_t max_job)
+ * with everything, handed to utt_end). Returns the final (caller disposes). */
+static stt_result_t decode_jobs_result(const stt_engine_vtable_t *e, stt_model_t *m,
+                                       const audio_t *a, uint32_t seed, size_t max_job)
 {
     stt_utt_t *u = NULL;
     assert_int_equal(e->utt_begin(m, &OPT, &u), 0);
@@ -311,7 +317,18 @@ static char *decode_jobs(const stt_engine_vtable_t *e, stt_model_t *m, const aud
     stt_result_t fin = {0};
     assert_int_equal(e->utt_end(u, a->pcm + off, a->n - off, &fin), 0);
     assert_non_null(fin.text);
-    return fin.text;
+    return fin;
+}
+
+/* The same, returning only the final text (caller frees). */
+static char *decode_jobs(const stt_engine_vtable_t *e, stt_model_t *m, const audio_t *a,
+                         uint32_t seed, size_t max_job)
+{
+    stt_result_t fin = decode_jobs_result(e, m, a, seed, max_job);
+    char *t = fin.text;
+    fin.text = NULL;
+    stt_result_dispose(&fin);
+    return t;
 }
 
 /* The final depends neither on how the audio was cut into jobs (the server coalesces more audio
@@ -379,6 +396,140 @@ static void test_prewarm_fills_pool(void **state)
     e->unload(m);
 }
 
+static const char *const LIBRIVOX_ALL[] = {
+    LIBRIVOX_DIR "sense_and_sensibility_01_austen_64kb-0870.wav",
+    WAV_0880,
+    WAV_0890,
+    LIBRIVOX_DIR "sense_and_sensibility_01_austen_64kb-0920.wav",
+    WAV_0930,
+};
+
+/* The words of r keep engine.h's promise for `samples` of audio: non-empty, in order, each
+ * inside [0, samples / 16 kHz], none before the previous one's end; confidences in [0, 1] on a
+ * final, -1 on a partial. */
+static void assert_words_sane(const stt_result_t *r, size_t samples, int final)
+{
+    double dur = (double)samples / 16000.0, prev_end = 0;
+    for (size_t i = 0; i < r->n_words; i++) {
+        const stt_word_t *w = &r->words[i];
+        assert_non_null(w->word);
+        assert_true(w->word[0] != '\0');
+        if (!(w->start_s >= prev_end && w->end_s >= w->start_s && w->end_s <= dur))
+            fail_msg("word %zu \"%s\" [%.3f, %.3f]: previous ended %.3f, audio %.3f s", i,
+                     w->word, w->start_s, w->end_s, prev_end, dur);
+        if (final)
+            assert_true(w->confidence >= 0 && w->confidence <= 1);
+        else
+            assert_true(w->confidence == -1);
+        prev_end = w->end_s;
+    }
+}
+
+/* The words, in order, are exactly the text's space-separated words. */
+static void assert_words_are_text(const stt_result_t *r)
+{
+    char *t = stt_strdup(r->text), *save = NULL;
+    size_t i = 0;
+    for (char *w = strtok_r(t, " ", &save); w; w = strtok_r(NULL, " ", &save), i++) {
+        if (i >= r->n_words)
+            fail_msg("text \"%s\" has more words than the %zu words", r->text, r->n_words);
+        assert_string_equal(r->words[i].word, w);
+    }
+    assert_int_equal(i, r->n_words);
+    free(t);
+}
+
+/* Every librivox recording streamed in 1024-sample pieces with a partial after each: every
+ * partial's and the final's words are sane, the final's are its text's words, the last word ends
+ * within the last second of the audio, and words are more than a frame long on average. */
+static void test_word_times_librivox(void **state)
+{
+    const stt_engine_vtable_t *e = &stt_engine_pocketsphinx;
+    stt_model_t *m = load_model(e, 0);
+    for (size_t f = 0; f < sizeof(LIBRIVOX_ALL) / sizeof(LIBRIVOX_ALL[0]); f++) {
+        audio_t a = read_wav16k(LIBRIVOX_ALL[f]);
+        stt_utt_t *u = NULL;
+        assert_int_equal(e->utt_begin(m, &OPT, &u), 0);
+        size_t partial_words = 0;
+        for (size_t off = 0; off < a.n; off += PIECE_SAMPLES) {
+            size_t n = a.n - off < PIECE_SAMPLES ? a.n - off : PIECE_SAMPLES;
+            stt_result_t part = {0};
+            assert_int_equal(e->utt_feed(u, a.pcm + off, n, 1, &part), 0);
+            assert_words_sane(&part, off + n, 0);
+            partial_words += part.n_words;
+            stt_result_dispose(&part);
+        }
+        stt_result_t fin = {0};
+        assert_int_equal(e->utt_end(u, NULL, 0, &fin), 0);
+        assert_true(fin.n_words > 0);
+        assert_true(partial_words > 0);
+        assert_words_sane(&fin, a.n, 1);
+        assert_words_are_text(&fin);
+        double dur = (double)a.n / 16000.0;
+        const stt_word_t *first = &fin.words[0], *last = &fin.words[fin.n_words - 1];
+        assert_true(last->end_s > dur - 1.0);
+        assert_true((last->end_s - first->start_s) / (double)fin.n_words > 0.05);
+        print_message("%s: %zu words, \"%s\" at %.2f-%.2f ... \"%s\" at %.2f-%.2f of %.2f s\n",
+                      strrchr(LIBRIVOX_ALL[f], '-') + 1, fin.n_words, first->word,
+                      first->start_s, first->end_s, last->word, last->start_s, last->end_s, dur);
+        stt_result_dispose(&fin);
+        stt_result_dispose(&fin); /* a disposed result may be disposed again */
+        assert_null(fin.words);
+        assert_int_equal(fin.n_words, 0);
+        free(a.pcm);
+    }
+    e->unload(m);
+}
+
+/* Finds the first word after index `from` equal to `w`; fails if there is none. */
+static size_t find_word(const stt_result_t *r, size_t from, const char *w)
+{
+    for (size_t i = from; i < r->n_words; i++)
+        if (strcmp(r->words[i].word, w) == 0)
+            return i;
+    fail_msg("no \"%s\" after word %zu", w, from);
+    return 0;
+}
+
+/* One utterance of the 0880 recording, 1.5 s of silence, and 0880 again, fed in pieces across
+ * the jobs: the second "he" and "not" start, and the second "man" ends, the recording's length
+ * plus 1.5 s after the first ones (within 30 ms). Regression: with pocketsphinx's own silence
+ * removal on, speech resuming after the pause moved the utterance's frame offset and every word,
+ * the first ones included, came 4.62 s late and the last ones past the end of the audio. */
+static void test_word_times_across_a_pause(void **state)
+{
+    const stt_engine_vtable_t *e = &stt_engine_pocketsphinx;
+    stt_model_t *m = load_model(e, 0);
+    audio_t a = read_wav16k(WAV_0880);
+    size_t gap = 24000, n = 2 * a.n + gap;
+    int16_t *pcm = stt_calloc(n, sizeof(int16_t));
+    memcpy(pcm, a.pcm, a.n * sizeof(int16_t));
+    memcpy(pcm + a.n + gap, a.pcm, a.n * sizeof(int16_t));
+    audio_t both = {pcm, n};
+    stt_result_t fin = decode_jobs_result(e, m, &both, 7, 5000);
+    assert_words_sane(&fin, n, 1);
+    assert_words_are_text(&fin);
+    double shift = (double)(a.n + gap) / 16000.0;
+    const char *marks[] = {"he", "not", "man"};
+    size_t i1 = 0, i2 = 0;
+    for (size_t k = 0; k < 3; k++) {
+        i1 = find_word(&fin, i1, marks[k]);
+        i2 = find_word(&fin, i2 > i1 ? i2 : i1 + 1, marks[k]);
+        while (fin.words[i2].start_s < shift - 0.2) /* the second copy's */
+            i2 = find_word(&fin, i2 + 1, marks[k]);
+        const stt_word_t *w1 = &fin.words[i1], *w2 = &fin.words[i2];
+        double d = k < 2 ? w2->start_s - w1->start_s - shift : w2->end_s - w1->end_s - shift;
+        print_message("\"%s\" at %.2f-%.2f and %.2f-%.2f: %+.3f s off the shift of %.2f s\n",
+                      marks[k], w1->start_s, w1->end_s, w2->start_s, w2->end_s, d, shift);
+        assert_true(d > -0.03 && d < 0.03);
+    }
+    assert_true(fin.words[0].start_s < 0.5);
+    stt_result_dispose(&fin);
+    free(pcm);
+    free(a.pcm);
+    e->unload(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +539,8 @@ int main(void)
         cmocka_unit_test(test_lease_cap_busy),
         cmocka_unit_test(test_missing_model_file),
         cmocka_unit_test(test_prewarm_fills_pool),
+        cmocka_unit_test(test_word_times_librivox),
+        cmocka_unit_test(test_word_times_across_a_pause),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
