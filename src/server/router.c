@@ -4,7 +4,8 @@
  * Retry-After and a JSON reason, 404 for an unknown path), so a client sees why without a
  * WebSocket handshake. An accepted upgrade gets a connection (conn.c) bound to its adapter.
  *
- * Adding a protocol: an adapter in adapters/ plus one row in a table below.
+ * Adding a protocol: an adapter in adapters/ plus one row in a route table below; a protocol
+ * that owns a whole port: a route table, a WS_PROTOCOLS line and a row in `listeners`.
  *
  * Threads: the loop thread runs every callback. Ownership: the per-connection lws user data
  * (pss_t) points at the stt_conn_t, which the router frees on LWS_CALLBACK_CLOSED. */
@@ -34,10 +35,6 @@ static const route_t data_routes[] = {
 };
 static const route_t control_routes[] = {
     {"/", &stt_adapter_rtstt_control},
-    {NULL, NULL},
-};
-static const route_t vosk_routes[] = {
-    {"/", &stt_adapter_rtstt},
     {NULL, NULL},
 };
 
@@ -200,10 +197,13 @@ static int established(stt_server_t *srv, struct lws *wsi, pss_t *pss)
     return 0;
 }
 
+/* Every WebSocket listener's callback; its route table is the protocol's `user` pointer. */
 static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                 size_t len, const route_t *routes)
+                 size_t len)
 {
     stt_server_t *srv = lws_context_user(lws_get_context(wsi));
+    const struct lws_protocols *proto = lws_get_protocol(wsi);
+    const route_t *routes = proto ? proto->user : NULL;
     pss_t *pss = user;
     stt_conn_t *c = pss ? pss->conn : NULL;
 
@@ -213,7 +213,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
             stt_recognizer_dispatch(srv->rec);
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return filter(srv, wsi, pss, routes);
+        return routes ? filter(srv, wsi, pss, routes) : -1;
     case LWS_CALLBACK_ESTABLISHED:
         return established(srv, wsi, pss);
     case LWS_CALLBACK_RECEIVE:
@@ -241,31 +241,14 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     }
 }
 
-static int cb_data(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                   size_t len)
-{
-    return cb_ws(wsi, reason, user, in, len, data_routes);
-}
+/* One protocol per listener: the callback and the route table (as `user`). */
+#define WS_PROTOCOLS(var, name, routes)                                                          \
+    static const struct lws_protocols var[] = {                                                 \
+        {name, cb_ws, sizeof(pss_t), 65536, 0, (void *)(routes), 0},                            \
+        {NULL, NULL, 0, 0, 0, NULL, 0}}
 
-static int cb_control(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                      size_t len)
-{
-    return cb_ws(wsi, reason, user, in, len, control_routes);
-}
-
-static int cb_vosk(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                   size_t len)
-{
-    return cb_ws(wsi, reason, user, in, len, vosk_routes);
-}
-
-static const struct lws_protocols control_protocols[] = {
-    {"stt-control", cb_control, sizeof(pss_t), 65536, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0}};
-static const struct lws_protocols data_protocols[] = {
-    {"stt-data", cb_data, sizeof(pss_t), 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
-static const struct lws_protocols vosk_protocols[] = {
-    {"stt-vosk", cb_vosk, sizeof(pss_t), 65536, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+WS_PROTOCOLS(control_protocols, "stt-control", control_routes);
+WS_PROTOCOLS(data_protocols, "stt-data", data_routes);
 
 /* ---- listeners ---- */
 
@@ -287,13 +270,40 @@ static struct lws_vhost *make_vhost(stt_server_t *srv, const char *name, int por
     return vh;
 }
 
+static int64_t control_port(const stt_config_t *cfg)
+{
+    return cfg->control_port;
+}
+
+static int64_t data_port(const stt_config_t *cfg)
+{
+    return cfg->data_port;
+}
+
+static int64_t monitor_port(const stt_config_t *cfg)
+{
+    return cfg->monitor_port;
+}
+
+/* The listeners: name, port (0 = off) and protocol table; the monitor's is monitor.c's. */
+static const struct {
+    const char *name;
+    int64_t (*port)(const stt_config_t *cfg);
+    const struct lws_protocols *protocols; /* NULL: stt_monitor_protocols */
+} listeners[] = {
+    {"control", control_port, control_protocols},
+    {"data", data_port, data_protocols},
+    {"monitor", monitor_port, NULL},
+};
+
 int stt_router_listen(stt_server_t *srv)
 {
-    const stt_config_t *cfg = srv->cfg;
-    if (!make_vhost(srv, "control", (int)cfg->control_port, control_protocols) ||
-        !make_vhost(srv, "data", (int)cfg->data_port, data_protocols) ||
-        !make_vhost(srv, "monitor", (int)cfg->monitor_port, stt_monitor_protocols))
-        return -1;
-    (void)vosk_protocols;
+    for (size_t i = 0; i < sizeof(listeners) / sizeof(listeners[0]); i++) {
+        int64_t port = listeners[i].port(srv->cfg);
+        const struct lws_protocols *p =
+            listeners[i].protocols ? listeners[i].protocols : stt_monitor_protocols;
+        if (port > 0 && !make_vhost(srv, listeners[i].name, (int)port, p))
+            return -1;
+    }
     return 0;
 }
