@@ -30,11 +30,16 @@ typedef struct {
 
 /* One table per listener; the first matching row wins. */
 static const route_t data_routes[] = {
+    {"/vosk", &stt_adapter_vosk},
     {"/", &stt_adapter_rtstt},
     {NULL, NULL},
 };
 static const route_t control_routes[] = {
     {"/", &stt_adapter_rtstt_control},
+    {NULL, NULL},
+};
+static const route_t vosk_routes[] = {
+    {"/", &stt_adapter_vosk},
     {NULL, NULL},
 };
 
@@ -249,6 +254,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 
 WS_PROTOCOLS(control_protocols, "stt-control", control_routes);
 WS_PROTOCOLS(data_protocols, "stt-data", data_routes);
+WS_PROTOCOLS(vosk_protocols, "stt-vosk", vosk_routes);
 
 /* ---- listeners ---- */
 
@@ -280,6 +286,11 @@ static int64_t data_port(const stt_config_t *cfg)
     return cfg->data_port;
 }
 
+static int64_t vosk_port(const stt_config_t *cfg)
+{
+    return cfg->vosk_port;
+}
+
 static int64_t monitor_port(const stt_config_t *cfg)
 {
     return cfg->monitor_port;
@@ -294,6 +305,7 @@ static const struct {
     {"control", control_port, control_protocols},
     {"data", data_port, data_protocols},
     {"monitor", monitor_port, NULL},
+    {"vosk", vosk_port, vosk_protocols},
 };
 
 int stt_router_listen(stt_server_t *srv)
