@@ -14,12 +14,13 @@ if [ "${STT_TEST_SKIP_ASAN:-0}" != 1 ]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
   (cd build-asan && ctest --output-on-failure -j"$JOBS")
-  # ThreadSanitizer on the worker pool (null engine): the one place our code shares memory
-  # between threads. Only that test is built and run; TSan is not meant for the whole suite
+  # ThreadSanitizer where our code shares memory between threads (null engine): the worker
+  # pool, and the stream core on a recognizer (its loader thread's hand-off of the model, the
+  # workers' hand-back of jobs to the stream's callbacks). TSan is not meant for the whole suite
   # (uninstrumented libwebsockets and pocketsphinx would only add noise).
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTT_TSAN=ON >/dev/null
-  cmake --build build-tsan --target unit_core_test_pool -j"$(nproc)"
+  cmake --build build-tsan --target unit_core_test_pool unit_core_test_stream -j"$(nproc)"
   (cd build-tsan && TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
-    ctest --output-on-failure -R 'unit\.core\.test_pool$')
+    ctest --output-on-failure -R 'unit\.core\.test_(pool|stream)$')
 fi
 echo "all test suites passed"
