@@ -269,8 +269,10 @@ int stt_conn_on_writable(stt_conn_t *c)
         c->out_count--;
         c->out_bytes -= m->len;
         c->out_sent++;
-        int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len,
-                          m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        enum lws_write_protocol how = c->transport == STT_TRANSPORT_RAW ? LWS_WRITE_RAW
+                                      : m->binary                       ? LWS_WRITE_BINARY
+                                                                        : LWS_WRITE_TEXT;
+        int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, how);
         free(m);
         if (n < 0)
             return -1;

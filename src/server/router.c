@@ -82,6 +82,12 @@ static int url_arg(const void *req, const char *key, char *buf, size_t cap)
     return (int)strlen(buf);
 }
 
+/* A raw TCP connection has no URL and no arguments. */
+static int no_arg(const void *req, const char *key, char *buf, size_t cap)
+{
+    return -1;
+}
+
 static void url_session(struct lws *wsi, char *buf, size_t len)
 {
     if (url_arg(wsi, "session", buf, len) < 0)
@@ -174,14 +180,11 @@ static int filter(stt_server_t *srv, struct lws *wsi, pss_t *pss, const route_t 
     return 0;
 }
 
-static int established(stt_server_t *srv, struct lws *wsi, pss_t *pss)
+/* An admitted connection: its stt_conn_t, counted, its adapter opened. */
+static void accept_conn(stt_server_t *srv, struct lws *wsi, pss_t *pss, const char *ip,
+                        const char *name, const char *path)
 {
     const stt_adapter_t *a = pss->adapter;
-    char ip[64], name[64], path[256] = "/";
-    peer_ip(wsi, ip, sizeof(ip));
-    url_session(wsi, name, sizeof(name));
-    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
-        snprintf(path, sizeof(path), "/");
     uint64_t id = a->counts_as_call ? ++srv->next_conn_id : 0;
     stt_conn_t *c = stt_conn_create(&srv->conn_env, wsi, a->transport, a, id, ip, name);
     stt_list_insert_tail(&srv->conns, stt_conn_node(c));
@@ -194,12 +197,38 @@ static int established(stt_server_t *srv, struct lws *wsi, pss_t *pss)
     } else {
         srv->n_other++;
     }
-    stt_request_t req = {.path = path, .ip = ip, .name = name, .arg = url_arg, .req = wsi};
-    if (stt_conn_open(c, &srv->adapter_env, &req) != 0) {
+    stt_request_t req = {.path = path,
+                         .ip = ip,
+                         .name = name,
+                         .arg = a->transport == STT_TRANSPORT_RAW ? no_arg : url_arg,
+                         .req = wsi};
+    if (stt_conn_open(c, &srv->adapter_env, &req) != 0)
         stt_conn_close(c, STT_CLOSE_POLICY, "request refused");
-        return 0;
-    }
+}
+
+static int established(stt_server_t *srv, struct lws *wsi, pss_t *pss)
+{
+    char ip[64], name[64], path[256] = "/";
+    peer_ip(wsi, ip, sizeof(ip));
+    url_session(wsi, name, sizeof(name));
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
+        snprintf(path, sizeof(path), "/");
+    accept_conn(srv, wsi, pss, ip, name, path);
     return 0;
+}
+
+/* The socket is gone (WebSocket or raw). */
+static void conn_gone(stt_server_t *srv, pss_t *pss)
+{
+    stt_conn_t *c = pss->conn;
+    pss->conn = NULL;
+    if (pss->adapter->counts_as_call) {
+        count_close(&srv->rec->m, stt_conn_close_ws(c));
+        srv->n_calls--;
+    } else {
+        srv->n_other--;
+    }
+    stt_conn_on_socket_closed(c);
 }
 
 /* Every WebSocket listener's callback; its route table is the protocol's `user` pointer. */
@@ -230,19 +259,58 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return c ? stt_conn_on_writable(c) : 0;
     case LWS_CALLBACK_CLOSED:
-        if (!c)
-            return 0;
-        pss->conn = NULL;
-        if (pss->adapter->counts_as_call) {
-            count_close(&srv->rec->m, stt_conn_close_ws(c));
-            srv->n_calls--;
-        } else {
-            srv->n_other--;
-        }
-        stt_conn_on_socket_closed(c);
+        if (c)
+            conn_gone(srv, pss);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+/* Every raw TCP listener's callback (a byte stream, no HTTP: AudioSocket and the like): its
+ * route table's first row is the adapter. Admission runs when the socket is adopted; a refusal
+ * is a hang-up (raw TCP has no way to say why; it is logged and counted). No listener of this
+ * kind is configured yet: Asterisk AudioSocket (issue 14) is the first; until then it is
+ * unused (checked by hand with the vosk adapter bound to a raw listener: bytes in, replies out
+ * raw, hang-up frees the connection). */
+__attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len)
+{
+    stt_server_t *srv = lws_context_user(lws_get_context(wsi));
+    const struct lws_protocols *proto = lws_get_protocol(wsi);
+    const route_t *routes = proto ? proto->user : NULL;
+    pss_t *pss = user;
+    stt_conn_t *c = pss ? pss->conn : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (srv->rec)
+            stt_recognizer_dispatch(srv->rec);
+        return 0;
+    case LWS_CALLBACK_RAW_ADOPT: {
+        char ip[64];
+        peer_ip(wsi, ip, sizeof(ip));
+        if (!routes || !routes[0].adapter)
+            return -1;
+        stt_refusal_t r;
+        if (stt_admit(srv, routes[0].adapter, ip, &r) != 0)
+            return -1; /* hang up */
+        pss->adapter = routes[0].adapter;
+        accept_conn(srv, wsi, pss, ip, "", "");
+        return 0;
+    }
+    case LWS_CALLBACK_RAW_RX:
+        if (c)
+            stt_conn_on_fragment(c, in, len, 1, 1, 1);
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        return c ? stt_conn_on_writable(c) : 0;
+    case LWS_CALLBACK_RAW_CLOSE:
+        if (c)
+            conn_gone(srv, pss);
+        return 0;
+    default:
+        return 0;
     }
 }
 
@@ -252,6 +320,12 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         {name, cb_ws, sizeof(pss_t), 65536, 0, (void *)(routes), 0},                            \
         {NULL, NULL, 0, 0, 0, NULL, 0}}
 
+/* A raw TCP listener's protocol: cb_raw, with the adapter's route table as `user`. */
+#define RAW_PROTOCOLS(var, name, routes)                                                         \
+    static const struct lws_protocols var[] = {                                                 \
+        {name, cb_raw, sizeof(pss_t), 65536, 0, (void *)(routes), 0},                           \
+        {NULL, NULL, 0, 0, 0, NULL, 0}}
+
 WS_PROTOCOLS(control_protocols, "stt-control", control_routes);
 WS_PROTOCOLS(data_protocols, "stt-data", data_routes);
 WS_PROTOCOLS(vosk_protocols, "stt-vosk", vosk_routes);
@@ -259,7 +333,7 @@ WS_PROTOCOLS(vosk_protocols, "stt-vosk", vosk_routes);
 /* ---- listeners ---- */
 
 static struct lws_vhost *make_vhost(stt_server_t *srv, const char *name, int port,
-                                    const struct lws_protocols *protocols)
+                                    const struct lws_protocols *protocols, int raw)
 {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
@@ -268,6 +342,11 @@ static struct lws_vhost *make_vhost(stt_server_t *srv, const char *name, int por
     info.iface = srv->cfg->host && srv->cfg->host[0] ? srv->cfg->host : NULL;
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (raw) { /* every accepted socket is a raw byte stream bound to protocols[0] */
+        info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+        info.listen_accept_role = "raw-skt";
+        info.listen_accept_protocol = protocols[0].name;
+    }
     info.keepalive_timeout = 5;
     struct lws_vhost *vh = lws_create_vhost(srv->ctx, &info);
     if (!vh)
@@ -296,16 +375,18 @@ static int64_t monitor_port(const stt_config_t *cfg)
     return cfg->monitor_port;
 }
 
-/* The listeners: name, port (0 = off) and protocol table; the monitor's is monitor.c's. */
+/* The listeners: name, port (0 = off), protocol table (the monitor's is monitor.c's) and
+ * kind: WebSocket/HTTP, or raw TCP (a RAW_PROTOCOLS table; AudioSocket's will be one). */
 static const struct {
     const char *name;
     int64_t (*port)(const stt_config_t *cfg);
     const struct lws_protocols *protocols; /* NULL: stt_monitor_protocols */
+    int raw;
 } listeners[] = {
-    {"control", control_port, control_protocols},
-    {"data", data_port, data_protocols},
-    {"monitor", monitor_port, NULL},
-    {"vosk", vosk_port, vosk_protocols},
+    {"control", control_port, control_protocols, 0},
+    {"data", data_port, data_protocols, 0},
+    {"monitor", monitor_port, NULL, 0},
+    {"vosk", vosk_port, vosk_protocols, 0},
 };
 
 int stt_router_listen(stt_server_t *srv)
@@ -314,7 +395,7 @@ int stt_router_listen(stt_server_t *srv)
         int64_t port = listeners[i].port(srv->cfg);
         const struct lws_protocols *p =
             listeners[i].protocols ? listeners[i].protocols : stt_monitor_protocols;
-        if (port > 0 && !make_vhost(srv, listeners[i].name, (int)port, p))
+        if (port > 0 && !make_vhost(srv, listeners[i].name, (int)port, p, listeners[i].raw))
             return -1;
     }
     return 0;
