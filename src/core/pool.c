@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-typedef struct {
-    stt_job_t *head, *tail;
+/* A FIFO of jobs on the intrusive list (stt/list.h) through stt_job_t.qlink; a job knows the
+ * queue it is in (job->queue), so taking it out is O(1). */
+typedef struct job_queue {
+    stt_list_t jobs;
     size_t len; /* written under the pool lock, atomically: should_yield reads it without */
 } job_queue_t;
 
@@ -73,36 +75,42 @@ static double thread_cpu_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static void q_init(job_queue_t *q)
+{
+    stt_list_init(&q->jobs);
+    q->len = 0;
+}
+
 static void q_push(job_queue_t *q, stt_job_t *j)
 {
     j->next = NULL;
-    if (q->tail)
-        q->tail->next = j;
-    else
-        q->head = j;
-    q->tail = j;
+    stt_list_insert_tail(&q->jobs, &j->qlink);
+    j->queue = q;
     q_len_add(q, 1);
+}
+
+static void q_unlink(stt_job_t *j)
+{
+    job_queue_t *q = j->queue;
+    stt_list_remove(&j->qlink);
+    j->queue = NULL;
+    q_len_add(q, -1);
 }
 
 static stt_job_t *q_pop(job_queue_t *q)
 {
-    stt_job_t *j = q->head;
-    if (!j)
+    if (stt_list_empty(&q->jobs))
         return NULL;
-    q->head = j->next;
-    if (!q->head)
-        q->tail = NULL;
-    q_len_add(q, -1);
+    stt_job_t *j = stt_container_of(q->jobs.next, stt_job_t, qlink);
+    q_unlink(j);
     j->next = NULL;
     return j;
 }
 
 static void q_push_front(job_queue_t *q, stt_job_t *j)
 {
-    j->next = q->head;
-    q->head = j;
-    if (!q->tail)
-        q->tail = j;
+    stt_list_insert_head(&q->jobs, &j->qlink);
+    j->queue = q;
     q_len_add(q, 1);
 }
 
@@ -116,24 +124,14 @@ static job_queue_t *q_for(stt_pool_t *p, const stt_job_t *j)
     return j->urgent ? &p->urgent : &p->feeds;
 }
 
-/* Unlinks j from q if it is there (O(queue length)); returns 1 if it was. */
+/* Unlinks j from q if it is there (O(1): the job knows its queue); returns 1 if it was. */
 static int q_remove(job_queue_t *q, stt_job_t *j)
 {
-    stt_job_t *prev = NULL;
-    for (stt_job_t *x = q->head; x; prev = x, x = x->next) {
-        if (x != j)
-            continue;
-        if (prev)
-            prev->next = x->next;
-        else
-            q->head = x->next;
-        if (q->tail == x)
-            q->tail = prev;
-        q_len_add(q, -1);
-        x->next = NULL;
-        return 1;
-    }
-    return 0;
+    if (j->queue != q)
+        return 0;
+    q_unlink(j);
+    j->next = NULL;
+    return 1;
 }
 
 static int run_job_body(stt_pool_t *p, stt_job_t *j, int may_yield);
@@ -388,6 +386,12 @@ stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
     p->wake_enabled = 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    q_init(&p->finals);
+    q_init(&p->urgent);
+    q_init(&p->feeds);
+    q_init(&p->batch);
+    q_init(&p->done);
+    q_init(&p->staged);
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < n_workers; i++)
         add_worker(p);
@@ -411,7 +415,7 @@ void stt_pool_set_batched(stt_pool_t *p, int on)
 
 void stt_pool_flush(stt_pool_t *p)
 {
-    if (!p->staged.head)
+    if (stt_list_empty(&p->staged.jobs))
         return;
     pthread_mutex_lock(&p->mu);
     int n = 0;
@@ -516,11 +520,13 @@ size_t stt_pool_dispatch_done(stt_pool_t *p)
 
 stt_job_t *stt_pool_take_done(stt_pool_t *p)
 {
+    stt_job_t *head = NULL, **tail = &head, *j;
     pthread_mutex_lock(&p->mu);
-    stt_job_t *head = p->done.head;
     p->handed_back += p->done.len;
-    p->done.head = p->done.tail = NULL;
-    __atomic_store_n(&p->done.len, 0, __ATOMIC_RELAXED);
+    while ((j = q_pop(&p->done))) { /* handed back as a list linked by `next` */
+        *tail = j;
+        tail = &j->next;
+    }
     pthread_mutex_unlock(&p->mu);
     return head;
 }

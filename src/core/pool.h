@@ -26,6 +26,7 @@
 
 #include "stt/clock.h"
 #include "stt/engine.h"
+#include "stt/list.h"
 
 typedef enum {
     STT_JOB_FEED = 0, /* push audio, maybe return a partial */
@@ -41,7 +42,9 @@ typedef struct stt_job stt_job_t;
 typedef void (*stt_job_done_cb)(stt_job_t *job, void *data);
 
 struct stt_job {
-    struct stt_job *next;
+    struct stt_job *next;  /* links the list stt_pool_take_done returns */
+    stt_list_t qlink;      /* pool-private: its place in a queue */
+    struct job_queue *queue; /* pool-private: that queue, NULL when in none */
     stt_job_kind_t kind;
     stt_job_done_cb done; /* required */
     void *done_data;      /* the submitter's (a stream's utterance, the recognizer for probes) */
