@@ -69,4 +69,9 @@ typedef struct {
 /* json.dumps() of a dict with these keys in this order. */
 void stt_pyfmt_json_object(stt_sbuf_t *sb, const stt_pyfmt_kv_t *kv, size_t n);
 
+/* json.dumps(v) of a whole value with Python's default separators (", ", ": "), keys in
+ * insertion order, ASCII-escaped strings, integral numbers as ints. Returns a malloc'd string
+ * (free()). The RealtimeSTT data events are printed with it, as the original prints them. */
+char *stt_pyfmt_json_dumps(const cJSON *v);
+
 #endif /* STT_PYFMT_H */

@@ -326,12 +326,34 @@ void stt_pyfmt_json_value(stt_sbuf_t *sb, const cJSON *v, int as_float)
             stt_pyfmt_json_float(sb, d);
     } else if (cJSON_IsString(v)) {
         stt_pyfmt_json_string(sb, v->valuestring);
+    } else if (cJSON_IsArray(v)) {
+        stt_sbuf_putc(sb, '[');
+        for (const cJSON *e = v->child; e; e = e->next) {
+            stt_pyfmt_json_value(sb, e, 0);
+            if (e->next)
+                stt_sbuf_puts(sb, ", ");
+        }
+        stt_sbuf_putc(sb, ']');
+    } else if (cJSON_IsObject(v)) {
+        stt_sbuf_putc(sb, '{');
+        for (const cJSON *e = v->child; e; e = e->next) {
+            stt_pyfmt_json_string(sb, e->string ? e->string : "");
+            stt_sbuf_puts(sb, ": ");
+            stt_pyfmt_json_value(sb, e, 0);
+            if (e->next)
+                stt_sbuf_puts(sb, ", ");
+        }
+        stt_sbuf_putc(sb, '}');
     } else {
-        /* Arrays/objects (request_id may be anything): compact cJSON form is close enough. */
-        char *p = cJSON_PrintUnformatted(v);
-        stt_sbuf_puts(sb, p);
-        cJSON_free(p);
+        stt_sbuf_puts(sb, "null"); /* raw or invalid cJSON items: nothing json.dumps would print */
     }
+}
+
+char *stt_pyfmt_json_dumps(const cJSON *v)
+{
+    stt_sbuf_t sb = {0};
+    stt_pyfmt_json_value(&sb, v, 0);
+    return sb.buf; /* the builder's buffer, NUL-terminated */
 }
 
 void stt_pyfmt_json_object(stt_sbuf_t *sb, const stt_pyfmt_kv_t *kv, size_t n)

@@ -17,6 +17,7 @@
 #include "stt/clock.h"
 #include "stt/error.h"
 #include "stt/log.h"
+#include "stt/pyfmt.h"
 #include "stt/rtstt_frame.h"
 #include "stt/text.h"
 
@@ -31,10 +32,12 @@ static stt_list_t g_ctls = {&g_ctls, &g_ctls};
 
 /* ---- output ---- */
 
+/* Every event is printed as the original prints it: Python's json.dumps (", " and ": "
+ * separators, non-ASCII escaped). */
 static void send_obj(rtstt_t *r, cJSON *o)
 {
     if (r->conn)
-        stt_conn_send_json(r->conn, cJSON_PrintUnformatted(o));
+        stt_conn_send_json(r->conn, stt_pyfmt_json_dumps(o));
     cJSON_Delete(o);
 }
 

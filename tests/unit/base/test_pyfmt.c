@@ -284,6 +284,24 @@ static void test_str_repr(void **state)
 
 /* ---- where we differ from Python, on purpose or knowingly ------------------------------------ */
 
+/* Whole values print as json.dumps prints them: nested arrays and objects with ", " and ": ",
+ * keys in order (the RealtimeSTT data events; a request_id that is a list). */
+static void test_json_dumps_nested(void **state)
+{
+    (void)state;
+    cJSON *v = cJSON_Parse("[1, {\"a\": 2}]");
+    check_json_value(v, 0, "[1, {\"a\": 2}]");
+    cJSON_Delete(v);
+    v = cJSON_Parse("{\"type\":\"fullSentence\",\"text\":\"Caf\u00e9 ok.\",\"segments\":"
+                    "[{\"start\":0.5,\"end\":1,\"words\":[]}],\"x\":{}}");
+    char *out = stt_pyfmt_json_dumps(v);
+    assert_string_equal(out, "{\"type\": \"fullSentence\", \"text\": \"Caf\\u00e9 ok.\", "
+                             "\"segments\": [{\"start\": 0.5, \"end\": 1, \"words\": []}], "
+                             "\"x\": {}}");
+    free(out);
+    cJSON_Delete(v);
+}
+
 /* json.dumps() of a float is repr(): integral values keep ".0" up to 1e16 (a regression test:
  * the writer once placed digits by %g's rule, so set_parameter of 10 answered "set to 1e+01"). */
 static void test_json_float_is_repr(void **state)
@@ -318,11 +336,6 @@ static void test_documented_deviations(void **state)
     /* The overlong NUL decodes to U+0000 (Python: "\ufffd\ufffd"). */
     check_json_string("\xc0\x80", "\"\\u0000\"");
 
-    /* Arrays and objects inside a reply (only request_id can be one) print in cJSON's compact
-     * form (Python: [1, {"a": 2}]). */
-    cJSON *v = cJSON_Parse("[1, {\"a\": 2}]");
-    check_json_value(v, 0, "[1,{\"a\":2}]");
-    cJSON_Delete(v);
 
     /* repr() escapes only ASCII control characters; non-ASCII passes through as UTF-8 even where
      * Python escapes it as not printable (Python: repr('\xa0') is "'\\xa0'"). */
@@ -340,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_json_object),
         cmocka_unit_test(test_str_repr),
         cmocka_unit_test(test_json_float_is_repr),
+        cmocka_unit_test(test_json_dumps_nested),
         cmocka_unit_test(test_documented_deviations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
