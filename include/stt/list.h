@@ -52,6 +52,19 @@ static inline void stt_list_remove(stt_list_t *n)
     n->prev = n->next = n;
 }
 
+/* Moves every node of `from` to `to` (which must be empty) in O(1); `from` is left empty. */
+static inline void stt_list_move_all(stt_list_t *from, stt_list_t *to)
+{
+    stt_list_init(to);
+    if (stt_list_empty(from))
+        return;
+    to->next = from->next;
+    to->prev = from->prev;
+    to->next->prev = to;
+    to->prev->next = to;
+    stt_list_init(from);
+}
+
 /* Iterates the nodes of h; `pos` may not be removed inside the loop (use _safe for that). */
 #define stt_list_foreach(pos, h) for ((pos) = (h)->next; (pos) != (h); (pos) = (pos)->next)
 #define stt_list_foreach_safe(pos, nx, h)                                                        \

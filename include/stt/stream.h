@@ -134,9 +134,9 @@ int stt_stream_abort(stt_stream_t *s);
 /* Forgets the pre-roll and the partial chunk (rtstt clear_audio_queue). */
 void stt_stream_clear(stt_stream_t *s);
 
-/* From now on audio is ignored (drain, maximum duration): the utterance recording now still
- * ends by itself (or by stt_stream_finalize) and gets its final; with `after_current`, audio
- * keeps flowing until that utterance ends. */
+/* From now on audio is ignored (drain, maximum duration). With `after_current`, audio keeps
+ * flowing until the next recording_stop (the utterance recording now, or the next one to start),
+ * whose final is still delivered. */
 void stt_stream_end_input(stt_stream_t *s, int after_current);
 
 /* 1 while an utterance records. */
@@ -159,9 +159,15 @@ double stt_stream_talk_share(const stt_stream_t *s);
  * faster than real time. */
 size_t stt_stream_backlog_samples(const stt_stream_t *s);
 
+/* The stream's client is gone or being closed (its connection is closing): no event is
+ * delivered from now on, finals that come back count as dropped and failed ones are not
+ * retried; the stream still needs stt_stream_close. */
+void stt_stream_mute(stt_stream_t *s);
+
 /* Starts the two-phase close: no event is delivered from now on; utterances are abandoned;
  * once every job came back, closed_cb(data) runs (possibly from inside this call) and the
- * stream is freed. NULL-safe. */
+ * stream is freed. NULL-safe. Not from inside the stream's own event callback (aborts): close
+ * from the loop, e.g. when the connection's socket is gone. */
 void stt_stream_close(stt_stream_t *s, stt_stream_closed_cb closed_cb, void *data);
 
 #endif /* STT_STREAM_H */

@@ -520,14 +520,21 @@ size_t stt_pool_dispatch_done(stt_pool_t *p)
 
 stt_job_t *stt_pool_take_done(stt_pool_t *p)
 {
-    stt_job_t *head = NULL, **tail = &head, *j;
-    pthread_mutex_lock(&p->mu);
+    stt_list_t taken;
+    pthread_mutex_lock(&p->mu); /* O(1) under the lock: the whole list moves */
     p->handed_back += p->done.len;
-    while ((j = q_pop(&p->done))) { /* handed back as a list linked by `next` */
+    stt_list_move_all(&p->done.jobs, &taken);
+    __atomic_store_n(&p->done.len, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&p->mu);
+    stt_job_t *head = NULL, **tail = &head;
+    while (!stt_list_empty(&taken)) { /* handed back as a list linked by `next` */
+        stt_job_t *j = stt_container_of(taken.next, stt_job_t, qlink);
+        stt_list_remove(&j->qlink);
+        j->queue = NULL;
+        j->next = NULL;
         *tail = j;
         tail = &j->next;
     }
-    pthread_mutex_unlock(&p->mu);
     return head;
 }
 

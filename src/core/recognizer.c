@@ -421,14 +421,7 @@ stt_rec_news_t stt_recognizer_tick(stt_recognizer_t *rec, double now)
     stt_recognizer_dispatch(rec);
     /* The waiting list is taken whole: a stream that still waits links itself again. */
     stt_list_t batch;
-    stt_list_init(&batch);
-    if (!stt_list_empty(&rec->waiting)) {
-        batch.next = rec->waiting.next;
-        batch.prev = rec->waiting.prev;
-        batch.next->prev = &batch;
-        batch.prev->next = &batch;
-        stt_list_init(&rec->waiting);
-    }
+    stt_list_move_all(&rec->waiting, &batch);
     while (!stt_list_empty(&batch))
         stt_stream_tick(stt_stream_of_wait_node(batch.next), now);
     return news;

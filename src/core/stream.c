@@ -64,6 +64,8 @@ struct stt_stream {
     stt_stream_closed_cb closed_cb;
     void *closed_data;
     int closing;
+    int muted;            /* its client is gone or going: no event, finals count as dropped */
+    int in_cb;            /* inside the event callback (stt_stream_close is not allowed there) */
     uint64_t pos;         /* 16 kHz samples through the turn machine */
     uint64_t talk_chunks; /* chunks received while recording (admission pricing) */
     int input_ended;      /* audio is ignored (drain, maximum duration) */
@@ -137,10 +139,17 @@ static void wait_tick(stt_stream_t *s)
 
 static void emit(stt_stream_t *s, stt_stream_event_t *ev)
 {
-    if (s->closing)
+    if (s->closing || s->muted)
         return;
     ev->finals_pending = s->n_finishing;
+    s->in_cb++;
     s->cb(s->cb_data, ev);
+    s->in_cb--;
+}
+
+void stt_stream_mute(stt_stream_t *s)
+{
+    s->muted = 1;
 }
 
 static void emit_simple(stt_stream_t *s, stt_stream_event_kind_t kind, uint32_t utt,
@@ -619,7 +628,7 @@ void stt_stream_partial_delivered(stt_stream_t *s, uint32_t utt, double elapsed_
 static int final_retry(stt_stream_t *s, utt_t *u, const stt_job_t *j)
 {
     double now = stt_now_s();
-    if (s->closing || j->status == STT_ECANCELED ||
+    if (s->closing || s->muted || j->status == STT_ECANCELED ||
         now - u->stop_wall_s >= s->rec->cfg->final_hold)
         return 0;
     u->fed = u->fed_start;
@@ -661,7 +670,7 @@ static int handle_final(stt_stream_t *s, utt_t *u, stt_job_t *j)
         emit_final_failed(s, u, j->status, stt_strerror(j->status));
         return 0;
     }
-    if (s->closing) {
+    if (s->closing || s->muted) { /* the client is gone or being closed */
         m->finals_dropped++;
         return 0;
     }
@@ -951,8 +960,8 @@ void stt_stream_clear(stt_stream_t *s)
 
 void stt_stream_end_input(stt_stream_t *s, int after_current)
 {
-    if (after_current && stt_stream_recording(s))
-        s->end_after_current = 1;
+    if (after_current)
+        s->end_after_current = 1; /* input ends at the next recording_stop */
     else
         s->input_ended = 1;
 }
@@ -1103,6 +1112,9 @@ void stt_stream_close(stt_stream_t *s, stt_stream_closed_cb closed_cb, void *dat
 {
     if (!s || s->closing)
         return;
+    /* From inside its own callback the stream would be freed under the caller's feet. */
+    if (s->in_cb)
+        stt_fatal(__FILE__, __LINE__, "stt_stream_close called from the stream's own callback");
     s->closing = 1;
     s->closed_cb = closed_cb;
     s->closed_data = data;

@@ -21,13 +21,12 @@ static int refused(stt_refusal_t *r, int retry_after_s, const char *code, const 
 int stt_admit(stt_server_t *srv, const stt_adapter_t *a, const char *ip, stt_refusal_t *r)
 {
     stt_recognizer_t *rec = srv->rec;
+    if (!a->counts_as_call)
+        return 0; /* control connections: accepted, closed with 1001 once the calls are gone */
     if (srv->draining) {
-        if (a->counts_as_call)
-            rec->m.sessions_rejected_draining++;
+        rec->m.sessions_rejected_draining++;
         return refused(r, 5, "draining", "server is draining");
     }
-    if (!a->counts_as_call)
-        return 0;
     if (rec->breaker.state != STT_BREAKER_CLOSED) {
         const char *why = stt_recognizer_refusal(rec, ip);
         double wait = rec->breaker.retry_at_s - stt_now_s();

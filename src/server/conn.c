@@ -47,8 +47,9 @@ struct stt_conn {
     uint8_t *rx;
     size_t rx_len, rx_cap;
     size_t rx_max;
-    int rx_dropping; /* the message in progress overflowed: ignore its remaining fragments */
-    int shutdown_marked;
+    int rx_dropping;
+    unsigned accept; /* STT_CONN_ACCEPT_* kinds of message the adapter takes */ /* the message in progress overflowed: ignore its remaining fragments */
+    unsigned shutdown_marked; /* 1 << stt_close_t of each shutdown done */
     stt_stream_t *streams[MAX_STREAMS];
     size_t n_streams;
 };
@@ -139,11 +140,17 @@ void stt_conn_set_max_message(stt_conn_t *c, size_t bytes)
     c->rx_max = bytes;
 }
 
-int stt_conn_mark_shutdown(stt_conn_t *c)
+void stt_conn_set_accept(stt_conn_t *c, unsigned kinds)
 {
-    if (c->shutdown_marked)
+    c->accept = kinds;
+}
+
+int stt_conn_mark_shutdown(stt_conn_t *c, stt_close_t why)
+{
+    unsigned bit = 1u << why;
+    if (c->shutdown_marked & bit)
         return 0;
-    c->shutdown_marked = 1;
+    c->shutdown_marked |= bit;
     return 1;
 }
 
@@ -196,13 +203,21 @@ static void out_clear(stt_conn_t *c)
 
 /* Drops a peer that stopped reading at once, without a close handshake it would not read
  * either: its queue is freed and it is counted as stuck_socket. */
+/* The client will not see more output: its streams stop delivering events. */
+static void mute_streams(stt_conn_t *c)
+{
+    for (size_t i = 0; i < c->n_streams; i++)
+        stt_stream_mute(c->streams[i]);
+}
+
 static void drop_stuck(stt_conn_t *c, int cap_hit)
 {
     size_t queued = c->out_bytes;
     if (!c->closing) {
         c->closing = 1;
         c->close_code = 1008;
-        snprintf(c->close_reason, sizeof(c->close_reason), "client is not reading");
+        snprintf(c->close_reason, sizeof(c->close_reason), "client is not reading transcripts");
+        mute_streams(c);
     }
     out_clear(c);
     c->env->m->sockets_stuck++;
@@ -253,6 +268,7 @@ void stt_conn_close_code(stt_conn_t *c, int ws_code, const char *detail)
     c->close_code = ws_code;
     /* Close reasons must fit a control frame (123 bytes); longer ones are cut. */
     snprintf(c->close_reason, sizeof(c->close_reason), "%s", detail ? detail : "");
+    mute_streams(c);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -316,6 +332,12 @@ int stt_conn_on_fragment(stt_conn_t *c, const void *in, size_t len, int binary, 
     if (first) {
         c->rx_len = 0;
         c->rx_dropping = 0;
+        if (!(c->accept & (binary ? STT_CONN_ACCEPT_BINARY : STT_CONN_ACCEPT_TEXT))) {
+            STT_WARN(c->id, binary ? "binary_frame" : "text_frame",
+                     "%s frame on a %s connection ignored", binary ? "binary" : "text",
+                     c->adapter->name);
+            c->rx_dropping = 1; /* its fragments too, without assembling them */
+        }
     }
     if (c->rx_dropping)
         return 0;
@@ -365,6 +387,7 @@ stt_conn_t *stt_conn_create(const stt_conn_env_t *env, struct lws *wsi, stt_tran
     snprintf(c->ip, sizeof(c->ip), "%s", ip);
     snprintf(c->name, sizeof(c->name), "%s", name ? name : "");
     c->opened_s = c->last_rx_s = stt_now_s();
+    c->accept = STT_CONN_ACCEPT_TEXT | STT_CONN_ACCEPT_BINARY;
     return c;
 }
 

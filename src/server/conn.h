@@ -70,6 +70,12 @@ const stt_conn_env_t *stt_conn_env(const stt_conn_t *c);
 /* Caps an assembled incoming message (0: no cap); an adapter sets it in open(). */
 void stt_conn_set_max_message(stt_conn_t *c, size_t bytes);
 
+/* Which kinds of message the adapter takes (both by default); the others are logged once per
+ * message and skipped unassembled. */
+#define STT_CONN_ACCEPT_TEXT 1u
+#define STT_CONN_ACCEPT_BINARY 2u
+void stt_conn_set_accept(stt_conn_t *c, unsigned kinds);
+
 /* The connection received client data (audio or a message) now: --idle_timeout restarts. */
 void stt_conn_touch(stt_conn_t *c);
 
@@ -110,9 +116,9 @@ int stt_conn_check_stuck(stt_conn_t *c, double now);
 /* Idle timeout: seconds since client data last arrived. */
 double stt_conn_idle_s(const stt_conn_t *c, double now);
 
-/* Returns 1 the first time it is called for the connection (the server's shutdown of it,
- * drain or maximum duration, runs once), 0 after. */
-int stt_conn_mark_shutdown(stt_conn_t *c);
+/* Returns 1 the first time it is called for the connection and reason (the server's shutdown
+ * of it, drain or maximum duration, runs once each), 0 after. */
+int stt_conn_mark_shutdown(stt_conn_t *c, stt_close_t why);
 
 /* The connection's node in the server's list, and back. */
 stt_list_t *stt_conn_node(stt_conn_t *c);

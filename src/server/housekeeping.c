@@ -72,7 +72,7 @@ static void max_duration(stt_server_t *srv, stt_conn_t *c, double now)
     double age = now - stt_conn_opened_s(c);
     if (cfg->max_session_duration <= 0 || age < cfg->max_session_duration)
         return;
-    if (stt_conn_mark_shutdown(c)) {
+    if (stt_conn_mark_shutdown(c, STT_CLOSE_NORMAL)) {
         shutdown_conn(c, STT_CLOSE_NORMAL);
         conn_end_input(c, 0);
         conn_stop_recording(c);
@@ -152,7 +152,7 @@ void stt_housekeeping_begin_drain(stt_server_t *srv)
         stt_conn_t *c = stt_conn_of_node(n);
         if (!stt_conn_adapter(c)->counts_as_call)
             continue;
-        if (stt_conn_mark_shutdown(c))
+        if (stt_conn_mark_shutdown(c, STT_CLOSE_GOING_AWAY))
             shutdown_conn(c, STT_CLOSE_GOING_AWAY);
         conn_end_input(c, 1);
         if (conn_idle(c) && !conn_recording(c))

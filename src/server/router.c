@@ -243,7 +243,8 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (srv->rec)
+        /* Delivered to every protocol of every vhost: one of them hands the jobs back. */
+        if (srv->rec && routes == data_routes)
             stt_recognizer_dispatch(srv->rec);
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -283,10 +284,6 @@ __attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_rea
     stt_conn_t *c = pss ? pss->conn : NULL;
 
     switch (reason) {
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (srv->rec)
-            stt_recognizer_dispatch(srv->rec);
-        return 0;
     case LWS_CALLBACK_RAW_ADOPT: {
         char ip[64];
         peer_ip(wsi, ip, sizeof(ip));

@@ -608,6 +608,43 @@ async def phase_vosk_port(srv, media, failures):
         await refused(base + "/x", ['{"config": {"sample_rate": "x"}}'], "bad_sample_rate", 1007)
     except AssertionError as e:
         failures.append(f"--vosk_port: {e}")
+    await back_to_back_flushes(base + "/", gf_pcm, failures)
+
+
+async def back_to_back_flushes(url, pcm, failures):
+    """reset and eof sent together, while the utterance they end is still being decoded: each
+    gets its own reply, in order (the reset the final of the speech so far, the eof an empty
+    final: nothing came after), then the close."""
+    ws = await connect_vosk(url)
+    await ws.send(json.dumps({"config": {"sample_rate": 16000}}))
+    step = 3200  # 0.1 s
+    n_audio = 0
+    for off in range(0, min(len(pcm), 16000 * 2 * 2), step):  # 2 s of speech, lock-step
+        await ws.send(pcm[off:off + step])
+        Reply(await asyncio.wait_for(ws.recv(), 10), time.monotonic())
+        n_audio += 1
+    await ws.send('{"reset" : 1}')
+    await ws.send('{"eof" : 1}')
+    replies = []
+    code = None
+    try:
+        while len(replies) < 3:
+            replies.append(Reply(await asyncio.wait_for(ws.recv(), 15), time.monotonic()))
+    except ConnectionClosed as e:
+        code = close_code(e)
+    except asyncio.TimeoutError:
+        failures.append(f"reset+eof: timed out after {replies}")
+        await ws.close()
+        return
+    if code is None:
+        await ws.wait_closed()
+        code = ws.close_code
+    if len(replies) != 2 or not all(r.is_final() for r in replies) or not replies[0].text or \
+            replies[1].text or code != 1000:
+        failures.append(f"reset+eof back to back: expected [final(speech), final('')] then "
+                        f"close 1000, got {replies} close {code}")
+    else:
+        h.log(f"  reset+eof back to back: {replies}, close {code}")
 
 
 def load_media():

@@ -353,10 +353,6 @@ static int on_message(void *state, int binary, const uint8_t *buf, size_t len)
 {
     rtstt_t *r = state;
     stt_metrics_t *m = &r->env->rec->m;
-    if (!binary) {
-        STT_WARN(r->id, "text_frame", "text frame on the data socket ignored");
-        return 0;
-    }
     stt_frame_limits_t lim = {.max_frame_bytes = (size_t)r->env->cfg->max_frame_bytes,
                               .max_metadata_bytes = STT_FRAME_MAX_METADATA_BYTES};
     stt_rtstt_frame_t fr;
@@ -378,7 +374,8 @@ static int on_message(void *state, int binary, const uint8_t *buf, size_t len)
     write_raw(r, &fr);
     if (stt_stream_feed(r->stream, STT_PCM_S16LE, fr.sample_rate_hz, fr.pcm, fr.n_samples) !=
         0) {
-        send_error_close(r, "unsupported_sample_rate", "resampler rejected the rate", 1007);
+        send_coded(r, "error", "unsupported_sample_rate", "resampler rejected the rate");
+        stt_conn_close_code(r->conn, 1007, "unsupported sample rate");
         return -1;
     }
     if (fr.server_sent_to_stt_ns > 0)
@@ -473,6 +470,7 @@ static int adapter_open(const stt_adapter_env_t *env, stt_conn_t *c, const stt_r
     r->id = stt_conn_id(c);
     r->params = env->cfg->sess;
     stt_conn_set_max_message(c, (size_t)env->cfg->max_frame_bytes);
+    stt_conn_set_accept(c, STT_CONN_ACCEPT_BINARY); /* text frames are ignored, as before */
     stt_stream_params_t sp = stream_params(r);
     r->stream = stt_stream_create(env->rec, &sp, on_event, r);
     stt_conn_attach_stream(c, r->stream);

@@ -300,6 +300,7 @@ static int ctl_open(const stt_adapter_env_t *env, stt_conn_t *conn, const stt_re
     c->opened_s = stt_now_s();
     c->overlay = env->cfg->sess;
     stt_conn_set_max_message(conn, 65536); /* control messages are small JSON objects */
+    stt_conn_set_accept(conn, STT_CONN_ACCEPT_TEXT); /* binary frames are ignored, as before */
     env->rec->m.control_total++;
     *state = c;
     STT_INFO(0, "control_connected", "[PRODUCTION] Control client connected from %s%s%s",
@@ -311,10 +312,6 @@ static int ctl_open(const stt_adapter_env_t *env, stt_conn_t *conn, const stt_re
 static int ctl_on_message(void *state, int binary, const uint8_t *buf, size_t len)
 {
     rtstt_ctl_t *c = state;
-    if (binary) {
-        STT_WARN(0, "control_binary", "binary frame on the control socket ignored");
-        return 0;
-    }
     rtstt_ctl_on_message(c, (const char *)buf, len);
     return 0;
 }

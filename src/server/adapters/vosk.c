@@ -27,6 +27,17 @@
 
 typedef enum { FLUSH_NONE = 0, FLUSH_RESET, FLUSH_EOF } flush_t;
 
+#define MAX_FLUSHES 16 /* (the message below says 16)  eof/reset waiting for their finals; more is a client flooding resets */
+
+/* An eof or reset waiting for the finals of the utterances up to `upto`; `held` audio messages
+ * that came after it are answered after it. */
+typedef struct {
+    flush_t kind;
+    uint32_t upto;
+    int waiting;
+    size_t held;
+} pending_flush_t;
+
 /* A final not yet sent: its text and words (stream time), owned. */
 typedef struct {
     uint32_t utt; /* the stream's utterance number */
@@ -49,11 +60,10 @@ typedef struct {
     char *partial;  /* latest partial hypothesis of the current utterance ("" when none) */
     final_t finals[MAX_QUEUED_FINALS]; /* finals not yet sent, oldest first */
     size_t n_finals;
-    flush_t flush;  /* a flush waits for its finals */
-    uint32_t cur_utt;     /* the last utterance that started recording */
-    uint32_t flush_upto;  /* the flush answers for the utterances up to this one */
-    int flush_waiting;    /* their finals not back yet */
-    size_t held_replies; /* audio messages that came during the flush: answered after it */
+    uint32_t cur_utt; /* the last utterance that started recording */
+    pending_flush_t flushes[MAX_FLUSHES]; /* oldest first; answered strictly in order */
+    size_t n_flushes;
+    int eof; /* eof received: nothing more is read */
 } vosk_t;
 
 /* ---- replies ---- */
@@ -135,27 +145,38 @@ static void reply_audio(vosk_t *v)
         send_reply(v, stt_vosk_build_partial(v->partial ? v->partial : ""));
 }
 
-/* A flush (eof, reset) is complete: its one reply carries every final not yet sent (an empty
- * final when there is none, as vosk's FinalResult); eof then closes. */
-static void flush_done(vosk_t *v)
+/* Answers the flushes at the head of the queue whose finals are all back, in order: each gets
+ * one final holding every final not yet sent of the utterances it covers (an empty final when
+ * there is none, as vosk's FinalResult), then the audio messages that came after it get their
+ * replies; eof then closes. */
+static void answer_flushes(vosk_t *v)
 {
-    flush_t what = v->flush;
-    v->flush = FLUSH_NONE;
-    size_t n = 0; /* the finals of the utterances the flush covers (later ones stay queued) */
-    while (n < v->n_finals && v->finals[n].utt <= v->flush_upto)
-        n++;
-    send_finals(v, n);
-    for (; v->held_replies > 0; v->held_replies--) /* replies stay in message order */
-        reply_audio(v);
-    if (what == FLUSH_EOF && v->conn)
-        stt_conn_close(v->conn, STT_CLOSE_NORMAL, "eof");
+    while (v->n_flushes > 0 && v->flushes[0].waiting <= 0) {
+        pending_flush_t f = v->flushes[0];
+        memmove(v->flushes, v->flushes + 1, (v->n_flushes - 1) * sizeof(f));
+        v->n_flushes--;
+        size_t n = 0; /* the finals of the utterances it covers (later ones stay queued) */
+        while (n < v->n_finals && v->finals[n].utt <= f.upto)
+            n++;
+        send_finals(v, n);
+        if (f.kind == FLUSH_EOF) {
+            if (v->conn)
+                stt_conn_close(v->conn, STT_CLOSE_NORMAL, "eof");
+            return;
+        }
+        for (; f.held > 0; f.held--) /* replies stay in message order */
+            reply_audio(v);
+    }
 }
 
-/* A final (or its failure) of utterance utt came back. */
+/* A final (or its failure) of utterance utt came back: every flush that covers it waits for
+ * one final less. */
 static void flush_progress(vosk_t *v, uint32_t utt)
 {
-    if (v->flush != FLUSH_NONE && utt <= v->flush_upto && --v->flush_waiting <= 0)
-        flush_done(v);
+    for (size_t i = 0; i < v->n_flushes; i++)
+        if (utt <= v->flushes[i].upto)
+            v->flushes[i].waiting--;
+    answer_flushes(v);
 }
 
 /* The engine's text without surrounding spaces (vosk's words are the engine's, unpunctuated). */
@@ -241,16 +262,22 @@ static int refuse(vosk_t *v, stt_vosk_err_t e, const char *msg)
     return -1;
 }
 
-static void start_flush(vosk_t *v, flush_t what)
+static int start_flush(vosk_t *v, flush_t what)
 {
+    if (v->n_flushes == MAX_FLUSHES)
+        return -1;
     /* Ends the utterance recording now; the flush then waits for the finals of every utterance
      * up to it (audio that keeps coming starts new ones, answered later). */
     stt_stream_finalize(v->stream, 1);
-    v->flush = what;
-    v->flush_upto = v->cur_utt;
-    v->flush_waiting = stt_stream_finals_pending(v->stream);
-    if (v->flush_waiting == 0)
-        flush_done(v);
+    pending_flush_t *f = &v->flushes[v->n_flushes++];
+    f->kind = what;
+    f->upto = v->cur_utt;
+    f->waiting = stt_stream_finals_pending(v->stream);
+    f->held = 0;
+    if (what == FLUSH_EOF)
+        v->eof = 1;
+    answer_flushes(v);
+    return 0;
 }
 
 static int on_text(vosk_t *v, const uint8_t *buf, size_t len)
@@ -270,12 +297,13 @@ static int on_text(vosk_t *v, const uint8_t *buf, size_t len)
             v->max_alternatives = c->max_alternatives;
         STT_INFO(v->id, "vosk_config", "sample_rate %d, words %d, max_alternatives %d",
                  v->rate_hz, v->words, v->max_alternatives);
-    } else if (v->flush == FLUSH_EOF) {
+    } else if (v->eof) {
         /* after eof nothing more is read */
-    } else if (msg.kind == STT_VOSK_MSG_EOF) {
-        start_flush(v, FLUSH_EOF);
-    } else if (msg.kind == STT_VOSK_MSG_RESET) {
-        start_flush(v, FLUSH_RESET);
+    } else if (start_flush(v, msg.kind == STT_VOSK_MSG_EOF ? FLUSH_EOF : FLUSH_RESET) != 0) {
+        const char *why = "more than 16 eof/reset messages waiting for their finals";
+        STT_WARN(v->id, "vosk_bad_message", "too_many_flushes: %s", why);
+        send_reply(v, stt_vosk_build_error("too_many_flushes", why));
+        stt_conn_close(v->conn, STT_CLOSE_POLICY, why);
     }
     stt_vosk_msg_dispose(&msg);
     return v->conn && stt_conn_closing(v->conn) ? -1 : 0;
@@ -286,7 +314,7 @@ static int on_message(void *state, int binary, const uint8_t *buf, size_t len)
     vosk_t *v = state;
     if (!binary)
         return on_text(v, buf, len);
-    if (v->flush == FLUSH_EOF)
+    if (v->eof)
         return 0;
     stt_metrics_t *m = &v->env->rec->m;
     m->frames_total++;
@@ -309,8 +337,8 @@ static int on_message(void *state, int binary, const uint8_t *buf, size_t len)
     m->audio_seconds += (double)n / v->rate_hz;
     if (stt_stream_feed(v->stream, STT_PCM_S16LE, v->rate_hz, buf, n) != 0)
         return refuse(v, STT_VOSK_ERR_RATERANGE, "the resampler refused the sample rate");
-    if (v->flush != FLUSH_NONE)
-        v->held_replies++; /* the flush's reply goes first */
+    if (v->n_flushes > 0)
+        v->flushes[v->n_flushes - 1].held++; /* the flushes' replies go first */
     else if (v->conn && !stt_conn_closing(v->conn))
         reply_audio(v);
     return 0;
