@@ -101,6 +101,11 @@ typedef struct {
 /* The server-wide defaults (--post_speech_silence_duration, ... of the configuration). */
 stt_stream_params_t stt_stream_default_params(const stt_recognizer_t *rec);
 
+/* Overwrites what the per-session parameter set (the configuration's session-scope options,
+ * which RealtimeSTT's set_parameter changes) decides: endpointing, VAD sensitivity, utterance
+ * options, partial pacing. */
+void stt_stream_params_from_session(stt_stream_params_t *p, const stt_session_params_t *sp);
+
 /* Creates a stream registered with the recognizer. cb is called on the loop thread for every
  * event until stt_stream_close. */
 stt_stream_t *stt_stream_create(stt_recognizer_t *rec, const stt_stream_params_t *p,

@@ -182,28 +182,32 @@ void stt_stream_engine_news(stt_stream_t *s, const char *code, const char *messa
 
 /* ---- parameters ---- */
 
+void stt_stream_params_from_session(stt_stream_params_t *p, const stt_session_params_t *sp)
+{
+    p->turn.min_length_of_recording_s = sp->min_length_of_recording;
+    p->turn.min_gap_between_recordings_s = sp->min_gap_between_recordings;
+    p->turn.deactivity_silence_confirmation_s = sp->deactivity_silence_confirmation_duration;
+    p->turn.post_speech_silence_s = sp->post_speech_silence_duration;
+    p->turn.early_transcription_on_silence_s = sp->early_transcription_on_silence;
+    p->turn.pre_recording_buffer_s = sp->pre_recording_buffer_duration;
+    p->silero_sensitivity = sp->silero_sensitivity;
+    p->webrtc_sensitivity = (int)sp->webrtc_sensitivity;
+    snprintf(p->utt.language, sizeof(p->utt.language), "%s", sp->language);
+    p->utt.beam_size = (int)sp->beam_size;
+    p->utt.beam_size_realtime = (int)sp->beam_size_realtime;
+    p->partial_interval_s = sp->realtime_processing_pause;
+    p->first_partial_after_s = sp->init_realtime_after_seconds;
+}
+
 stt_stream_params_t stt_stream_default_params(const stt_recognizer_t *rec)
 {
     const stt_config_t *cfg = rec->cfg;
-    const stt_session_params_t *sp = &cfg->sess;
     stt_stream_params_t p;
     memset(&p, 0, sizeof(p));
     p.turn = stt_turn_default_params();
-    p.turn.min_length_of_recording_s = sp->min_length_of_recording;
-    p.turn.min_gap_between_recordings_s = sp->min_gap_between_recordings;
-    p.turn.deactivity_silence_confirmation_s = sp->deactivity_silence_confirmation_duration;
-    p.turn.post_speech_silence_s = sp->post_speech_silence_duration;
-    p.turn.early_transcription_on_silence_s = sp->early_transcription_on_silence;
-    p.turn.pre_recording_buffer_s = sp->pre_recording_buffer_duration;
     p.turn.max_utterance_s = cfg->max_utterance_seconds;
-    p.silero_sensitivity = sp->silero_sensitivity;
-    p.webrtc_sensitivity = (int)sp->webrtc_sensitivity;
-    snprintf(p.utt.language, sizeof(p.utt.language), "%s", sp->language);
-    p.utt.beam_size = (int)sp->beam_size;
-    p.utt.beam_size_realtime = (int)sp->beam_size_realtime;
+    stt_stream_params_from_session(&p, &cfg->sess);
     p.partials = cfg->enable_realtime_transcription;
-    p.partial_interval_s = sp->realtime_processing_pause;
-    p.first_partial_after_s = sp->init_realtime_after_seconds;
     return p;
 }
 

@@ -40,6 +40,8 @@
  * practice, but TSan will report it if frames are ever parsed on several threads at once. */
 #include "stt/rtstt_frame.h"
 
+#include "json_text.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -86,116 +88,33 @@ fail(stt_frame_err_t code, char *err, size_t errlen, const char *fmt, ...)
     return code;
 }
 
-/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. Also refuses
- * raw bytes below 0x20 other than JSON whitespace: they are invalid anywhere in JSON text, cJSON
- * would silently accept them, and refusing NUL keeps cJSON's C-string handling of keys honest.
- * Returns the offset of the first bad byte, or len if all is well. */
-static size_t find_bad_byte(const uint8_t *s, size_t len, int *is_control)
-{
-    size_t i = 0;
-    *is_control = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-                *is_control = 1;
-                return i;
-            }
-            i++;
-            continue;
-        }
-        size_t need;
-        uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0; /* overlong */
-            else if (c == 0xED)
-                hi = 0x9F; /* UTF-16 surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90; /* overlong */
-            else if (c == 0xF4)
-                hi = 0x8F; /* above U+10FFFF */
-        } else {
-            return i;
-        }
-        if (len - i <= need)
-            return i;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-        }
-        i += need + 1;
-    }
-    return len;
-}
-
-static const char *json_type_name(const cJSON *item)
-{
-    if (cJSON_IsString(item))
-        return "string";
-    if (cJSON_IsNumber(item))
-        return "number";
-    if (cJSON_IsBool(item))
-        return "boolean";
-    if (cJSON_IsNull(item))
-        return "null";
-    if (cJSON_IsArray(item))
-        return "array";
-    if (cJSON_IsObject(item))
-        return "object";
-    return "invalid";
-}
-
-/* Last member named `key` (Python's json.loads keeps the last of duplicated keys). */
-static const cJSON *last_member(const cJSON *obj, const char *key)
-{
-    const cJSON *found = NULL;
-    for (const cJSON *it = obj->child; it != NULL; it = it->next) {
-        if (it->string != NULL && strcmp(it->string, key) == 0)
-            found = it;
-    }
-    return found;
-}
-
-static int is_integral(double v)
-{
-    return isfinite(v) && floor(v) == v;
-}
-
 /* Validates the metadata object; on success fills rate and timestamp. */
 static stt_frame_err_t check_metadata(const cJSON *root, stt_rtstt_frame_t *out, char *err,
                                       size_t errlen)
 {
     if (!cJSON_IsObject(root))
         return fail(STT_FRAME_NOTOBJ, err, errlen, "metadata is a JSON %s, not an object",
-                    json_type_name(root));
+                    stt_json_type_name(root));
 
-    const cJSON *rate = last_member(root, "sampleRate");
+    const cJSON *rate = stt_json_last_member(root, "sampleRate");
     if (rate == NULL)
         return fail(STT_FRAME_NORATE, err, errlen, "metadata has no \"sampleRate\" key");
     if (!cJSON_IsNumber(rate))
         return fail(STT_FRAME_RATETYPE, err, errlen, "sampleRate must be an integer, got %s",
-                    json_type_name(rate));
+                    stt_json_type_name(rate));
     double r = rate->valuedouble;
-    if (isfinite(r) && !is_integral(r))
+    if (isfinite(r) && !stt_json_is_integral(r))
         return fail(STT_FRAME_RATETYPE, err, errlen, "sampleRate must be an integer, got %.10g", r);
     /* Compare as double: casting an out-of-range double to int is undefined behaviour. */
     if (!(r >= STT_FRAME_MIN_RATE_HZ && r <= STT_FRAME_MAX_RATE_HZ))
         return fail(STT_FRAME_RATERANGE, err, errlen, "sampleRate %.0f outside %d..%d", r,
                     STT_FRAME_MIN_RATE_HZ, STT_FRAME_MAX_RATE_HZ);
 
-    const cJSON *channels = last_member(root, "channels");
+    const cJSON *channels = stt_json_last_member(root, "channels");
     if (channels != NULL) {
         if (!cJSON_IsNumber(channels))
             return fail(STT_FRAME_CHANNELS, err, errlen, "channels must be the number 1, got %s",
-                        json_type_name(channels));
+                        stt_json_type_name(channels));
         if (channels->valuedouble != 1.0)
             return fail(STT_FRAME_CHANNELS, err, errlen,
                         "channels %.10g not supported (only mono, channels 1)",
@@ -204,9 +123,9 @@ static stt_frame_err_t check_metadata(const cJSON *root, stt_rtstt_frame_t *out,
 
     out->sample_rate_hz = (int)r;
     out->server_sent_to_stt_ns = 0;
-    const cJSON *ts = last_member(root, "server_sent_to_stt");
+    const cJSON *ts = stt_json_last_member(root, "server_sent_to_stt");
     /* 2^63 is exact in a double; the range is half-open because INT64_MAX itself is not. */
-    if (ts != NULL && cJSON_IsNumber(ts) && is_integral(ts->valuedouble) &&
+    if (ts != NULL && cJSON_IsNumber(ts) && stt_json_is_integral(ts->valuedouble) &&
         ts->valuedouble >= -9223372036854775808.0 && ts->valuedouble < 9223372036854775808.0)
         out->server_sent_to_stt_ns = (int64_t)ts->valuedouble;
     return STT_FRAME_OK;
@@ -219,7 +138,7 @@ static stt_frame_err_t parse_metadata(const uint8_t *meta, size_t meta_len, stt_
         return fail(STT_FRAME_JSON, err, errlen, "metadata is empty (length 0)");
 
     int is_control;
-    size_t bad = find_bad_byte(meta, meta_len, &is_control);
+    size_t bad = stt_json_bad_byte(meta, meta_len, &is_control);
     if (bad < meta_len) {
         if (is_control)
             return fail(STT_FRAME_JSON, err, errlen,

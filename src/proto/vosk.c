@@ -39,6 +39,8 @@
  * failing parses race on it; nothing reads it, so the race is harmless, but TSan reports it. */
 #include "stt/vosk.h"
 
+#include "json_text.h"
+
 #include "stt/log.h"
 
 #include <cjson/cJSON.h>
@@ -94,95 +96,9 @@ fail(stt_vosk_err_t code, char *err, size_t errlen, const char *fmt, ...)
 /* UTF-8                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Length of the strict UTF-8 (RFC 3629) sequence at s[0..len): no overlong forms, no
- * surrogates, nothing above U+10FFFF. Returns 0 if the bytes there are not one. */
-static size_t utf8_seq_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* UTF-16 surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (len <= need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t k = 2; k <= need; k++) {
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-    }
-    return need + 1;
-}
-
-/* Offset of the first byte that is not strict UTF-8 or is a raw control byte other than JSON
- * whitespace (invalid anywhere in JSON text; cJSON would accept them), or len if none. */
-static size_t find_bad_byte(const unsigned char *s, size_t len, int *is_control)
-{
-    *is_control = 0;
-    for (size_t i = 0; i < len;) {
-        if (s[i] < 0x20 && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
-            *is_control = 1;
-            return i;
-        }
-        size_t n = utf8_seq_len(s + i, len - i);
-        if (n == 0)
-            return i;
-        i += n;
-    }
-    return len;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Parsing                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
-
-static const char *json_type_name(const cJSON *item)
-{
-    if (cJSON_IsString(item))
-        return "string";
-    if (cJSON_IsNumber(item))
-        return "number";
-    if (cJSON_IsBool(item))
-        return "boolean";
-    if (cJSON_IsNull(item))
-        return "null";
-    if (cJSON_IsArray(item))
-        return "array";
-    if (cJSON_IsObject(item))
-        return "object";
-    return "invalid";
-}
-
-/* Last member named key (Python's json.loads keeps the last of duplicated keys). */
-static const cJSON *last_member(const cJSON *obj, const char *key)
-{
-    const cJSON *found = NULL;
-    for (const cJSON *it = obj->child; it != NULL; it = it->next) {
-        if (it->string != NULL && strcmp(it->string, key) == 0)
-            found = it;
-    }
-    return found;
-}
-
-static int is_integral(double v)
-{
-    return isfinite(v) && floor(v) == v;
-}
 
 /* A string like Python's float() would turn into a plain number: optional ASCII whitespace,
  * digits, optionally '.' and more digits, optional whitespace. Exponents, signs, "inf" and
@@ -225,7 +141,7 @@ static const char *describe(const cJSON *item, char *buf, size_t cap)
         size_t len = strlen(item->valuestring), n = 0;
         char quoted[40];
         while (n < len && n < 24) {
-            size_t k = utf8_seq_len(s + n, len - n);
+            size_t k = stt_utf8_seq_len(s + n, len - n);
             if (k == 0 || s[n] < 0x20 || n + k > 24)
                 break;
             n += k;
@@ -234,7 +150,7 @@ static const char *describe(const cJSON *item, char *buf, size_t cap)
         quoted[n] = '\0';
         snprintf(buf, cap, "string \"%s%s\"", quoted, s[n] != '\0' ? "..." : "");
     } else {
-        snprintf(buf, cap, "%s", json_type_name(item));
+        snprintf(buf, cap, "%s", stt_json_type_name(item));
     }
     return buf;
 }
@@ -248,7 +164,7 @@ static stt_vosk_err_t check_rate(const cJSON *v, stt_vosk_config_t *c, char *err
     else if (!cJSON_IsString(v) || !numeric_string(v->valuestring, &r))
         return fail(STT_VOSK_ERR_RATETYPE, err, errlen, "sample_rate must be a number, got %s",
                     describe(v, what, sizeof(what)));
-    if (isfinite(r) && !is_integral(r))
+    if (isfinite(r) && !stt_json_is_integral(r))
         return fail(STT_VOSK_ERR_RATETYPE, err, errlen,
                     "sample_rate must be a whole number, got %s", describe(v, what, sizeof(what)));
     /* Compare as double: casting an out-of-range double to int is undefined behaviour. */
@@ -263,7 +179,7 @@ static stt_vosk_err_t check_rate(const cJSON *v, stt_vosk_config_t *c, char *err
 static stt_vosk_err_t check_alts(const cJSON *v, stt_vosk_config_t *c, char *err, size_t errlen)
 {
     char what[64];
-    if (!cJSON_IsNumber(v) || !is_integral(v->valuedouble))
+    if (!cJSON_IsNumber(v) || !stt_json_is_integral(v->valuedouble))
         return fail(STT_VOSK_ERR_ALTS, err, errlen,
                     "max_alternatives must be a whole number, got %s",
                     describe(v, what, sizeof(what)));
@@ -340,10 +256,10 @@ static stt_vosk_err_t check_config(const cJSON *cfg, stt_vosk_msg_t *out, char *
                     describe(cfg, what, sizeof(what)));
 
     stt_vosk_err_t rc;
-    const cJSON *v = last_member(cfg, "sample_rate");
+    const cJSON *v = stt_json_last_member(cfg, "sample_rate");
     if (v != NULL && (rc = check_rate(v, c, err, errlen)) != STT_VOSK_ERR_OK)
         return rc;
-    v = last_member(cfg, "words");
+    v = stt_json_last_member(cfg, "words");
     if (v != NULL) {
         if (cJSON_IsBool(v))
             c->words = cJSON_IsTrue(v);
@@ -355,10 +271,10 @@ static stt_vosk_err_t check_config(const cJSON *cfg, stt_vosk_msg_t *out, char *
                         describe(v, what, sizeof(what)));
         c->present |= STT_VOSK_HAS_WORDS;
     }
-    v = last_member(cfg, "max_alternatives");
+    v = stt_json_last_member(cfg, "max_alternatives");
     if (v != NULL && (rc = check_alts(v, c, err, errlen)) != STT_VOSK_ERR_OK)
         return rc;
-    return copy_strings(last_member(cfg, "phrase_list"), last_member(cfg, "model"), out, err,
+    return copy_strings(stt_json_last_member(cfg, "phrase_list"), stt_json_last_member(cfg, "model"), out, err,
                         errlen);
 }
 
@@ -369,10 +285,10 @@ static stt_vosk_err_t check_message(const cJSON *root, stt_vosk_msg_t *out, char
     char what[64];
     if (!cJSON_IsObject(root))
         return fail(STT_VOSK_ERR_NOTOBJ, err, errlen, "message is a JSON %s, not an object",
-                    json_type_name(root));
-    const cJSON *cfg = last_member(root, "config");
-    const cJSON *eof = last_member(root, "eof");
-    const cJSON *reset = last_member(root, "reset");
+                    stt_json_type_name(root));
+    const cJSON *cfg = stt_json_last_member(root, "config");
+    const cJSON *eof = stt_json_last_member(root, "eof");
+    const cJSON *reset = stt_json_last_member(root, "reset");
     int n = (cfg != NULL) + (eof != NULL) + (reset != NULL);
     if (n == 0) {
         if (root->child == NULL)
@@ -433,7 +349,7 @@ stt_vosk_err_t stt_vosk_parse(const char *buf, size_t len, size_t max_bytes, stt
     if (len == 0)
         return fail(STT_VOSK_ERR_JSON, err, errlen, "message is empty");
     int is_control;
-    size_t bad = find_bad_byte(s, len, &is_control);
+    size_t bad = stt_json_bad_byte(s, len, &is_control);
     if (bad < len)
         return fail(STT_VOSK_ERR_JSON, err, errlen,
                     is_control ? "message has control byte 0x%02x at offset %zu of %zu"
@@ -558,7 +474,7 @@ static void put_string(buf_t *b, const char *str)
             put(b, u);
             i++;
         } else {
-            size_t n = utf8_seq_len(s + i, len - i);
+            size_t n = stt_utf8_seq_len(s + i, len - i);
             if (n == 0) {
                 put(b, "\xEF\xBF\xBD");
                 i++;

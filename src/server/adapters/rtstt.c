@@ -113,25 +113,12 @@ static void send_transcription_start(rtstt_t *r, const int16_t *pcm, size_t n)
 
 static stt_stream_params_t stream_params(const rtstt_t *r)
 {
-    const stt_session_params_t *p = &r->params;
     stt_stream_params_t sp = stt_stream_default_params(r->env->rec);
-    sp.turn.min_length_of_recording_s = p->min_length_of_recording;
-    sp.turn.min_gap_between_recordings_s = p->min_gap_between_recordings;
-    sp.turn.deactivity_silence_confirmation_s = p->deactivity_silence_confirmation_duration;
-    sp.turn.post_speech_silence_s = p->post_speech_silence_duration;
-    sp.turn.early_transcription_on_silence_s = p->early_transcription_on_silence;
-    sp.turn.pre_recording_buffer_s = p->pre_recording_buffer_duration;
-    sp.silero_sensitivity = p->silero_sensitivity;
-    sp.webrtc_sensitivity = (int)p->webrtc_sensitivity;
-    snprintf(sp.utt.language, sizeof(sp.utt.language), "%s", p->language);
-    sp.utt.beam_size = (int)p->beam_size;
-    sp.utt.beam_size_realtime = (int)p->beam_size_realtime;
-    sp.partial_interval_s = p->realtime_processing_pause;
-    sp.first_partial_after_s = p->init_realtime_after_seconds;
+    stt_stream_params_from_session(&sp, &r->params);
     /* last_transcription_bytes is only readable over a control connection, and
      * transcription_start carries audio only when asked: otherwise the stream frees what the
      * engine consumed, so thousands of telephony sessions hold no finished audio. */
-    sp.keep_utterance_audio = p->transcription_start_audio || r->ctl != NULL;
+    sp.keep_utterance_audio = r->params.transcription_start_audio || r->ctl != NULL;
     sp.log_id = r->id;
     return sp;
 }
