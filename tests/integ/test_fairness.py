@@ -47,7 +47,7 @@ async def scenario(srv, failures):
         for i in range(CALLS)))
     e1 = srv.get_json("/metrics")[1]["engine"]
     busy = (e1["busy_seconds"] - e0["busy_seconds"]) / (clients[0].t_end - t0)
-    await h.wait_finals(clients, 20, failures)
+    await h.wait_finals(clients, 20, failures, expect=1)
     for c in clients:
         await c.close()
 
