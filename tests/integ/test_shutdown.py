@@ -107,9 +107,11 @@ def check(loop, pcm, rate, ref):
             failures.append(f"talker close code {talker.close_code}, expected 1001")
         if idle.close_code != 1001:
             failures.append(f"idle close code {idle.close_code}, expected 1001")
-        if notes["late_connection"].startswith("HTTP") and \
-                not notes["late_connection"].startswith("HTTP 503 Retry-After"):
-            failures.append(f"late connection during drain: {notes['late_connection']}")
+        # Refused before the upgrade: HTTP 503, a Retry-After and the JSON reason.
+        if not notes["late_connection"].startswith("HTTP 503 Retry-After") or \
+                "draining" not in notes["late_connection"]:
+            failures.append(f"late connection during drain: {notes['late_connection']} (want "
+                            "HTTP 503 with Retry-After and 'draining')")
         if rc is None:
             failures.append(f"process still running {DRAIN_TIMEOUT + 10}s after SIGTERM")
         elif rc != 0:
