@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STREAMS 8 /* streams per connection (stereo, two tracks, ...) */
 
 typedef struct {
     stt_list_t link;
@@ -50,7 +49,7 @@ struct stt_conn {
     int rx_dropping;
     unsigned accept; /* STT_CONN_ACCEPT_* kinds of message the adapter takes */ /* the message in progress overflowed: ignore its remaining fragments */
     unsigned shutdown_marked; /* 1 << stt_close_t of each shutdown done */
-    stt_stream_t *streams[MAX_STREAMS];
+    stt_stream_t *streams[STT_CONN_MAX_STREAMS];
     size_t n_streams;
 };
 
@@ -166,27 +165,33 @@ double stt_conn_idle_s(const stt_conn_t *c, double now)
 
 /* ---- streams ---- */
 
-void stt_conn_attach_stream(stt_conn_t *c, stt_stream_t *s)
+stt_stream_t *stt_conn_open_stream(stt_conn_t *c, stt_recognizer_t *rec,
+                                   const stt_stream_params_t *p, stt_stream_event_cb cb,
+                                   void *cb_data)
 {
-    if (c->n_streams < MAX_STREAMS)
-        c->streams[c->n_streams++] = s;
+    if (c->n_streams == STT_CONN_MAX_STREAMS)
+        return NULL;
+    stt_stream_t *s = stt_stream_create(rec, p, cb, cb_data);
+    c->streams[c->n_streams++] = s;
+    return s;
 }
 
-void stt_conn_detach_stream(stt_conn_t *c, stt_stream_t *s)
+void stt_conn_close_stream(stt_conn_t *c, stt_stream_t *s, stt_stream_closed_cb closed_cb,
+                           void *data)
 {
     for (size_t i = 0; i < c->n_streams; i++) {
         if (c->streams[i] == s) {
             c->streams[i] = c->streams[--c->n_streams];
-            return;
+            break;
         }
     }
+    stt_stream_close(s, closed_cb, data);
 }
 
-size_t stt_conn_streams(const stt_conn_t *c, stt_stream_t **out, size_t max)
+stt_stream_t *const *stt_conn_streams(const stt_conn_t *c, size_t *n)
 {
-    size_t n = c->n_streams < max ? c->n_streams : max;
-    memcpy(out, c->streams, n * sizeof(*out));
-    return n;
+    *n = c->n_streams;
+    return c->streams;
 }
 
 /* ---- output ---- */

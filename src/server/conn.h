@@ -53,11 +53,20 @@ void stt_conn_close_code(stt_conn_t *c, int ws_code, const char *detail);
 /* 1 once closing or gone: sends are dropped. */
 int stt_conn_closing(const stt_conn_t *c);
 
-/* Streams the connection's adapter made, so the server can drain, price and time them out
- * without knowing the protocol. Borrowed; detach before closing the stream. */
-void stt_conn_attach_stream(stt_conn_t *c, stt_stream_t *s);
-void stt_conn_detach_stream(stt_conn_t *c, stt_stream_t *s);
-size_t stt_conn_streams(const stt_conn_t *c, stt_stream_t **out, size_t max);
+/* The most streams one connection owns (stereo, two tracks, ...). */
+#define STT_CONN_MAX_STREAMS 8
+
+/* Creates a stream of this connection (stt_stream_create), so the server can drain, price,
+ * time out and mute it without knowing the protocol. NULL when the connection already has
+ * STT_CONN_MAX_STREAMS. */
+stt_stream_t *stt_conn_open_stream(stt_conn_t *c, stt_recognizer_t *rec,
+                                   const stt_stream_params_t *p, stt_stream_event_cb cb,
+                                   void *cb_data);
+/* Takes the stream from the connection and starts its two-phase close (stt_stream_close). */
+void stt_conn_close_stream(stt_conn_t *c, stt_stream_t *s, stt_stream_closed_cb closed_cb,
+                           void *data);
+/* The connection's streams, borrowed until the next open or close of one; *n of them. */
+stt_stream_t *const *stt_conn_streams(const stt_conn_t *c, size_t *n);
 
 /* Identity, for logs, pairing and metrics. */
 uint64_t stt_conn_id(const stt_conn_t *c);

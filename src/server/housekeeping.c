@@ -15,13 +15,12 @@
 #define DRAIN_NATURAL_S 3.0 /* how long SIGTERM lets utterances end by themselves */
 #define MAX_DURATION_GRACE_S 30.0 /* --max_session_duration: the last final's allowance */
 #define FD_SLACK 32 /* fds beyond listeners + sockets the consistency check tolerates */
-#define MAX_STREAMS 8
 
 /* 1 when every stream of the connection is idle (no recording, final or job). */
 static int conn_idle(const stt_conn_t *c)
 {
-    stt_stream_t *s[MAX_STREAMS];
-    size_t n = stt_conn_streams(c, s, MAX_STREAMS);
+    size_t n;
+    stt_stream_t *const *s = stt_conn_streams(c, &n);
     for (size_t i = 0; i < n; i++)
         if (!stt_stream_idle(s[i]))
             return 0;
@@ -30,8 +29,8 @@ static int conn_idle(const stt_conn_t *c)
 
 static int conn_recording(const stt_conn_t *c)
 {
-    stt_stream_t *s[MAX_STREAMS];
-    size_t n = stt_conn_streams(c, s, MAX_STREAMS);
+    size_t n;
+    stt_stream_t *const *s = stt_conn_streams(c, &n);
     for (size_t i = 0; i < n; i++)
         if (stt_stream_recording(s[i]))
             return 1;
@@ -42,8 +41,8 @@ static int conn_recording(const stt_conn_t *c)
  * min_length_of_recording cannot be stopped and is discarded. */
 static void conn_stop_recording(stt_conn_t *c)
 {
-    stt_stream_t *s[MAX_STREAMS];
-    size_t n = stt_conn_streams(c, s, MAX_STREAMS);
+    size_t n;
+    stt_stream_t *const *s = stt_conn_streams(c, &n);
     for (size_t i = 0; i < n; i++)
         if (stt_stream_recording(s[i]) && stt_stream_finalize(s[i], 0) != 0)
             stt_stream_abort(s[i]);
@@ -51,8 +50,8 @@ static void conn_stop_recording(stt_conn_t *c)
 
 static void conn_end_input(stt_conn_t *c, int after_current)
 {
-    stt_stream_t *s[MAX_STREAMS];
-    size_t n = stt_conn_streams(c, s, MAX_STREAMS);
+    size_t n;
+    stt_stream_t *const *s = stt_conn_streams(c, &n);
     for (size_t i = 0; i < n; i++)
         stt_stream_end_input(s[i], after_current);
 }

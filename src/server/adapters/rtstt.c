@@ -459,8 +459,7 @@ static int adapter_open(const stt_adapter_env_t *env, stt_conn_t *c, const stt_r
     stt_conn_set_max_message(c, (size_t)env->cfg->max_frame_bytes);
     stt_conn_set_accept(c, STT_CONN_ACCEPT_BINARY); /* text frames are ignored, as before */
     stt_stream_params_t sp = stream_params(r);
-    r->stream = stt_stream_create(env->rec, &sp, on_event, r);
-    stt_conn_attach_stream(c, r->stream);
+    r->stream = stt_conn_open_stream(c, env->rec, &sp, on_event, r); /* its first: never NULL */
     stt_list_insert_tail(&g_sessions, &r->link);
     *state = r;
     STT_INFO(r->id, "data_connected", "[PRODUCTION] Data client connected from %s%s%s", req->ip,
@@ -492,11 +491,11 @@ static void adapter_closed(void *state)
         rtstt_pair_ctl(c);
     }
     stt_wav_close(&r->wav);
-    stt_conn_detach_stream(r->conn, r->stream);
-    r->conn = NULL;
+    stt_conn_t *c = r->conn;
     stt_stream_t *s = r->stream;
+    r->conn = NULL;
     r->stream = NULL;
-    stt_stream_close(s, stream_closed, r);
+    stt_conn_close_stream(c, s, stream_closed, r); /* may free r at once */
 }
 
 const stt_adapter_t stt_adapter_rtstt = {

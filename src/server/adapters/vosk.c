@@ -360,8 +360,7 @@ static int adapter_open(const stt_adapter_env_t *env, stt_conn_t *c, const stt_r
     stt_conn_set_max_message(c, (size_t)env->cfg->max_frame_bytes);
     stt_stream_params_t sp = stt_stream_default_params(env->rec);
     sp.log_id = v->id;
-    v->stream = stt_stream_create(env->rec, &sp, on_event, v);
-    stt_conn_attach_stream(c, v->stream);
+    v->stream = stt_conn_open_stream(c, env->rec, &sp, on_event, v); /* its first: never NULL */
     *state = v;
     STT_INFO(v->id, "vosk_connected", "[PRODUCTION] vosk client connected from %s (%s)", req->ip,
              req->path);
@@ -382,11 +381,11 @@ static void adapter_closed(void *state)
     vosk_t *v = state;
     STT_INFO(v->id, "vosk_closed", "[PRODUCTION] vosk client disconnected (%.1f s)",
              stt_now_s() - stt_conn_opened_s(v->conn));
-    stt_conn_detach_stream(v->conn, v->stream);
-    v->conn = NULL;
+    stt_conn_t *c = v->conn;
     stt_stream_t *s = v->stream;
+    v->conn = NULL;
     v->stream = NULL;
-    stt_stream_close(s, stream_closed, v);
+    stt_conn_close_stream(c, s, stream_closed, v); /* may free v at once */
 }
 
 const stt_adapter_t stt_adapter_vosk = {
