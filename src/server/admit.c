@@ -27,12 +27,11 @@ int stt_admit(stt_server_t *srv, const stt_adapter_t *a, const char *ip, stt_ref
         rec->m.sessions_rejected_draining++;
         return refused(r, 5, "draining", "server is draining");
     }
-    if (rec->breaker.state != STT_BREAKER_CLOSED) {
-        const char *why = stt_recognizer_refusal(rec, ip);
+    const char *why = stt_recognizer_refusal(rec, ip);
+    if (why && rec->breaker.state != STT_BREAKER_CLOSED) { /* retry when the breaker may */
         double wait = rec->breaker.retry_at_s - stt_now_s();
         return refused(r, (int)ceil(wait > 1 ? wait : 1), "engine_unavailable", why);
     }
-    const char *why = stt_recognizer_refusal(rec, ip);
     if (why)
         return refused(r, 5, "overloaded", why);
     if (srv->n_calls >= srv->cfg->max_sessions) {

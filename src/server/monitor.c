@@ -22,8 +22,7 @@
 
 static int server_ready(const stt_server_t *srv)
 {
-    return srv->rec->model != NULL && !srv->draining && !srv->rec->load.overloaded &&
-           srv->rec->breaker.state == STT_BREAKER_CLOSED;
+    return stt_recognizer_ready(srv->rec) && !srv->draining;
 }
 
 static long rss_bytes(void)

@@ -274,8 +274,8 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
  * kind is configured yet: Asterisk AudioSocket (issue 14) is the first; until then it is
  * unused (checked by hand with the vosk adapter bound to a raw listener: bytes in, replies out
  * raw, hang-up frees the connection). */
-__attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                  size_t len)
+__attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason,
+                                          void *user, void *in, size_t len)
 {
     stt_server_t *srv = lws_context_user(lws_get_context(wsi));
     const struct lws_protocols *proto = lws_get_protocol(wsi);
