@@ -205,6 +205,18 @@ static int has_closed(const log_t *l)
     return l->closed > 0;
 }
 
+/* The two-phase close: the recognizer forgets the stream at once, the closed callback runs
+ * exactly once after its jobs came back, and nothing is delivered after the close. */
+static void close_stream(stt_recognizer_t *rec, stt_stream_t *s, log_t *l)
+{
+    l->closing = 1;
+    stt_stream_close(s, on_closed, l);
+    assert_int_equal(rec->n_streams, 0);
+    settle(rec, has_closed, l);
+    assert_int_equal(l->closed, 1);
+    assert_int_equal(l->after_close, 0);
+}
+
 static double sec(uint64_t samples)
 {
     return (double)samples / 16000.0;
@@ -290,11 +302,7 @@ static void check_utterance(stt_pcm_format_t fmt, int rate)
     }
     assert_int_equal(stt_stream_position(s), (uint64_t)(5.0 * 16000) / 512 * 512 +
                                                  stt_stream_position(s) % 512);
-    stt_stream_close(s, on_closed, l);
-    l->closing = 1;
-    settle(rec, has_closed, l);
-    assert_int_equal(l->closed, 1);
-    assert_int_equal(l->after_close, 0);
+    close_stream(rec, s, l);
     stt_null_set_text(NULL);
     free(bytes);
     free(pcm);
@@ -363,11 +371,7 @@ static void test_finalize_and_abort(void **state)
     assert_null(find(l, STT_SEV_FINAL, 0, NULL));
     assert_true(stt_stream_idle(s));
 
-    stt_stream_close(s, on_closed, l);
-    l->closing = 1;
-    settle(rec, has_closed, l);
-    assert_int_equal(l->closed, 1);
-    assert_int_equal(l->after_close, 0);
+    close_stream(rec, s, l);
     stt_null_set_text(NULL);
     free(pcm);
     free(l);
@@ -388,12 +392,7 @@ static void test_close_mid_utterance(void **state)
     for (size_t off = 0; off < n; off += 320) /* no pump: jobs stay out */
         stt_stream_feed(s, STT_PCM_S16LE, RATE, pcm + off, 320);
     assert_true(stt_stream_recording(s));
-    l->closing = 1;
-    stt_stream_close(s, on_closed, l);
-    assert_int_equal(rec->n_streams, 0);
-    settle(rec, has_closed, l);
-    assert_int_equal(l->closed, 1);
-    assert_int_equal(l->after_close, 0);
+    close_stream(rec, s, l);
     free(pcm);
     free(l);
     rec_free(rec);
@@ -424,9 +423,7 @@ static void test_end_input(void **state)
     assert_int_equal(stt_stream_position(s), pos);
     assert_true(stt_stream_idle(s));
     assert_non_null(find(l, STT_SEV_IDLE, 0, NULL));
-    stt_stream_close(s, on_closed, l);
-    l->closing = 1;
-    settle(rec, has_closed, l);
+    close_stream(rec, s, l);
     stt_null_set_text(NULL);
     free(pcm);
     free(l);
