@@ -125,7 +125,6 @@ void stt_stream_partial_delivered(stt_stream_t *s, uint32_t utt, double elapsed_
 
 /* New parameters; a recording in progress keeps its utterance options. */
 void stt_stream_set_params(stt_stream_t *s, const stt_stream_params_t *p);
-const stt_stream_params_t *stt_stream_params(const stt_stream_t *s);
 
 /* Ends the current utterance now so its final is produced (rtstt `stop`: force 0 respects
  * min_length_of_recording and returns STT_EBUSY when too short; Deepgram Finalize, vosk eof and

@@ -225,11 +225,6 @@ void stt_stream_set_params(stt_stream_t *s, const stt_stream_params_t *p)
     apply_params(s);
 }
 
-const stt_stream_params_t *stt_stream_params(const stt_stream_t *s)
-{
-    return &s->p;
-}
-
 /* ---- utterances and jobs ---- */
 
 static void job_done(stt_job_t *j, void *data);

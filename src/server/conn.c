@@ -99,11 +99,6 @@ double stt_conn_opened_s(const stt_conn_t *c)
     return c->opened_s;
 }
 
-const stt_conn_env_t *stt_conn_env(const stt_conn_t *c)
-{
-    return c->env;
-}
-
 const stt_adapter_t *stt_conn_adapter(const stt_conn_t *c)
 {
     return c->adapter;

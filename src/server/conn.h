@@ -74,7 +74,6 @@ const char *stt_conn_ip(const stt_conn_t *c);
 /* The `session=` URL argument ("" when none). */
 const char *stt_conn_name(const stt_conn_t *c);
 double stt_conn_opened_s(const stt_conn_t *c);
-const stt_conn_env_t *stt_conn_env(const stt_conn_t *c);
 
 /* Caps an assembled incoming message (0: no cap); an adapter sets it in open(). */
 void stt_conn_set_max_message(stt_conn_t *c, size_t bytes);

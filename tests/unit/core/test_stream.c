@@ -257,6 +257,7 @@ static void check_utterance(stt_pcm_format_t fmt, int rate)
     }
     feed_all(rec, s, fmt, rate, bytes, n);
     settle(rec, has_final, l);
+    assert_int_equal(stt_stream_backlog_samples(s), 0); /* everything went through the engine */
 
     size_t i_start = 0, i_stop = 0, i_end = 0, i_final = 0;
     const rec_event_t *start = find(l, STT_SEV_RECORDING_START, 0, &i_start);
@@ -392,6 +393,8 @@ static void test_close_mid_utterance(void **state)
     for (size_t off = 0; off < n; off += 320) /* no pump: jobs stay out */
         stt_stream_feed(s, STT_PCM_S16LE, RATE, pcm + off, 320);
     assert_true(stt_stream_recording(s));
+    /* audio received and not through the engine yet: at least what came after the first job */
+    assert_true(stt_stream_backlog_samples(s) > (size_t)(2.0 * RATE));
     close_stream(rec, s, l);
     free(pcm);
     free(l);
