@@ -41,6 +41,9 @@ if [ "${STT_CUDA:-OFF}" = ON ]; then
 fi
 WHISPER_PREFIX="$(scripts/fetch-whisper.sh)"
 
+# Real Whisper tiny.en weights (faster-whisper directory) for the tests and benchmarks.
+scripts/fetch-models.sh >/dev/null
+
 # The unmodified RealtimeSTT Python client, pinned, for tests/integ/test_realtimestt_client.py.
 tests/compat/realtimestt/setup.sh >/dev/null
 
