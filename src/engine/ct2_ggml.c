@@ -322,44 +322,43 @@ static int emit_norm(conv_t *c, const char *gprefix, const char *cprefix)
 }
 
 /* A residual attention block in OpenAI's parameter order: attn (query, key, value, out),
- * attn_ln, [cross_attn, cross_attn_ln,] mlp.0, mlp.2, mlp_ln. */
+ * attn_ln, [cross_attn, cross_attn_ln,] mlp.0, mlp.2, mlp_ln. Each row: the ggml name under
+ * "SIDE.blocks.N.", the CTranslate2 name under "SIDE/layer_N/", the row part of nparts (a fused
+ * tensor's slice), and what it is. */
+enum { LINEAR, LINEAR_NO_BIAS, NORM };
+
+static const struct block_part {
+    const char *g, *v;
+    int part, nparts, kind, cross;
+} block_parts[] = {
+    {"attn.query", "self_attention/linear_0", 0, 3, LINEAR, 0},
+    {"attn.key", "self_attention/linear_0", 1, 3, LINEAR_NO_BIAS, 0},
+    {"attn.value", "self_attention/linear_0", 2, 3, LINEAR, 0},
+    {"attn.out", "self_attention/linear_1", 0, 1, LINEAR, 0},
+    {"attn_ln", "self_attention/layer_norm", 0, 1, NORM, 0},
+    {"cross_attn.query", "attention/linear_0", 0, 1, LINEAR, 1},
+    {"cross_attn.key", "attention/linear_1", 0, 2, LINEAR_NO_BIAS, 1},
+    {"cross_attn.value", "attention/linear_1", 1, 2, LINEAR, 1},
+    {"cross_attn.out", "attention/linear_2", 0, 1, LINEAR, 1},
+    {"cross_attn_ln", "attention/layer_norm", 0, 1, NORM, 1},
+    {"mlp.0", "ffn/linear_0", 0, 1, LINEAR, 0},
+    {"mlp.2", "ffn/linear_1", 0, 1, LINEAR, 0},
+    {"mlp_ln", "ffn/layer_norm", 0, 1, NORM, 0},
+};
+
 static int emit_block(conv_t *c, const char *side, int layer, int cross)
 {
-    char g[MAX_NAME], v[MAX_NAME], gl[48], vl[48];
-    snprintf(gl, sizeof(gl), "%s.blocks.%d", side, layer);
-    snprintf(vl, sizeof(vl), "%s/layer_%d", side, layer);
-    static const char *const qkv[3] = {"query", "key", "value"};
     int rc = 0;
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        snprintf(g, sizeof(g), "%s.attn.%s", gl, qkv[i]);
-        snprintf(v, sizeof(v), "%s/self_attention/linear_0", vl);
-        rc = emit_linear(c, g, v, i, 3, i != 1);
+    for (size_t i = 0; i < sizeof(block_parts) / sizeof(block_parts[0]) && rc == 0; i++) {
+        const struct block_part *b = &block_parts[i];
+        if (b->cross && !cross)
+            continue;
+        char g[MAX_NAME - 32], v[MAX_NAME - 32];
+        snprintf(g, sizeof(g), "%.16s.blocks.%d.%s", side, layer, b->g);
+        snprintf(v, sizeof(v), "%.16s/layer_%d/%s", side, layer, b->v);
+        rc = b->kind == NORM ? emit_norm(c, g, v)
+                             : emit_linear(c, g, v, b->part, b->nparts, b->kind == LINEAR);
     }
-#define PAIR(gs, vs)                                                                               \
-    (snprintf(g, sizeof(g), "%s." gs, gl), snprintf(v, sizeof(v), "%s/" vs, vl))
-    if (rc == 0 && PAIR("attn.out", "self_attention/linear_1"))
-        rc = emit_linear(c, g, v, 0, 1, 1);
-    if (rc == 0 && PAIR("attn_ln", "self_attention/layer_norm"))
-        rc = emit_norm(c, g, v);
-    if (cross) {
-        if (rc == 0 && PAIR("cross_attn.query", "attention/linear_0"))
-            rc = emit_linear(c, g, v, 0, 1, 1);
-        if (rc == 0 && PAIR("cross_attn.key", "attention/linear_1"))
-            rc = emit_linear(c, g, v, 0, 2, 0);
-        if (rc == 0 && PAIR("cross_attn.value", "attention/linear_1"))
-            rc = emit_linear(c, g, v, 1, 2, 1);
-        if (rc == 0 && PAIR("cross_attn.out", "attention/linear_2"))
-            rc = emit_linear(c, g, v, 0, 1, 1);
-        if (rc == 0 && PAIR("cross_attn_ln", "attention/layer_norm"))
-            rc = emit_norm(c, g, v);
-    }
-    if (rc == 0 && PAIR("mlp.0", "ffn/linear_0"))
-        rc = emit_linear(c, g, v, 0, 1, 1);
-    if (rc == 0 && PAIR("mlp.2", "ffn/linear_1"))
-        rc = emit_linear(c, g, v, 0, 1, 1);
-    if (rc == 0 && PAIR("mlp_ln", "ffn/layer_norm"))
-        rc = emit_norm(c, g, v);
-#undef PAIR
     return rc;
 }
 

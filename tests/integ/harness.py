@@ -103,6 +103,18 @@ def run_unittests(server=None):
     return 0 if ok else 1
 
 
+def stepper(failures):
+    """step(name, fn) for a script of named steps: runs fn, and an AssertionError it raises is
+    logged and appended to failures instead of ending the script (report() lists them)."""
+    def step(name, fn):
+        try:
+            fn()
+        except AssertionError as e:
+            failures.append(f"{name}: {e}")
+            log(f"FAIL {name}: {e}")
+    return step
+
+
 def require_tool(name, fallback=None):
     path = shutil.which(name) or (fallback if fallback and os.path.exists(fallback) else None)
     if not path:

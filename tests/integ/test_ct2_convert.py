@@ -311,13 +311,7 @@ def main():
     wav = os.path.join(root, "one.wav")
     pcm, rate = h.read_wav(FILE)
     h.write_wav(wav, pcm[:rate * 2], rate)
-
-    def step(name, fn):
-        try:
-            fn()
-        except AssertionError as e:
-            failures.append(f"{name}: {e}")
-            h.log(f"FAIL {name}: {e}")
+    step = h.stepper(failures)
 
     step("real tiny.en", check_real)
     step("synthetic shapes and dtypes", lambda: check_synthetic(root, wav))

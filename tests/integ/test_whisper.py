@@ -290,13 +290,7 @@ def main():
     root = h.tmpdir("whisper-models")
     model_path = gen_model(root)
     tmp = h.tmpdir("whisper-parity")
-
-    def step(name, fn):
-        try:
-            fn()
-        except AssertionError as e:
-            failures.append(f"{name}: {e}")
-            h.log(f"FAIL {name}: {e}")
+    step = h.stepper(failures)
 
     step("startup errors", lambda: startup_errors(root))
     # Greedy, no fallback, no prompt (--suppress_tokens -1 is whisper-cli's -sns): the same
