@@ -28,6 +28,8 @@
  *
  * Every whisper call polls an abort callback: a cancelled job (stt_engine_cancelled: its session
  * went away) or unload stops it between two graph computations. */
+#include "stt/clock.h"
+#include "stt/ct2.h"
 #include "stt/engine.h"
 #include "stt/error.h"
 #include "stt/log.h"
@@ -146,15 +148,84 @@ static void model_dir(const stt_config_t *cfg, char *out, size_t cap)
         snprintf(out, cap, "%s/.cache/stt-server/models", home && home[0] ? home : ".");
 }
 
-/* Resolves a --model/--rt-model value to a file path. Returns 0, STT_EINVAL (unknown name or
- * compute type, message in err) or STT_ENOENT (file missing; *download set when a download
- * would fetch it). */
+/* The Hugging Face hub caches faster-whisper downloads into, most specific first:
+ * --download_root (faster-whisper's download_root is the hub cache it downloads into),
+ * $HF_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub. */
+static int hf_roots(const stt_config_t *cfg, char roots[5][1024])
+{
+    const char *hub = getenv("HF_HUB_CACHE"), *hf = getenv("HF_HOME");
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n = 0;
+    if (cfg->download_root && cfg->download_root[0])
+        snprintf(roots[n++], 1024, "%s", cfg->download_root);
+    if (hub && hub[0])
+        snprintf(roots[n++], 1024, "%s", hub);
+    if (hf && hf[0])
+        snprintf(roots[n++], 1024, "%s/hub", hf);
+    if (xdg && xdg[0])
+        snprintf(roots[n++], 1024, "%s/huggingface/hub", xdg);
+    snprintf(roots[n++], 1024, "%s/.cache/huggingface/hub", home && home[0] ? home : ".");
+    return n;
+}
+
+/* A faster-whisper directory: its ggml conversion in the model directory (converted on first
+ * use, reused after; src/engine/ct2_cache.c). */
+static int from_ct2_dir(const stt_config_t *cfg, const char *dir, char *path, size_t cap,
+                        char *err, size_t errlen)
+{
+    char cache[1024];
+    model_dir(cfg, cache, sizeof(cache));
+    int converted = 0;
+    double t0 = stt_now_s();
+    int rc = stt_ct2_cached_ggml(dir, cache, path, cap, &converted, err, errlen);
+    if (rc != 0)
+        return rc == STT_ENOENT ? STT_EINVAL : rc;
+    if (converted)
+        STT_INFO(0, "whisper_convert", "converted the faster-whisper model %s into %s in %.2f s",
+                 dir, path, stt_now_s() - t0);
+    return 0;
+}
+
+/* A faster-whisper model by name (a size or a repository id) in a Hugging Face hub cache.
+ * Returns 0 (path set), STT_ENOENT (not there) or a conversion error. */
+static int from_hf_cache(const stt_config_t *cfg, const char *name, char *path, size_t cap,
+                         char *err, size_t errlen)
+{
+    char roots[5][1024], dir[4096];
+    const char *r[5];
+    int n = hf_roots(cfg, roots);
+    for (int i = 0; i < n; i++)
+        r[i] = roots[i];
+    if (stt_ct2_hf_lookup(name, r, n, dir, sizeof(dir)) != 0)
+        return STT_ENOENT;
+    return from_ct2_dir(cfg, dir, path, cap, err, errlen);
+}
+
+/* Resolves a --model/--rt-model value to a ggml file path: a ggml file; a faster-whisper
+ * (CTranslate2) directory; a size whose ggml file is in the model directory; a size or a
+ * repository id ("Systran/faster-whisper-small") in a Hugging Face hub cache. A faster-whisper
+ * model is converted into the model directory once (docs/whisper.md). Returns 0, STT_EINVAL
+ * (unknown name or compute type, a model that cannot be converted; message in err) or
+ * STT_ENOENT (file missing; *download set when a download would fetch it). */
 static int resolve_model(const stt_config_t *cfg, const char *name, char *path, size_t cap,
                          int *download, char *err, size_t errlen)
 {
     *download = 0;
     struct stat st;
+    if (stat(name, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (!stt_ct2_is_model_dir(name)) {
+            snprintf(err, errlen, "model %s is a directory without model.bin (a faster-whisper "
+                     "model directory has model.bin, config.json and a tokenizer)", name);
+            return STT_EINVAL;
+        }
+        int rc = from_ct2_dir(cfg, name, path, cap, err, errlen);
+        return rc == 0 ? 0 : STT_EINVAL;
+    }
     if (strchr(name, '/') || strstr(name, ".bin")) {
+        int rc = stat(name, &st) != 0 ? from_hf_cache(cfg, name, path, cap, err, errlen)
+                                      : STT_ENOENT;
+        if (rc == 0 || rc != STT_ENOENT)
+            return rc == 0 ? 0 : STT_EINVAL;
         snprintf(path, cap, "%s", name);
         if (stat(path, &st) != 0) {
             snprintf(err, errlen, "model file %s: %s", path, strerror(errno));
@@ -163,9 +234,14 @@ static int resolve_model(const stt_config_t *cfg, const char *name, char *path, 
         return 0;
     }
     if (!is_known_model(name)) {
+        int rc = stt_ct2_repo_for_size(name) ? from_hf_cache(cfg, name, path, cap, err, errlen)
+                                             : STT_ENOENT;
+        if (rc == 0 || rc != STT_ENOENT)
+            return rc == 0 ? 0 : STT_EINVAL;
         snprintf(err, errlen,
                  "unknown model '%s' (tiny, tiny.en, base, base.en, small, small.en, medium, "
-                 "medium.en, large-v1, large-v2, large-v3, large-v3-turbo, or a ggml file path)",
+                 "medium.en, large-v1, large-v2, large-v3, large-v3-turbo, a ggml file, a "
+                 "faster-whisper directory, or a faster-whisper name in the Hugging Face cache)",
                  name);
         return STT_EINVAL;
     }
@@ -180,11 +256,14 @@ static int resolve_model(const stt_config_t *cfg, const char *name, char *path, 
     char dir[1024];
     model_dir(cfg, dir, sizeof(dir));
     snprintf(path, cap, "%s/ggml-%s%s.bin", dir, name, suffix);
-    if (stat(path, &st) != 0) {
-        *download = 1;
-        return STT_ENOENT;
-    }
-    return 0;
+    if (stat(path, &st) == 0)
+        return 0;
+    int rc = from_hf_cache(cfg, name, path, cap, err, errlen);
+    if (rc == 0 || rc != STT_ENOENT)
+        return rc == 0 ? 0 : STT_EINVAL;
+    snprintf(path, cap, "%s/ggml-%s%s.bin", dir, name, suffix);
+    *download = 1;
+    return STT_ENOENT;
 }
 
 static const char *rt_model_name(const stt_config_t *cfg)
