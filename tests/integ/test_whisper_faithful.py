@@ -27,18 +27,34 @@ Both decode the same way, option by option:
 The stt-server whisper engine also suppresses the non-speech symbols by default (RealtimeSTT's
 suppress_tokens [-1]), which is why -sns is used here rather than whisper-cli's default.
 
-What may legitimately differ, and what the test therefore allows: nothing, as measured on the
-six recordings (docs/whisper.md, "Faithfulness"): every text is identical after whitespace
-normalisation and every token id agrees. The two implementations are not bit-identical:
-whisper.cpp computes the log-mel spectrogram with its own float FFT and multiplies the f16
-weights with activations rounded to f16 (ggml's CPU vec_dot_f16), while CTranslate2 upcasts the
-f16 weights to f32 and computes in f32 with numpy's FFT for the mel; those differences are far
-below the logit gaps of greedy decoding on these recordings. The non-speech sets differ by two
-ids (faster-whisper also masks 17992 "\\xe2\\x99" and 20724 " \\xe2\\x99", the lead bytes of the
-U+2640-267F music symbols): they only matter if the model would print a music symbol. So the
-test asserts every text equal and a token-level agreement of 1.0; should a legitimate numerical
-difference ever appear (another CPU, another ggml kernel), it shows as a one-token divergence
-with close probabilities, which the printed table and JSON make plain.
+Two comparisons, because the two implementations do not feed the encoder the same window:
+  as shipped   faster-whisper's transcribe() as users run it. It computes the log-mel of the
+               audio alone and pads the 30 s window with zeros (openai-whisper does the same
+               since 20231117); whisper.cpp appends 30 s of zero samples before the log-mel, so
+               its window is padded with the log-mel of silence (the clamped floor, about -0.5
+               after scaling, not 0) and its last frames overlap that silence. That is a
+               different encoder input, and it can flip a near tie.
+  same window  the same transcribe() (prompt, decoding, suppression and text all
+               faster-whisper's), with its encoder given whisper.cpp's window, made by
+               faster-whisper's own FeatureExtractor with 30 s of padding samples.
+Measured on the six recordings (docs/whisper.md, "Faithfulness"; Intel Xeon with AVX-512/AMX):
+on the same window every file agrees token for token (110 of 110) and the probability whisper.cpp
+reports for each token is within 0.03 of CTranslate2's. As shipped, 5 of 6 texts agree; jfk.wav
+differs by one comma: after "for you" the three candidates are nearly tied (whisper.cpp:
+"," 0.287, "." 0.269, " ask" 0.265; faster-whisper as shipped: " ask" 0.338, "." 0.245, "," 0.230;
+on the same window CTranslate2 gives "," 0.280, "." 0.271, " ask" 0.269 and so prints the comma).
+The remaining differences are numerical: whisper.cpp computes the log-mel with its own float FFT
+and multiplies the f16 weights with activations rounded to f16 (the ggml CPU kernels), with f16
+K/V; CTranslate2 upcasts the f16 weights and computes in f32, with numpy's FFT for the mel.
+
+So the test asserts, per file: on the same window, identical text and tokens (this is what proves
+the conversion: any wrong tensor, bias, filter or vocabulary entry changes tokens); as shipped,
+a text may differ only if the same-window comparison of that file is identical (the difference
+is then the padding alone). Over all files: as-shipped token agreement >= 0.98 (measured 0.9909,
+1 edit in 110 tokens) and same-window max |p difference| <= 0.05 (measured 0.0297). The
+non-speech sets differ by two ids (faster-whisper also masks 17992 "\\xe2\\x99" and 20724
+" \\xe2\\x99", the lead bytes of the U+2640-267F music symbols): they only matter if the model
+would print a music symbol.
 
 Skips (exit 77, with the reason) when the reference install, the model directory, jfk.wav or the
 converter is absent, unless STT_REQUIRE_FAITHFUL=1 (scripts/test.sh sets it on x86-64, where
@@ -74,10 +90,11 @@ THREADS = 2
 CLI_ARGS = ["-l", "en", "-t", str(THREADS), "-bs", "1", "-bo", "1", "-nf", "-nt", "-sns"]
 SKIP = 77  # ctest SKIP_RETURN_CODE (CMakeLists.txt)
 
-# Measured on the six recordings: identical texts and tokens (see the docstring). A file allowed
-# to differ would be listed here with its reason; none is.
-ALLOWED_TEXT_DIFFERENCES = {}
-MIN_TOKEN_AGREEMENT = 1.0
+SHIPPED, SAME = "shipped", "silence_padded"  # the runner's two modes (transcribe.py)
+MODES = (SHIPPED, SAME)
+# Bounds measured on the six recordings (docs/whisper.md, "Faithfulness"; see the docstring).
+MIN_AGREEMENT_SHIPPED = 0.98
+MAX_ABS_DP = 0.05
 JFK_PHRASE = "ask not what your country can do for you"
 
 
@@ -204,57 +221,64 @@ def main():
     ref = run_reference(files)
 
     rows = []
-    n_tok = n_err = 0
+    totals = {m: [0, 0] for m in MODES}  # edits, tokens
     for f, c, r in zip(files, cli_res, ref["files"]):
-        rtok = [t for t in r["tokens"] if t < eot]
-        dist = edit_distance(c["tokens"], rtok)
-        n = max(len(c["tokens"]), len(rtok))
-        n_tok += n
-        n_err += dist
-        div = first_divergence(c["tokens"], rtok)
-        row = {
-            "file": os.path.basename(f),
-            "audio_s": round(r["samples"] / 16000, 2),
-            "text_equal": ws(c["text"]) == ws(r["text"]),
-            "tokens_whisper_cpp": len(c["tokens"]),
-            "tokens_faster_whisper": len(rtok),
-            "token_edits": dist,
-            "token_agreement": round(1 - dist / n, 4) if n else 1.0,
-            "whisper_cpp_text": ws(c["text"]),
-            "faster_whisper_text": ws(r["text"]),
-            "whisper_cli_s": c["seconds"],
-            "faster_whisper_s": r["seconds"],
-        }
-        if div is not None:
-            row["first_divergence"] = {
-                "index": div,
-                "whisper_cpp": c["tokens"][div:div + 3],
-                "whisper_cpp_p": c["p"][div:div + 3],
-                "faster_whisper": rtok[div:div + 3],
-            }
+        row = {"file": os.path.basename(f), "audio_s": round(r["samples"] / 16000, 2),
+               "whisper_cpp_text": ws(c["text"]), "whisper_cpp_tokens": c["tokens"],
+               "whisper_cpp_p": c["p"], "whisper_cli_s": c["seconds"]}
+        for m in MODES:
+            fw = r[m]
+            rtok = [t for t in fw["tokens"] if t < eot]
+            dist = edit_distance(c["tokens"], rtok)
+            n = max(len(c["tokens"]), len(rtok))
+            totals[m][0] += dist
+            totals[m][1] += n
+            d = {"text": ws(fw["text"]), "text_equal": ws(c["text"]) == ws(fw["text"]),
+                 "tokens": rtok, "token_edits": dist,
+                 "token_agreement": round(1 - dist / n, 4) if n else 1.0,
+                 "seconds": fw["seconds"]}
+            div = first_divergence(c["tokens"], rtok)
+            if div is not None:
+                d["first_difference"] = {"index": div, "whisper_cpp": c["tokens"][div:div + 3],
+                                         "whisper_cpp_p": c["p"][div:div + 3],
+                                         "faster_whisper": rtok[div:div + 3]}
+            if "p" in fw and dist == 0:
+                d["p"] = fw["p"]
+                d["max_abs_dp"] = round(max((abs(x - y) for x, y in zip(c["p"], fw["p"])),
+                                            default=0.0), 4)
+            row[m] = d
         rows.append(row)
+    agreement = {m: round(1 - e / n, 4) if n else 1.0 for m, (e, n) in totals.items()}
+    dps = [r[SAME]["max_abs_dp"] for r in rows if "max_abs_dp" in r[SAME]]
+    max_dp = max(dps) if dps else None
 
     nst_fw = set(ref["non_speech_tokens"])
     nst_cpp = set(ref["whisper_cpp_non_speech_tokens"])
-    agreement = round(1 - n_err / n_tok, 4) if n_tok else 1.0
 
     h.log("")
-    h.log(f"{'file':46} {'audio':>6} {'tok cpp/fw':>10} {'edits':>5} {'agree':>6} {'text':>5}")
+    h.log("whisper-cli on the converted file vs faster-whisper on the directory; edits = token "
+          "edit distance; 'as shipped': faster-whisper's own zero-padded window; 'same window': "
+          "its encoder given whisper.cpp's window (log-mel of 30 s of silence appended)")
+    h.log(f"{'file':46} {'audio':>6} {'tokens':>6}  {'as shipped':>16}  {'same window':>16} "
+          f"{'max|dp|':>7}")
     for r in rows:
-        h.log(f"{r['file']:46} {r['audio_s']:5.2f}s "
-              f"{r['tokens_whisper_cpp']:4d}/{r['tokens_faster_whisper']:<4d}  "
-              f"{r['token_edits']:5d} {r['token_agreement']:6.3f} "
-              f"{'same' if r['text_equal'] else 'DIFF':>5}")
-    h.log(f"{'all':46} {sum(r['audio_s'] for r in rows):5.2f}s {'':10} {n_err:5d} "
-          f"{agreement:6.3f} {sum(r['text_equal'] for r in rows)}/{len(rows)}")
+        sh, sw = r[SHIPPED], r[SAME]
+        h.log(f"{r['file']:46} {r['audio_s']:5.2f}s {len(r['whisper_cpp_tokens']):6d}  "
+              f"{sh['token_edits']:3d} ed {'same' if sh['text_equal'] else 'DIFF':>4} text  "
+              f"{sw['token_edits']:3d} ed {'same' if sw['text_equal'] else 'DIFF':>4} text "
+              f"{sw.get('max_abs_dp', float('nan')):7.4f}")
+    h.log(f"{'all (token agreement)':46} {sum(r['audio_s'] for r in rows):5.2f}s "
+          f"{totals[SHIPPED][1]:6d}  {agreement[SHIPPED]:8.4f} {sum(r[SHIPPED]['text_equal'] for r in rows)}/"
+          f"{len(rows)} texts  {agreement[SAME]:8.4f} {sum(r[SAME]['text_equal'] for r in rows)}/"
+          f"{len(rows)} texts {max_dp if max_dp is not None else float('nan'):7.4f}")
     h.log("")
     for r in rows:
         h.log(f"  {r['file']}")
-        h.log(f"    whisper.cpp   : {r['whisper_cpp_text']}")
-        if not r["text_equal"] or r["token_edits"]:
-            h.log(f"    faster-whisper: {r['faster_whisper_text']}")
-            if "first_divergence" in r:
-                h.log(f"    first token difference: {r['first_divergence']}")
+        h.log(f"    whisper.cpp                : {r['whisper_cpp_text']}")
+        for m, label in ((SHIPPED, "faster-whisper as shipped "), (SAME, "faster-whisper same window")):
+            if r[m]["token_edits"] or not r[m]["text_equal"]:
+                h.log(f"    {label}: {r[m]['text']}")
+                h.log(f"      first token difference: {r[m].get('first_difference')}")
     h.log("")
     h.log(f"non-speech ids masked only by faster-whisper: {sorted(nst_fw - nst_cpp)}; "
           f"only by whisper.cpp: {sorted(nst_cpp - nst_fw)}")
@@ -272,13 +296,14 @@ def main():
                            "options": ref["options"]},
         "non_speech_only_faster_whisper": sorted(nst_fw - nst_cpp),
         "non_speech_only_whisper_cpp": sorted(nst_cpp - nst_fw),
+        "summary": {m: {"texts_equal": sum(r[m]["text_equal"] for r in rows),
+                        "files": len(rows), "token_edits": totals[m][0],
+                        "tokens": totals[m][1], "token_agreement": agreement[m]}
+                    for m in MODES},
+        "same_window_max_abs_dp": max_dp,
         "files": rows,
-        "texts_equal": sum(r["text_equal"] for r in rows),
-        "files_total": len(rows),
-        "token_edits": n_err,
-        "tokens": n_tok,
-        "token_agreement": agreement,
     }
+    result["summary"][SAME]["max_abs_dp"] = max_dp
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as fo:
@@ -287,17 +312,22 @@ def main():
         h.log(f"wrote {args.json}")
 
     for r in rows:
-        if not r["whisper_cpp_text"] or not r["faster_whisper_text"]:
+        if not r["whisper_cpp_text"] or not r[SHIPPED]["text"]:
             failures.append(f"{r['file']}: an empty transcript")
-        if not r["text_equal"] and r["file"] not in ALLOWED_TEXT_DIFFERENCES:
-            failures.append(f"{r['file']}: texts differ (token agreement "
-                            f"{r['token_agreement']}, first difference "
-                            f"{r.get('first_divergence')})")
-    if agreement < MIN_TOKEN_AGREEMENT:
-        failures.append(f"token-level agreement {agreement} < {MIN_TOKEN_AGREEMENT} "
-                        f"({n_err} edits in {n_tok} tokens)")
+        if not r[SAME]["text_equal"] or r[SAME]["token_edits"]:
+            failures.append(f"{r['file']}: on the same window, whisper.cpp and faster-whisper "
+                            f"differ: {r[SAME].get('first_difference')}")
+        elif not r[SHIPPED]["text_equal"]:
+            h.log(f"accepted: {r['file']} differs only through faster-whisper's zero-padded "
+                  "window (identical tokens on the same window)")
+    if agreement[SHIPPED] < MIN_AGREEMENT_SHIPPED:
+        failures.append(f"as shipped: token-level agreement {agreement[SHIPPED]} < "
+                        f"{MIN_AGREEMENT_SHIPPED} ({totals[SHIPPED][0]} edits in "
+                        f"{totals[SHIPPED][1]} tokens)")
+    if max_dp is not None and max_dp > MAX_ABS_DP:
+        failures.append(f"same window: a token probability differs by {max_dp} > {MAX_ABS_DP}")
     # The reference itself must be real speech recognition, or agreeing with it means nothing.
-    jfk_ref = h.normalize(rows[0]["faster_whisper_text"])
+    jfk_ref = h.normalize(rows[0][SHIPPED]["text"])
     if JFK_PHRASE not in jfk_ref:
         failures.append(f"faster-whisper's jfk.wav text lacks {JFK_PHRASE!r}: {jfk_ref!r}")
     return h.report(failures)

@@ -10,9 +10,18 @@ explained in tests/integ/test_whisper_faithful.py). Audio is decoded by faster-w
 decode_audio (PyAv); the samples are also read with the wave module and must be identical, so
 both implementations see the same float samples (s16 / 32768).
 
-Output: {"versions": {...}, "options": {...}, "compute_type": ..., "suppressed": [ids],
-         "files": [{"path", "text", "tokens", "segments": [{"text", "tokens", "avg_logprob",
-         "no_speech_prob", "temperature"}], "samples", "seconds"}]}
+Each file is transcribed twice (the test says why):
+  shipped         model.transcribe() as users run it (the window padded with zeros);
+  silence_padded  the same transcribe(), its encoder given whisper.cpp's window instead (the
+                  log-mel of the audio followed by 30 s of zero samples, by faster-whisper's own
+                  FeatureExtractor), plus the probability of each emitted token from one greedy
+                  generate() on that window (softmax over the tokens that may be emitted).
+
+Output: {"versions", "options", "compute_type", "threads", "load_s", "suppressed": [ids],
+         "non_speech_tokens", "whisper_cpp_non_speech_tokens",
+         "files": [{"path", "samples", "shipped": R, "silence_padded": R + {"p": [...]}}]}
+  R = {"text", "tokens", "segments": [{"text", "tokens", "avg_logprob", "no_speech_prob",
+       "temperature"}], "seconds"}
 """
 
 import argparse
@@ -101,6 +110,21 @@ def read_wav_f32(path, np):
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
+N_SAMPLES = 30 * 16000  # one window
+N_FRAMES = 3000
+
+
+def transcribe(model, audio):
+    t0 = time.monotonic()
+    segments, _info = model.transcribe(audio, **OPTIONS)
+    segs = [{"text": s.text, "tokens": list(s.tokens), "avg_logprob": s.avg_logprob,
+             "no_speech_prob": s.no_speech_prob, "temperature": s.temperature}
+            for s in segments]
+    return {"text": "".join(s["text"] for s in segs),
+            "tokens": [t for s in segs for t in s["tokens"]],
+            "segments": segs, "seconds": round(time.monotonic() - t0, 3)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--site", required=True)
@@ -144,24 +168,58 @@ def main():
         "whisper_cpp_non_speech_tokens": whisper_cpp_nst(model.hf_tokenizer),
         "files": [],
     }
+    orig_encode = model.encode
     for path in a.files:
         audio = decode_audio(path, sampling_rate=16000)
         ref = read_wav_f32(path, np)
         if audio.shape != ref.shape or not np.array_equal(audio, ref):
             raise SystemExit(f"{path}: decode_audio gave other samples than the WAV holds")
-        t0 = time.monotonic()
-        segments, _info = model.transcribe(audio, **OPTIONS)
-        segs = [{"text": s.text, "tokens": list(s.tokens), "avg_logprob": s.avg_logprob,
-                 "no_speech_prob": s.no_speech_prob, "temperature": s.temperature}
-                for s in segments]
-        out["files"].append({
-            "path": path,
-            "text": "".join(s["text"] for s in segs),
-            "tokens": [t for s in segs for t in s["tokens"]],
-            "segments": segs,
-            "samples": int(audio.shape[0]),
-            "seconds": round(time.monotonic() - t0, 3),
-        })
+        rec = {"path": path, "samples": int(audio.shape[0])}
+
+        # 1. faster-whisper as users run it.
+        model.encode = orig_encode
+        rec["shipped"] = transcribe(model, audio)
+
+        # 2. The same, but the 30 s window the encoder sees is whisper.cpp's: faster-whisper
+        # (like openai-whisper since 20231117) computes the log-mel of the audio alone and pads
+        # the window with zeros; whisper.cpp (like openai-whisper before) appends 30 s of zero
+        # samples before the log-mel, so the padding is the log-mel of silence (the clamped
+        # floor, max - 2 after scaling) and the last frames overlap that silence. Here that
+        # window is made by faster-whisper's own FeatureExtractor (padding=30 s of samples) and
+        # handed to its encoder; prompt, decoding and text are faster-whisper's as in 1.
+        if audio.shape[0] > N_SAMPLES:
+            raise SystemExit(f"{path}: longer than one 30 s window (the mode 2 comparison "
+                             "handles one window)")
+        window = model.feature_extractor(audio, padding=N_SAMPLES)[:, :N_FRAMES]
+        calls = []
+
+        def encode_whisper_cpp_window(segment, window=window, calls=calls):
+            calls.append(segment.shape)
+            return orig_encode(window)
+
+        model.encode = encode_whisper_cpp_window
+        rec["silence_padded"] = transcribe(model, audio)
+        if len(calls) != 1:
+            raise SystemExit(f"{path}: the encoder ran {len(calls)} times, expected one window")
+        # The probability of each emitted token (softmax over the tokens the decoder may
+        # emit, as whisper.cpp reports p), from one greedy pass of the same decoder on the same
+        # window; it must emit the same tokens as transcribe() did.
+        model.encode = orig_encode
+        enc = orig_encode(window)
+        prompt = model.get_prompt(tok, [], without_timestamps=True)
+        r = model.model.generate(enc, [prompt], beam_size=1, return_logits_vocab=True,
+                                 suppress_blank=True, suppress_tokens=out["suppressed"],
+                                 max_length=448)[0]
+        ids = [t for t in r.sequences_ids[0] if t < tok.eot]
+        if ids != [t for t in rec["silence_padded"]["tokens"] if t < tok.eot]:
+            raise SystemExit(f"{path}: generate() and transcribe() decoded other tokens")
+        probs = []
+        for step, t in enumerate(ids):
+            x = np.asarray(r.logits[0][step], dtype=np.float64)
+            e = np.exp(x - x.max())
+            probs.append(round(float(e[t] / e.sum()), 6))
+        rec["silence_padded"]["p"] = probs
+        out["files"].append(rec)
     json.dump(out, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
 
