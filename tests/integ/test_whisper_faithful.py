@@ -307,8 +307,11 @@ def main():
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as fo:
-            json.dump(result, fo, indent=1, ensure_ascii=False)
-            fo.write("\n")
+            text = json.dumps(result, indent=1, ensure_ascii=False)
+            # lists of numbers (token ids, probabilities) on one line each
+            text = re.sub(r"\[\s+([-0-9.e,\s]+?)\s+\]",
+                          lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+            fo.write(text + "\n")
         h.log(f"wrote {args.json}")
 
     for r in rows:
@@ -334,12 +337,17 @@ def main():
 
 
 def cpu_name():
+    """The CPU's name and the SIMD features that decide which ggml kernels run."""
     try:
         with open("/proc/cpuinfo") as f:
-            m = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.M)
-            return m.group(1).strip() if m else platform.machine()
+            info = f.read()
     except OSError:
         return platform.machine()
+    m = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
+    fl = re.search(r"^flags\s*:\s*(.+)$", info, re.M)
+    flags = set(fl.group(1).split()) if fl else set()
+    have = [x for x in ("avx2", "f16c", "fma", "avx512f", "avx512_bf16", "amx_tile") if x in flags]
+    return f"{m.group(1).strip() if m else platform.machine()} ({' '.join(have)})"
 
 
 if __name__ == "__main__":
