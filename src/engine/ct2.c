@@ -128,7 +128,7 @@ int stt_ct2_parse(const uint8_t *buf, size_t len, stt_ct2_model_t *m, char *err,
     if (r.failed)
         return STT_EPARSE;
     if (n > MAX_VARS || (size_t)n * 8 > (size_t)(r.end - r.p)) {
-        snprintf(err, errlen, "implausible variable count %u for a %zu-byte file", n, len);
+        snprintf(err, errlen, "truncated: %zu bytes cannot hold %u variables", len, n);
         return STT_EPARSE;
     }
     m->vars = calloc(n ? n : 1, sizeof(*m->vars));

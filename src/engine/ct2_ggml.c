@@ -9,11 +9,11 @@
  * cross-attention [Wk; Wv] are split on rows; the key bias CTranslate2 stores (zeros from its
  * fuse step) is dropped, which is exact even if it were not zero: a bias added to every key adds
  * the same q.b to every score of a query, and softmax ignores a constant. Weights are written as
- * f16 (f32 when the source is f32: nothing is rounded that need not be), int8/int16 dequantised
- * with their scales (w = q / scale[row]), bf16 widened; biases, norms and positional embeddings
- * as f32. Tensors come in OpenAI's state-dict order, the order whisper.cpp's own converter
- * writes, with 0..eot of the vocabulary: for tiny.en the output is the published ggml-tiny.en.bin
- * byte for byte (docs/whisper.md). */
+ * f16 (ftype 1), whatever the source: f16 copied exactly, f32 and bf16 rounded to nearest even,
+ * int8/int16 dequantised with their scales (w = q / scale[row]) and rounded; an f32 ggml file
+ * is no option, whisper.cpp 1.9.1's CPU convolution asserts an f16 kernel. Biases, norms and
+ * positional embeddings are f32, as whisper.cpp expects. Tensors come in OpenAI's state-dict order, the order whisper.cpp's own converter
+ * writes, with tokens 0..eot of the vocabulary as the 2022 conversions did. */
 #include "stt/ct2.h"
 #include "stt/error.h"
 
@@ -36,7 +36,6 @@
 typedef struct {
     stt_ct2_model_t m;
     FILE *out;
-    int wtype_f32; /* 1: weights as f32 (an f32 source), 0: f16 */
     float *row;    /* conversion buffer */
     size_t row_cap;
     uint16_t *half;
@@ -96,7 +95,7 @@ static uint16_t float_to_half(float f)
         if (ax < 0x33000000)
             return sign;
         uint32_t e = ax >> 23, man = (ax & 0x7fffff) | 0x800000;
-        int shift = (int)(126 - e) + 14; /* 14..24 */
+        int shift = (int)(126 - e); /* 14..24 */
         uint32_t q = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
         if (rem > half || (rem == half && (q & 1)))
             q++;
@@ -223,7 +222,7 @@ static void put_i32(conv_t *c, int32_t v)
     fwrite(b, 1, 4, c->out);
 }
 
-enum { OUT_F32 = 0, OUT_F16 = 1, OUT_W = 2 /* the weight type */ };
+enum { OUT_F32 = 0, OUT_F16 = 1, OUT_W = 2 /* the weight type: f16 */ };
 
 /* Writes tensor gname from rows [part*n, (part+1)*n) of the source variable, n = rows/nparts.
  * The ggml shape is the slice's PyTorch shape reversed; as_col makes a 1-D source the 2-D
@@ -240,7 +239,7 @@ static int emit(conv_t *c, const char *gname, const char *var, int part, int npa
                     s.rows, nparts);
     size_t n = s.rows / (size_t)nparts, r0 = n * (size_t)part;
     if (type == OUT_W)
-        type = c->wtype_f32 ? OUT_F32 : OUT_F16;
+        type = OUT_F16;
     if (grow(c, s.rowlen) != 0)
         return fail(c, STT_ENOMEM, "out of memory converting %s", var);
 
@@ -671,11 +670,9 @@ static int convert(conv_t *c, const char *dir, stt_ct2_info_t *h)
         vocab_free(&v);
         return rc;
     }
-    c->wtype_f32 = h->source_dtype == STT_CT2_F32;
-
     const int32_t hp[11] = {h->n_vocab,     h->n_audio_ctx,  h->n_audio_state, h->n_audio_head,
                             h->n_audio_layer, h->n_text_ctx, h->n_text_state,  h->n_text_head,
-                            h->n_text_layer, h->n_mels,      c->wtype_f32 ? 0 : 1};
+                            h->n_text_layer, h->n_mels,      1};
     put_i32(c, GGML_MAGIC);
     for (int i = 0; i < 11; i++)
         put_i32(c, hp[i]);

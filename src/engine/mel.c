@@ -63,7 +63,9 @@ void stt_mel_filters(int n_mels, float *out)
             double lower = -(mel_f[i] - fft[k]) / fdiff[i];
             double upper = (mel_f[i + 2] - fft[k]) / fdiff[i + 1];
             double m = lower < upper ? lower : upper;
-            float w = (float)(m > 0.0 ? m : 0.0);
+            /* numpy's maximum(0, m) as its SIMD loop computes it (0 > m ? 0 : m): a -0.0
+             * stays -0.0, and OpenAI's mel_filters.npz has one. */
+            float w = (float)(0.0 > m ? 0.0 : m);
             out[i * N_FREQ + k] = (float)((double)w * enorm);
         }
     }
