@@ -1,8 +1,9 @@
 /* CTranslate2 Whisper directory -> whisper.cpp ggml file (include/stt/ct2.h: stt_ct2_convert).
  *
  * Threads: the loader thread (server) or tools/ct2-to-ggml; no shared state. Memory: the model.bin
- * is mapped (src/engine/ct2.c), tensors are converted one row at a time into a small buffer, so
- * converting large-v3 needs a few MB beyond the mapping.
+ * is mapped (src/engine/ct2.c), tensors are converted one row at a time into a small buffer and
+ * their pages dropped once converted (drop_pages), so the process stays small even for large-v3
+ * (bench/README.md).
  *
  * The mapping (../shared/specs/whisper-weights.md, sections 3 and 4): no transposes (PyTorch's
  * row-major (out, in) is ggml's ne = [in, out]); the fused self-attention [Wq; Wk; Wv] and the
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,6 +216,20 @@ static int grow(conv_t *c, size_t n)
     return 0;
 }
 
+/* Rows [r0, r0 + n) of v are converted and will not be read again (row slices of a fused tensor
+ * are disjoint): their pages of the mapping are dropped, so converting large-v3 does not keep
+ * the 3 GB model.bin resident; a page read again would simply be read from the file again. */
+static void drop_pages(const stt_ct2_var_t *v, size_t r0, size_t n, size_t rowlen)
+{
+    size_t isz = v->nbytes / (n_values(v) ? n_values(v) : 1);
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)v->data + r0 * rowlen * isz, b = a + n * rowlen * isz;
+    a = (a + page - 1) & ~(page - 1);
+    b &= ~(page - 1);
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 /* ---- the ggml file ---- */
 
 static void put_i32(conv_t *c, int32_t v)
@@ -271,6 +287,7 @@ static int emit(conv_t *c, const char *gname, const char *var, int part, int npa
         }
     }
     c->n_tensors++;
+    drop_pages(s.v, r0, n, s.rowlen);
     return ferror(c->out) ? fail(c, STT_EIO, "write error: %s", strerror(errno)) : 0;
 }
 
