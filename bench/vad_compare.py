@@ -43,7 +43,9 @@ ONSET_CHUNKS = 2
 
 
 def sox(*args):
-    r = subprocess.run(["sox", *args], capture_output=True, text=True)
+    # -R: sox's noise generator seeded the same on every run; -D: no dither (random) when
+    # mixing or converting to mu-law. The audio, and so the table, is the same on every run.
+    r = subprocess.run(["sox", "-D", "-R", *args], capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"vad_compare: sox {' '.join(args)} failed:\n{r.stderr}")
 

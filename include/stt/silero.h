@@ -6,7 +6,7 @@
  * (129 -> 128 -> 64 -> 64 -> 128 channels, two of stride 2) -> one LSTM cell (128) -> ReLU ->
  * 1x1 convolution -> sigmoid.
  *
- * The model (stt_silero_model_t: 0.6 MB of weights as half floats) is loaded once and shared read-only by
+ * The model (stt_silero_model_t: 490 KiB of weights as half floats) is loaded once and shared read-only by
  * every stream and thread; a stream holds only an stt_silero_t: the LSTM state and the last 64
  * samples (1.3 KiB). Model: thread-safe to share after load, destroyed after its last user.
  * stt_silero_t: one per stream, not thread-safe. */
@@ -42,7 +42,8 @@ typedef struct {
  * lstm_cell.weight_ih/hh, bias_ih/hh, final_conv.weight/bias, all F32, of Silero v6's shapes).
  * Returns 0 and *out (caller owns), or STT_ENOENT / STT_EIO (file), STT_EPARSE (not
  * safetensors, or a tensor missing or of the wrong shape or dtype) with a one-line reason that
- * names the file in err. */
+ * names the file in err. The forward pass uses AVX2+FMA+F16C where the CPU has them, portable C
+ * otherwise, or always when the environment has STT_SILERO_GENERIC set (for tests). */
 int stt_silero_model_load(const char *path, stt_silero_model_t **out, char *err, size_t err_len);
 
 /* The same from a safetensors image in memory (copied; buf may be freed afterwards). */

@@ -12,21 +12,9 @@
 
 #include <cjson/cJSON.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
-{
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static size_t dtype_bytes(const char *s, stt_st_dtype_t *dt)
 {
@@ -75,15 +63,15 @@ static int parse_tensor(stt_st_tensor_t *t, const cJSON *e, const uint8_t *data,
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsObject(e) || !cJSON_IsString(dt) || !cJSON_IsArray(shape) ||
         !cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
-        return fail(err, err_len, STT_EPARSE,
+        return stt_error_fmt(err, err_len, STT_EPARSE,
                     "tensor \"%.64s\" lacks dtype, shape or a [begin, end] data_offsets", name);
     size_t esize = dtype_bytes(dt->valuestring, &t->dtype);
     if (!esize)
-        return fail(err, err_len, STT_EPARSE, "tensor \"%.64s\" has unknown dtype \"%.16s\"",
+        return stt_error_fmt(err, err_len, STT_EPARSE, "tensor \"%.64s\" has unknown dtype \"%.16s\"",
                     name, dt->valuestring);
     int nd = cJSON_GetArraySize(shape);
     if (nd > STT_ST_MAX_DIMS)
-        return fail(err, err_len, STT_EPARSE, "tensor \"%.64s\" has %d dimensions (at most %d)",
+        return stt_error_fmt(err, err_len, STT_EPARSE, "tensor \"%.64s\" has %d dimensions (at most %d)",
                     name, nd, STT_ST_MAX_DIMS);
     /* Elements counted with an overflow check: each step stays within the data's size. */
     uint64_t elems = 1;
@@ -91,13 +79,13 @@ static int parse_tensor(stt_st_tensor_t *t, const cJSON *e, const uint8_t *data,
     for (int i = 0; i < nd; i++) {
         uint64_t d;
         if (get_uint(cJSON_GetArrayItem(shape, i), (uint64_t)1 << 53, &d) != 0)
-            return fail(err, err_len, STT_EPARSE, "tensor \"%.64s\": shape[%d] is not a size",
+            return stt_error_fmt(err, err_len, STT_EPARSE, "tensor \"%.64s\": shape[%d] is not a size",
                         name, i);
         t->shape[i] = (int64_t)d;
         if (d == 0)
             zero = 1;
         else if (!zero && elems > data_len / d)
-            return fail(err, err_len, STT_EPARSE, "tensor \"%.64s\" is larger than the file",
+            return stt_error_fmt(err, err_len, STT_EPARSE, "tensor \"%.64s\" is larger than the file",
                         name);
         else if (!zero)
             elems *= d;
@@ -107,10 +95,10 @@ static int parse_tensor(stt_st_tensor_t *t, const cJSON *e, const uint8_t *data,
     uint64_t b, en;
     if (get_uint(cJSON_GetArrayItem(offs, 0), data_len, &b) != 0 ||
         get_uint(cJSON_GetArrayItem(offs, 1), data_len, &en) != 0 || b > en)
-        return fail(err, err_len, STT_EPARSE,
+        return stt_error_fmt(err, err_len, STT_EPARSE,
                     "tensor \"%.64s\": data_offsets outside the %zu data bytes", name, data_len);
     if (en - b != elems * esize)
-        return fail(err, err_len, STT_EPARSE,
+        return stt_error_fmt(err, err_len, STT_EPARSE,
                     "tensor \"%.64s\": %llu bytes for %llu elements of %s", name,
                     (unsigned long long)(en - b), (unsigned long long)elems, dt->valuestring);
     t->n_dims = nd;
@@ -125,28 +113,28 @@ int stt_safetensors_parse(stt_safetensors_t *st, const uint8_t *buf, size_t n, c
 {
     memset(st, 0, sizeof(*st));
     if (n < 8)
-        return fail(err, err_len, STT_EPARSE, "%zu bytes: shorter than the 8-byte header length",
+        return stt_error_fmt(err, err_len, STT_EPARSE, "%zu bytes: shorter than the 8-byte header length",
                     n);
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--)
         hl = hl << 8 | buf[i];
     if (hl > STT_ST_MAX_HEADER_BYTES)
-        return fail(err, err_len, STT_ETOOBIG, "header of %llu bytes (limit %u)",
+        return stt_error_fmt(err, err_len, STT_ETOOBIG, "header of %llu bytes (limit %u)",
                     (unsigned long long)hl, STT_ST_MAX_HEADER_BYTES);
     if (hl > n - 8)
-        return fail(err, err_len, STT_EPARSE, "header of %llu bytes but the file has %zu",
+        return stt_error_fmt(err, err_len, STT_EPARSE, "header of %llu bytes but the file has %zu",
                     (unsigned long long)hl, n);
     cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hl);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return fail(err, err_len, STT_EPARSE, "header is not a JSON object");
+        return stt_error_fmt(err, err_len, STT_EPARSE, "header is not a JSON object");
     }
     const uint8_t *data = buf + 8 + hl;
     size_t data_len = n - 8 - (size_t)hl;
     int count = cJSON_GetArraySize(root);
     if (count > STT_ST_MAX_TENSORS) {
         cJSON_Delete(root);
-        return fail(err, err_len, STT_ETOOBIG, "%d header entries (limit %d)", count,
+        return stt_error_fmt(err, err_len, STT_ETOOBIG, "%d header entries (limit %d)", count,
                     STT_ST_MAX_TENSORS);
     }
     st->tensors = stt_calloc(count ? (size_t)count : 1, sizeof(*st->tensors));
@@ -157,7 +145,7 @@ int stt_safetensors_parse(stt_safetensors_t *st, const uint8_t *buf, size_t n, c
         if (e->string && strcmp(e->string, "__metadata__") == 0)
             continue;
         if (!e->string || stt_safetensors_find(st, e->string)) {
-            rc = fail(err, err_len, STT_EPARSE, "tensor name missing or repeated");
+            rc = stt_error_fmt(err, err_len, STT_EPARSE, "tensor name missing or repeated");
             break;
         }
         rc = parse_tensor(&st->tensors[st->n_tensors], e, data, data_len, err, err_len);
@@ -172,7 +160,7 @@ int stt_safetensors_parse(stt_safetensors_t *st, const uint8_t *buf, size_t n, c
         for (size_t i = 1; i < st->n_tensors; i++) {
             const stt_st_tensor_t *p = &st->tensors[i - 1], *t = &st->tensors[i];
             if (p->data + p->n_bytes > t->data) {
-                rc = fail(err, err_len, STT_EPARSE, "tensors \"%.64s\" and \"%.64s\" overlap",
+                rc = stt_error_fmt(err, err_len, STT_EPARSE, "tensors \"%.64s\" and \"%.64s\" overlap",
                           p->name, t->name);
                 break;
             }

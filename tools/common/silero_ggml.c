@@ -14,20 +14,10 @@
 #include "stt/silero.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t err_len, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 static void put_i32(FILE *f, int32_t v)
 {
@@ -116,7 +106,7 @@ int stt_silero_to_ggml(const char *in, const char *out, const char *version, cha
 {
     int major, minor, patch;
     if (sscanf(version, "%d.%d.%d", &major, &minor, &patch) != 3)
-        return fail(err, err_len, STT_EINVAL, "version \"%s\" is not MAJOR.MINOR.PATCH", version);
+        return stt_error_fmt(err, err_len, STT_EINVAL, "version \"%s\" is not MAJOR.MINOR.PATCH", version);
     /* Loading the model first checks every tensor's name, dtype and shape. */
     stt_silero_model_t *model;
     int rc = stt_silero_model_load(in, &model, err, err_len);
@@ -125,7 +115,7 @@ int stt_silero_to_ggml(const char *in, const char *out, const char *version, cha
     stt_silero_model_destroy(model);
     FILE *f = fopen(in, "rb");
     if (!f)
-        return fail(err, err_len, STT_EIO, "%s: %s", in, strerror(errno));
+        return stt_error_fmt(err, err_len, STT_EIO, "%s: %s", in, strerror(errno));
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -134,7 +124,7 @@ int stt_silero_to_ggml(const char *in, const char *out, const char *version, cha
     fclose(f);
     stt_safetensors_t st;
     rc = got == (size_t)n ? stt_safetensors_parse(&st, buf, got, err, err_len)
-                          : fail(err, err_len, STT_EIO, "%s: short read", in);
+                          : stt_error_fmt(err, err_len, STT_EIO, "%s: short read", in);
     if (rc != 0) {
         free(buf);
         return rc;
@@ -143,7 +133,7 @@ int stt_silero_to_ggml(const char *in, const char *out, const char *version, cha
     snprintf(tmp, sizeof(tmp), "%s.tmp", out);
     FILE *o = fopen(tmp, "wb");
     if (!o) {
-        rc = fail(err, err_len, STT_EIO, "%s: %s", tmp, strerror(errno));
+        rc = stt_error_fmt(err, err_len, STT_EIO, "%s: %s", tmp, strerror(errno));
         goto done;
     }
     write_header(o, major, minor, patch);
@@ -151,10 +141,10 @@ int stt_silero_to_ggml(const char *in, const char *out, const char *version, cha
         write_tensor(o, &tensors[i], stt_safetensors_find(&st, tensors[i].src));
     if (ferror(o) | fclose(o)) {
         remove(tmp);
-        rc = fail(err, err_len, STT_EIO, "%s: write failed", tmp);
+        rc = stt_error_fmt(err, err_len, STT_EIO, "%s: write failed", tmp);
     } else if (rename(tmp, out) != 0) {
         remove(tmp);
-        rc = fail(err, err_len, STT_EIO, "%s: %s", out, strerror(errno));
+        rc = stt_error_fmt(err, err_len, STT_EIO, "%s: %s", out, strerror(errno));
     }
 done:
     stt_safetensors_dispose(&st);

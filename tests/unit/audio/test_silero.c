@@ -398,6 +398,31 @@ static void test_model_errors(void **state)
     assert_null(m);
 }
 
+/* The portable kernel (STT_SILERO_GENERIC) and the AVX2 one compute the same probabilities. */
+static void test_kernels_agree(void **state)
+{
+    setenv("STT_SILERO_GENERIC", "1", 1);
+    stt_silero_model_t *g;
+    char err[512];
+    int rc = stt_silero_model_load(model_path, &g, err, sizeof(err));
+    unsetenv("STT_SILERO_GENERIC");
+    assert_int_equal(rc, 0);
+    size_t n;
+    int16_t *x = read_wav(recordings[4], &n);
+    stt_silero_t a, b;
+    stt_silero_init(&a, model, STT_SILERO_CONTEXT);
+    stt_silero_init(&b, g, STT_SILERO_CONTEXT);
+    double worst = 0;
+    for (size_t c = 0; c < n / CHUNK; c++) {
+        double d = fabs(stt_silero_process(&a, x + c * CHUNK) - stt_silero_process(&b, x + c * CHUNK));
+        worst = d > worst ? d : worst;
+    }
+    printf("  kernels: max abs diff %.2g\n", worst);
+    assert_true(worst < 1e-4);
+    free(x);
+    stt_silero_model_destroy(g);
+}
+
 static void test_f16_round_trip(void **state)
 {
     /* Round to nearest even, as numpy's astype(float16). */
@@ -417,6 +442,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f16_round_trip),
         cmocka_unit_test(test_model_errors),
+        cmocka_unit_test(test_kernels_agree),
         cmocka_unit_test(test_matches_whisper_cpp),
         cmocka_unit_test(test_labelled_boundaries),
         cmocka_unit_test(test_no_trigger_on_noise),
