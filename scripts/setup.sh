@@ -46,6 +46,9 @@ WHISPER_PREFIX="$(scripts/fetch-whisper.sh)"
 # Real Whisper tiny.en weights (faster-whisper directory) for the tests and benchmarks.
 scripts/fetch-models.sh >/dev/null
 
+# Silero VAD weights (--vad silero), pinned, for the server, its tests and bench/vad_compare.py.
+scripts/fetch-silero.sh >/dev/null
+
 # The unmodified RealtimeSTT Python client, pinned, for tests/integ/test_realtimestt_client.py.
 tests/compat/realtimestt/setup.sh >/dev/null
 

@@ -49,13 +49,15 @@
     XX(G, INT,   realtime_batch_size, "--realtime_batch_size", "16", 0, 1024, "Realtime-model batch size; like --batch_size, no effect with pocketsphinx or null.") \
     XX(G, STR,   initial_prompt_realtime, "--initial_prompt_realtime", "", 1, 0, "Prompt for the realtime model ('\\n' is unescaped).") \
     XX(S, FLOAT, silero_sensitivity, "--silero_sensitivity", "0.05", 0, 1, "Speech sensitivity 0..1 (higher = more speech). Maps onto the VAD's strict speech threshold, see docs/vad.md.") \
-    XX(G, BOOL,  silero_use_onnx, "--silero_use_onnx", "0", 1, 0, "Accepted for compatibility; no effect.") \
+    XX(G, STR,   vad, "--vad", "energy", 1, 0, "Voice activity detector: energy (our own level/periodicity/band detector) or silero (the Silero VAD v6 network, run in C, with the energy detector as its cheap first stage). See docs/vad.md for the measured trade-off.") \
+    XX(G, STR,   silero_model, "--silero_model", "", 1, 0, "Silero VAD weights (silero_vad_16k.safetensors of the silero-vad 6.2.1 package) for --vad silero; empty = the file scripts/fetch-silero.sh installs under .deps/models/ of the source tree this binary was built from.") \
+    XX(G, BOOL,  silero_use_onnx, "--silero_use_onnx", "0", 1, 0, "Accepted for compatibility: the original chose between Silero's PyTorch and ONNX runtimes; here --vad silero always runs the same weights in-process in C (docs/vad.md), so this changes nothing.") \
     XX(S, INT,   webrtc_sensitivity, "--webrtc_sensitivity", "3", 0, 3, "Onset aggressiveness 0..3 (3 = least sensitive). Maps onto the VAD's onset threshold, see docs/vad.md.") \
     XX(S, FLOAT, min_length_of_recording, "--min_length_of_recording", "1.1", 0, 3600, "Minimum recording length in seconds before end-pointing or stop.") \
     XX(S, FLOAT, min_gap_between_recordings, "--min_gap_between_recordings", "0", 0, 3600, "Minimum seconds between the end of one recording and the start of the next.") \
     XX(G, BOOL,  enable_realtime_transcription, "--enable_realtime_transcription", "1", 1, 0, "Send realtime (partial) transcripts.") \
     XX(S, FLOAT, realtime_processing_pause, "--realtime_processing_pause", "0.02", 0, 3600, "Minimum seconds between the starts of two realtime passes of a session.") \
-    XX(G, BOOL,  silero_deactivity_detection, "--silero_deactivity_detection", "1", 1, 0, "End of speech decided by the strict VAD threshold (on) or the onset threshold (off).") \
+    XX(G, BOOL,  silero_deactivity_detection, "--silero_deactivity_detection", "1", 1, 0, "End of speech decided by the strict VAD test (on) or by the energy detector's loose onset test, WebRTC's role in the original (off). With --vad silero, on means Silero decides the end of speech, as in the original.") \
     XX(S, FLOAT, deactivity_silence_confirmation_duration, "--deactivity_silence_confirmation_duration", "0.16", 0, 3600, "Seconds of VAD silence before it counts as end-of-speech silence.") \
     XX(S, FLOAT, early_transcription_on_silence, "--early_transcription_on_silence", "0.2", 0, 3600, "Speculative final after this much silence (0 = off). No effect with pocketsphinx, which decodes incrementally.") \
     XX(S, INT,   beam_size, "--beam_size", "5", 1, 64, "Main-model beam size.") \

@@ -5,6 +5,8 @@
 #ifndef STT_ERROR_H
 #define STT_ERROR_H
 
+#include <stddef.h>
+
 #define STT_ERRNO_MAP(XX)                                                                          \
     XX(EINVAL, -1, "invalid argument")                                                             \
     XX(ENOMEM, -2, "out of memory")                                                                \
@@ -33,5 +35,10 @@ const char *stt_strerror(int err);
 
 /* Returns the symbolic name ("EINVAL") for an STT_E* code, or "UNKNOWN". */
 const char *stt_err_name(int err);
+
+/* Formats a one-line reason into err (err_len bytes; err may be NULL) and returns `code`, so a
+ * parser can `return stt_error_fmt(err, err_len, STT_EPARSE, "...", ...);`. */
+int stt_error_fmt(char *err, size_t err_len, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif /* STT_ERROR_H */

@@ -88,6 +88,8 @@ typedef struct {
     stt_turn_params_t turn;      /* endpointing (rtstt post_speech_silence_duration, ...) */
     double silero_sensitivity;   /* VAD sensitivity, 0..1 (stt_vad_params_from_sensitivity) */
     int webrtc_sensitivity;      /* 0..3 */
+    const stt_silero_model_t *vad_model; /* --vad silero: the shared model (borrowed from the
+                                          * recognizer), else NULL; fixed for a stream's life */
     stt_utt_options_t utt;       /* language, beam sizes (captured per utterance) */
     int partials;                /* 0: finals only */
     double partial_interval_s;   /* minimum spacing of partial passes */

@@ -1,17 +1,26 @@
-/* Voice activity detector: energy + spectral features with an adaptive noise floor.
+/* Voice activity detector: energy + spectral features with an adaptive noise floor, and
+ * optionally the Silero VAD network (stt/silero.h) as its score (`--vad silero`).
  *
- * Silero and WebRTC VAD are not packaged in Debian, so this is our own detector. It decides per
- * 512-sample chunk (32 ms at 16 kHz), internally on four 8 ms sub-frames. It reports two decisions:
- * `onset` (a looser test, the role WebRTC plays in the original) and `active` (a stricter test, the
- * role Silero plays). The sensitivities of the original map onto its thresholds (see
- * stt_vad_params_from_sensitivity and docs/config.md).
+ * It decides per 512-sample chunk (32 ms at 16 kHz), internally on four 8 ms sub-frames. It
+ * reports two decisions: `onset` (a looser test, the role WebRTC plays in the original) and
+ * `active` (a stricter test, the role Silero plays). The sensitivities of the original map onto
+ * its thresholds (see stt_vad_params_from_sensitivity and docs/vad.md).
  *
- * Caller-allocated (init/dispose); no heap. Not thread-safe: one per session. */
+ * With a Silero model the two tests apply to Silero's speech probability instead of the energy
+ * score, and the energy detector becomes the cheap first stage of a cascade, as WebRTC is in the
+ * original: Silero runs on a chunk only when the energy detector hears something above its noise
+ * floor (level min_snr_db over it) or while speech is active, so silence and steady noise cost
+ * what they cost without Silero.
+ *
+ * Caller-allocated (init/dispose); no heap in energy mode, one 1.3 KiB Silero state with a
+ * model. Not thread-safe: one per session. */
 #ifndef STT_AUDIO_VAD_H
 #define STT_AUDIO_VAD_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "stt/silero.h"
 
 #define STT_VAD_RATE_HZ 16000
 #define STT_VAD_CHUNK_SAMPLES 512
@@ -25,12 +34,19 @@ typedef struct {
     double onset_threshold;  /* 0..1 score above which a chunk counts toward onset (loose) */
     double min_snr_db;       /* sub-frame energy over noise floor needed to count at all */
     double floor_adapt_s;    /* time constant of the noise floor while not speech */
+    /* Silero model (borrowed; must outlive the VAD), or NULL for the energy score. Read by
+     * stt_vad_init only: stt_vad_set_params keeps the detector it was created with. */
+    const stt_silero_model_t *silero;
 } stt_vad_params_t;
 
 typedef struct {
-    double score; /* 0..1 speech likelihood of the chunk */
-    int onset;    /* 1 if the loose test says speech */
-    int active;   /* 1 if the strict test says speech */
+    double score;     /* 0..1 speech likelihood of the chunk (Silero's probability with a model;
+                       * 0 where the cascade did not run it) */
+    int onset;        /* 1 if the loose test says speech */
+    int active;       /* 1 if the strict test says speech */
+    double energy_score; /* the energy detector's score (== score without a model) */
+    int energy_onset; /* its loose test (WebRTC's role in the original), in both modes */
+    int ran_silero;   /* the network ran on this chunk (cost accounting) */
 } stt_vad_result_t;
 
 #define STT_VAD_PITCH_HIST 256 /* 4 kHz samples kept for the periodicity measure (64 ms) */
@@ -62,6 +78,7 @@ typedef struct {
     double last_snr_db; /* features of the last chunk, for diagnostics and tests */
     double last_voicing;
     double last_band_ratio;
+    stt_silero_t *silero; /* owned; NULL in energy mode */
 } stt_vad_t;
 
 stt_vad_params_t stt_vad_default_params(void);
@@ -72,6 +89,7 @@ void stt_vad_params_from_sensitivity(stt_vad_params_t *p, double silero_sensitiv
                                      int webrtc_sensitivity);
 
 void stt_vad_init(stt_vad_t *v, const stt_vad_params_t *p);
+/* New thresholds; the detector (energy or Silero) stays the one stt_vad_init chose. */
 void stt_vad_set_params(stt_vad_t *v, const stt_vad_params_t *p);
 void stt_vad_dispose(stt_vad_t *v);
 

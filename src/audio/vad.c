@@ -57,7 +57,10 @@
  * The defaults (s = 0.05, w = 3) are the original's defaults. */
 #include "stt/vad.h"
 
+#include "stt/log.h"
+
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* 8 ms sub-frames: four per chunk exactly, so a chunk's decision depends only on its own
@@ -137,16 +140,23 @@ void stt_vad_init(stt_vad_t *v, const stt_vad_params_t *p)
     v->p = p ? *p : stt_vad_default_params();
     v->noise_floor_db = SILENCE_DBFS;
     v->speech_level_db = SILENCE_DBFS;
+    if (v->p.silero) {
+        v->silero = stt_malloc(sizeof(*v->silero));
+        stt_silero_init(v->silero, v->p.silero, STT_SILERO_CONTEXT);
+    }
 }
 
 void stt_vad_set_params(stt_vad_t *v, const stt_vad_params_t *p)
 {
+    const stt_silero_model_t *m = v->p.silero;
     v->p = *p;
+    v->p.silero = m;
 }
 
 void stt_vad_dispose(stt_vad_t *v)
 {
-    (void)v; /* nothing on the heap; kept for the init/dispose pairing */
+    free(v->silero);
+    v->silero = NULL;
 }
 
 /* Dot product of two PITCH_WIN-sample windows. Eight independent partial sums let the compiler
@@ -325,7 +335,8 @@ static void filter_chunk(stt_vad_t *v, const int16_t *x, chunk_acc_t *acc)
                 v->iir[f][k] = 0.0;
 }
 
-stt_vad_result_t stt_vad_process(stt_vad_t *v, const int16_t *chunk)
+/* The energy detector's score of one chunk (and its features, kept for diagnostics). */
+static double energy_score(stt_vad_t *v, const int16_t *chunk, double *level)
 {
     chunk_acc_t acc = {.max_snr_db = -200.0};
     filter_chunk(v, chunk, &acc);
@@ -340,18 +351,41 @@ stt_vad_result_t stt_vad_process(stt_vad_t *v, const int16_t *chunk)
     double vo = a > 0 ? voicing(v) : 0.0;
     double vv = clamp01((vo - 0.45) / 0.25);
     double bb = clamp01((ratio - 0.40) / 0.35);
-    stt_vad_result_t r;
-    r.score = a * (0.45 + 0.20 * bb + 0.35 * vv);
     v->last_snr_db = acc.max_snr_db;
     v->last_voicing = vo;
     v->last_band_ratio = ratio;
+    *level = a;
+    return a * (0.45 + 0.20 * bb + 0.35 * vv);
+}
+
+stt_vad_result_t stt_vad_process(stt_vad_t *v, const int16_t *chunk)
+{
+    stt_vad_result_t r = {0};
+    double level;
+    r.energy_score = energy_score(v, chunk, &level);
+    r.energy_onset = r.energy_score > v->p.onset_threshold;
+    r.score = r.energy_score;
+    if (v->silero) {
+        /* The cascade: Silero only where the energy detector hears something over its floor,
+         * or while speech is active (so that its end is Silero's decision). */
+        if (level > 0 || v->in_speech || v->hang_chunks > 0) {
+            r.score = stt_silero_process(v->silero, chunk);
+            r.ran_silero = 1;
+        } else {
+            stt_silero_skip(v->silero, chunk);
+            r.score = 0.0;
+        }
+    }
 
     r.onset = r.score > v->p.onset_threshold;
     if (r.score > v->p.active_threshold) {
         v->in_speech = 1;
         v->unvoiced_run = 0;
-    } else if (v->in_speech && r.onset && v->unvoiced_run < LOOSE_HOLD_CHUNKS) {
-        v->unvoiced_run++;
+    } else if (v->in_speech && r.onset &&
+               (v->silero || v->unvoiced_run < LOOSE_HOLD_CHUNKS)) {
+        /* Silero's probability stays up through consonants and in noise: it holds speech for
+         * as long as it stays over the loose threshold, as the package's own segmenter does. */
+        v->unvoiced_run += v->unvoiced_run < LOOSE_HOLD_CHUNKS;
     } else {
         v->in_speech = 0;
     }

@@ -1,5 +1,8 @@
 #include "stt/error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *stt_strerror(int err)
 {
     switch (err) {
@@ -28,4 +31,15 @@ const char *stt_err_name(int err)
     default:
         return "UNKNOWN";
     }
+}
+
+int stt_error_fmt(char *err, size_t err_len, int code, const char *fmt, ...)
+{
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

@@ -18,6 +18,7 @@
 #include "core/breaker.h"
 #include "core/metrics.h"
 #include "core/pool.h"
+#include "stt/silero.h"
 #include "stt/config.h"
 #include "stt/engine.h"
 #include "stt/list.h"
@@ -45,6 +46,7 @@ typedef void (*stt_recognizer_wakeup_cb)(void *data);
 struct stt_recognizer {
     const stt_config_t *cfg; /* borrowed for the recognizer's life */
     const stt_engine_vtable_t *engine;
+    const stt_silero_model_t *vad_model; /* --vad silero: borrowed from main, else NULL */
     stt_pool_t *pool;
     stt_model_t *model;       /* set on the loop once loaded (NULL while loading/reloading) */
     volatile int model_state; /* 0 loading, 1 ready, -1 failed (written by the loader thread) */

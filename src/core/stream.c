@@ -208,14 +208,22 @@ stt_stream_params_t stt_stream_default_params(const stt_recognizer_t *rec)
     p.turn.max_utterance_s = cfg->max_utterance_seconds;
     stt_stream_params_from_session(&p, &cfg->sess);
     p.partials = cfg->enable_realtime_transcription;
+    p.vad_model = rec->vad_model;
     return p;
+}
+
+static stt_vad_params_t vad_params(const stt_stream_params_t *p)
+{
+    stt_vad_params_t vp = stt_vad_default_params();
+    stt_vad_params_from_sensitivity(&vp, p->silero_sensitivity, p->webrtc_sensitivity);
+    vp.silero = p->vad_model;
+    return vp;
 }
 
 static void apply_params(stt_stream_t *s)
 {
     stt_turn_set_params(s->turn, &s->p.turn);
-    stt_vad_params_t vp = stt_vad_default_params();
-    stt_vad_params_from_sensitivity(&vp, s->p.silero_sensitivity, s->p.webrtc_sensitivity);
+    stt_vad_params_t vp = vad_params(&s->p);
     stt_vad_set_params(&s->vad, &vp);
 }
 
@@ -999,7 +1007,9 @@ static void feed_16k(stt_stream_t *s, const int16_t *pcm, size_t n)
         n -= take;
         if (s->chunk_fill == STT_TURN_CHUNK_SAMPLES) {
             stt_vad_result_t v = stt_vad_process(&s->vad, s->chunk);
-            int active = s->rec->cfg->silero_deactivity_detection ? v.active : v.onset;
+            /* --no-silero_deactivity_detection: the end of speech is the energy detector's loose
+             * test (WebRTC's role in the original), whichever detector finds the onset. */
+            int active = s->rec->cfg->silero_deactivity_detection ? v.active : v.energy_onset;
             s->pos += STT_TURN_CHUNK_SAMPLES;
             stt_turn_feed(s->turn, s->chunk, v.onset, active);
             s->chunk_fill = 0;
@@ -1079,8 +1089,7 @@ stt_stream_t *stt_stream_create(stt_recognizer_t *rec, const stt_stream_params_t
     s->cb_data = cb_data;
     stt_list_init(&s->finishing);
     stt_list_init(&s->wait_node);
-    stt_vad_params_t vp = stt_vad_default_params();
-    stt_vad_params_from_sensitivity(&vp, p->silero_sensitivity, p->webrtc_sensitivity);
+    stt_vad_params_t vp = vad_params(p);
     stt_vad_init(&s->vad, &vp);
     s->turn = stt_turn_create(&s->p.turn, turn_event, s);
     stt_list_insert_tail(&rec->streams, &s->node);

@@ -78,7 +78,8 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(srv->ctx, 0, sul, tick_cb, TICK_US);
 }
 
-int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers)
+int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int workers,
+                   const stt_silero_model_t *vad_model)
 {
     stt_server_t *srv = stt_calloc(1, sizeof(*srv));
     struct ev_loop *evl = NULL; /* --event_loop libev */
@@ -118,6 +119,7 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
         goto fail_vhost;
 
     srv->rec = stt_recognizer_create(cfg, engine, workers, wakeup_loop, srv);
+    srv->rec->vad_model = vad_model;
     srv->adapter_env = (stt_adapter_env_t){.cfg = cfg, .rec = srv->rec};
     srv->conn_env = (stt_conn_env_t){.cfg = cfg, .m = &srv->rec->m};
 

@@ -5,6 +5,7 @@
 #include "stt/config.h"
 #include "stt/error.h"
 #include "stt/log.h"
+#include "stt/silero.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -60,7 +61,22 @@ int main(int argc, char **argv)
         workers = n > 0 ? (int)n : 1;
         cfg.workers = workers; /* engines size their pools from it */
     }
-    int rc = stt_server_run(&cfg, engine, workers);
+    /* The Silero model is loaded here, once, so that a missing or broken file is one line and
+     * exit status 2 before any port opens; every stream then borrows it read-only. */
+    stt_silero_model_t *vad_model = NULL;
+    if (strcmp(cfg.vad, "silero") == 0) {
+        const char *path = cfg.silero_model && cfg.silero_model[0] ? cfg.silero_model
+                                                                   : STT_SILERO_MODEL_DEFAULT;
+        if (stt_silero_model_load(path, &vad_model, err, sizeof(err)) != 0) {
+            fprintf(stderr, "stt-server: error: --vad silero: %s\n", err);
+            stt_config_dispose(&cfg);
+            return 2;
+        }
+        STT_INFO(0, "config", "VAD: Silero (%s, %zu KiB shared)", path,
+                 stt_silero_model_bytes(vad_model) / 1024);
+    }
+    int rc = stt_server_run(&cfg, engine, workers, vad_model);
+    stt_silero_model_destroy(vad_model);
     stt_config_dispose(&cfg);
     return rc;
 }
