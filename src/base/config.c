@@ -67,7 +67,7 @@ static const char *const engine_choices[] = {"auto", "pocketsphinx", "whisper", 
 static const char *const log_format_choices[] = {"text", "json", NULL};
 static const char *const event_loop_choices[] = {"libev", "poll", NULL};
 static const char *const device_choices[] = {"cuda", "cpu", NULL};
-static const char *const vad_choices[] = {"energy", "silero", NULL};
+static const char *const vad_choices[] = {"auto", "energy", "silero", NULL};
 static const char *const wakeword_backend_choices[] = {
     "none",         "pvporcupine",   "pvp",           "porcupine", "oww",
     "openwakeword", "openwakewords", "open_wakeword", NULL};

@@ -62,18 +62,29 @@ int main(int argc, char **argv)
         cfg.workers = workers; /* engines size their pools from it */
     }
     /* The Silero model is loaded here, once, so that a missing or broken file is one line and
-     * exit status 2 before any port opens; every stream then borrows it read-only. */
+     * exit status 2 before any port opens; every stream then borrows it read-only. --vad auto
+     * (the default) takes Silero where the engine bounds a machine to tens of calls (whisper:
+     * Silero's cost is a few percent of a core there, its gain in noisy calls is real) and the
+     * energy detector where the loop must carry thousands (docs/vad.md, "Default"); auto
+     * without a Silero model file falls back to energy with a warning instead of refusing. */
     stt_silero_model_t *vad_model = NULL;
-    if (strcmp(cfg.vad, "silero") == 0) {
+    int want_silero = strcmp(cfg.vad, "silero") == 0 ||
+                      (strcmp(cfg.vad, "auto") == 0 && strcmp(engine->name, "whisper") == 0);
+    if (want_silero) {
         const char *path = cfg.silero_model && cfg.silero_model[0] ? cfg.silero_model
                                                                    : STT_SILERO_MODEL_DEFAULT;
         if (stt_silero_model_load(path, &vad_model, err, sizeof(err)) != 0) {
-            fprintf(stderr, "stt-server: error: --vad silero: %s\n", err);
-            stt_config_dispose(&cfg);
-            return 2;
+            if (strcmp(cfg.vad, "silero") == 0) {
+                fprintf(stderr, "stt-server: error: --vad silero: %s\n", err);
+                stt_config_dispose(&cfg);
+                return 2;
+            }
+            STT_WARN(0, "config", "--vad auto: no Silero model (%s); using the energy VAD", err);
+        } else {
+            STT_INFO(0, "config", "VAD: Silero (%s, %zu KiB shared)%s", path,
+                     stt_silero_model_bytes(vad_model) / 1024,
+                     strcmp(cfg.vad, "auto") == 0 ? ", --vad auto with the whisper engine" : "");
         }
-        STT_INFO(0, "config", "VAD: Silero (%s, %zu KiB shared)", path,
-                 stt_silero_model_bytes(vad_model) / 1024);
     }
     int rc = stt_server_run(&cfg, engine, workers, vad_model);
     stt_silero_model_destroy(vad_model);

@@ -2,7 +2,8 @@
 """--vad silero end to end: the server loads the Silero weights scripts/fetch-silero.sh installed
 and streams transcribe with it (stt-client on a librivox recording: WER <= 0.5 against its
 reference at 16 kHz; a final at all as 8 kHz mu-law telephone audio); and a missing or broken model, or
-an unknown --vad, exits 2 with one line on stderr before any port opens."""
+an unknown --vad, exits 2 with one line on stderr before any port opens; --vad auto (the
+default) runs Silero with the whisper engine and the energy detector with pocketsphinx."""
 
 import os
 import subprocess
@@ -38,6 +39,30 @@ def startup_errors(failures):
             failures.append(f"{extra}: want one error line naming {want!r}, got {lines}")
 
 
+def vad_auto(failures):
+    """--vad auto, the default: Silero with the whisper engine, energy with pocketsphinx; with
+    no Silero model file, auto warns and runs the energy detector instead of refusing."""
+    whisper_dir = os.path.join(h.SOURCE_DIR, ".deps", "models", "faster-whisper-tiny.en")
+    cache = h.tmpdir("silero-auto")
+    os.environ["STT_MODEL_DIR"] = cache
+    cases = [("pocketsphinx", (), "pocketsphinx", None, "VAD: Silero")]
+    if os.path.isdir(whisper_dir):
+        wh = ("--model", whisper_dir, "--rt-model", whisper_dir, "--workers", "1")
+        cases += [("whisper", wh, "whisper", "--vad auto with the whisper engine", None),
+                  ("whisper, no Silero model",
+                   wh + ("--silero_model", os.path.join(cache, "missing")), "whisper",
+                   "--vad auto: no Silero model", "VAD: Silero")]
+    for what, extra, engine, want, unwanted in cases:
+        with h.Server(*extra, *h.NO_LOAD_SHEDDING, engine=engine, name="auto-" + engine) as srv:
+            srv.start(ready_timeout=120)
+            log = srv.log_text()
+        h.log(f"  --vad auto, {what}: Silero {'VAD: Silero' in log}")
+        if want and want not in log:
+            failures.append(f"--vad auto, {what}: the log lacks {want!r}")
+        if unwanted and unwanted in log:
+            failures.append(f"--vad auto, {what}: the log has {unwanted!r}")
+
+
 def transcribe(srv, path, ref, failures, what, max_wer=MAX_WER):
     argv = [h.CLIENT_BIN, "--url", srv.data_url(), path]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
@@ -59,6 +84,7 @@ def main():
         h.log(f"FAILED: {MODEL} missing: run scripts/fetch-silero.sh (scripts/setup.sh does)")
         return 1
     startup_errors(failures)
+    vad_auto(failures)
     utt, path, ref = h.librivox_set()[2]
     tel = os.path.join(h.tmpdir("silero-tel"), "tel.wav")
     h.sox(path, "-r", "8000", "-e", "mu-law", tel, "sinc", "300-3400")
