@@ -2,8 +2,10 @@
 """Time to ready and peak memory of the server on a faster-whisper directory: converting it
 (first start), reusing the conversion (later starts: the stamp skips hashing), reusing it after
 the stamp is lost (hashing only), against the same model given as a ggml file (no conversion at
-all). Alternated rounds, medians; the server's own "start to ready" figure and its peak RSS
-(VmHWM) are read per start.
+all). Alternated rounds, medians; per start: the server's own "start to ready" figure (it includes a
+probe transcription, so it moves with CPU contention), the time from the first log line to
+whisper's model loaded (finding, converting or hashing, and reading the model: what the choice
+changes), and the peak RSS (VmHWM).
 
   bench/ct2_ready.py [--rounds 5] [--model-dir .deps/models/faster-whisper-tiny.en]
   bench/ct2_ready.py --synth large-v3   # a random-weight model of large-v3's shape (3 GB)
@@ -13,6 +15,7 @@ random weights: for time and memory, never accuracy) into a temporary directory.
 Results: JSON on stdout and bench/results-ct2-ready.json (--out)."""
 
 import argparse
+import calendar
 import json
 import os
 import re
@@ -65,6 +68,7 @@ def start_once(model, cache, rt_model=None):
     argv = [h.SERVER_BIN, "--model", model, "--rt-model", rt_model or model, "--control",
             ports[0], "--data", ports[1], "--monitor_port", ports[2], "--workers", "1"]
     t0 = time.monotonic()
+    wall0 = time.time()
     p = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
     ready = None
     lines = []
@@ -86,7 +90,23 @@ def start_once(model, cache, rt_model=None):
     log = "".join(lines)
     if ready is None:
         raise SystemExit(f"server did not get ready:\n{log[-2000:]}")
-    return ready, hwm, "whisper_convert" in log
+    return ready, hwm, "whisper_convert" in log, model_s(lines, wall0)
+
+
+def stamp(line):
+    """A log line's wall-clock time (UTC, epoch seconds)."""
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)Z", line)
+    if not m:
+        return None
+    return calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) + float(m.group(2))
+
+
+def model_s(lines, wall0):
+    """Seconds from the process start to whisper's model loaded (model found, converted or not,
+    and read by whisper.cpp), without the probe transcription that follows and whose time is
+    all CPU contention on a shared machine."""
+    t1 = next((stamp(x) for x in lines if "whisper_loaded" in x), None)
+    return round(t1 - wall0, 3) if t1 is not None else None
 
 
 def main():
@@ -121,7 +141,8 @@ def main():
             res["rehash"].append(start_once(src, cache))
             res["ggml"].append(start_once(ggml, cache))
             shutil.rmtree(cache)
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s {v[-1][1]:.0f} MiB"
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s (model {v[-1][3]:.3f} s) "
+                                                 f"{v[-1][1]:.0f} MiB"
                                                  for k, v in res.items()), file=sys.stderr)
         for k, v in res.items():
             want = k == "convert"
@@ -129,9 +150,11 @@ def main():
         out = {"model": args.synth or os.path.basename(src), "rounds": args.rounds,
                "load": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
                "median_ready_s": {k: statistics.median(x[0] for x in v) for k, v in res.items()},
+               "median_model_s": {k: statistics.median(x[3] for x in v) for k, v in res.items()},
                "median_peak_rss_mib": {k: statistics.median(x[1] for x in v)
                                        for k, v in res.items()},
-               "runs": {k: [[round(x[0], 3), round(x[1], 1)] for x in v] for k, v in res.items()},
+               "runs": {k: [[round(x[0], 3), x[3], round(x[1], 1)] for x in v]
+                        for k, v in res.items()},
                "command": "bench/ct2_ready.py " + " ".join(sys.argv[1:])}
         print(json.dumps(out, indent=1))
         if args.out:
