@@ -42,10 +42,17 @@ os.environ.setdefault("STT_SERVER", os.path.join(HERE, "..", "build", "stt-serve
 import harness as h  # noqa: E402
 import test_whisper_real as twr  # noqa: E402
 from quality import proc_cpu_s  # noqa: E402
+from whisper import prom_sum  # noqa: E402
+
+PARTIAL_SUM = 'stt_engine_job_duration_seconds_sum{kind="partial"}'
+PARTIAL_COUNT = 'stt_engine_job_duration_seconds_count{kind="partial"}'
 
 
 def log(*a):
     print("whisper-real:", *a, file=sys.stderr, flush=True)
+
+
+h.log = lambda *a: print(*a, file=sys.stderr, flush=True)  # stdout carries the JSON only
 
 
 def loops(words):
@@ -118,9 +125,12 @@ def partial_part(extra, runs, models_root):
                 # first job.
                 one_call(srv, "warm", items[4][2][:3 * 32000], 0.0)
                 cpu0 = proc_cpu_s(srv.proc.pid)
+                js0, jn0 = prom_sum(srv, PARTIAL_SUM), prom_sum(srv, PARTIAL_COUNT)
                 calls = [one_call(srv, u, pcm, ps_start[u]) for u, _, pcm in items]
                 cpu = proc_cpu_s(srv.proc.pid) - cpu0
+                js, jn = prom_sum(srv, PARTIAL_SUM) - js0, prom_sum(srv, PARTIAL_COUNT) - jn0
             rnd[mode] = {"cpu_s": round(cpu, 2), "cpu_s_per_audio_s": round(cpu / audio_s, 3),
+                         "partial_jobs": int(jn), "partial_job_s": round(js, 2),
                          "calls": calls}
             log(f"round {r + 1} {mode}: {cpu:.2f} CPU s for {audio_s:.1f} s of audio "
                 f"({cpu / audio_s:.3f}/s)")
@@ -135,7 +145,10 @@ def summarize_partials(rounds, audio_s):
     fok = [c["first_prefix_partial_s"] for c in calls if c["first_prefix_partial_s"] is not None]
     with_p = [r["partials"]["cpu_s_per_audio_s"] for r in rounds]
     without = [r["finals_only"]["cpu_s_per_audio_s"] for r in rounds]
-    fin = [c["final_after_speech_end_s"] for r in rounds for m in r.values() for c in m["calls"]]
+    jobs = sum(r["partials"]["partial_jobs"] for r in rounds)
+    job_s = sum(r["partials"]["partial_job_s"] for r in rounds)
+    fin = [c["final_after_speech_end_s"] for r in rounds for c in r["partials"]["calls"]]
+    fin_only = [c["final_after_speech_end_s"] for r in rounds for c in r["finals_only"]["calls"]]
 
     def q(v, p):
         return round(twr.quantile(v, p), 3) if v else None
@@ -144,6 +157,8 @@ def summarize_partials(rounds, audio_s):
         "audio_s": round(audio_s, 2),
         "partials": n,
         "partials_per_audio_s": round(n / (audio_s * len(rounds)), 2),
+        "partial_jobs": jobs,
+        "partial_job_ms_mean": round(1e3 * job_s / jobs, 1) if jobs else None,
         "prefix_share_strict": round(sum(c["prefix_strict"] for c in calls) / n, 3) if n else None,
         "prefix_share_loose": round(sum(c["prefix_loose"] for c in calls) / n, 3) if n else None,
         "looping_share": round(sum(c["looping"] for c in calls) / n, 3) if n else None,
@@ -151,6 +166,8 @@ def summarize_partials(rounds, audio_s):
         "first_prefix_partial_after_speech_start_s": {"p50": q(fok, .5), "p95": q(fok, .95),
                                                       "calls_without": len(calls) - len(fok)},
         "final_after_speech_end_s": {"p50": q(fin, .5), "p95": q(fin, .95)},
+        "final_after_speech_end_s_finals_only": {"p50": q(fin_only, .5),
+                                                 "p95": q(fin_only, .95)},
         "server_cpu_s_per_audio_s_with_partials": round(statistics.median(with_p), 3),
         "server_cpu_s_per_audio_s_finals_only": round(statistics.median(without), 3),
         "rounds_cpu_s_per_audio_s": [(a, b) for a, b in zip(with_p, without)],
@@ -196,7 +213,8 @@ def main():
         s = out["partials"]
         log(f"partials: {s['partials']} ({s['partials_per_audio_s']}/audio s), prefix of the "
             f"final {s['prefix_share_strict']} strict / {s['prefix_share_loose']} without the "
-            f"last word, looping {s['looping_share']}; first partial after speech start p50 "
+            f"last word, looping {s['looping_share']}; {s['partial_job_ms_mean']} ms per "
+            f"partial job; first partial after speech start p50 "
             f"{s['first_partial_after_speech_start_s']['p50']} s, first prefix partial p50 "
             f"{s['first_prefix_partial_after_speech_start_s']['p50']} s; server CPU per audio s "
             f"{s['server_cpu_s_per_audio_s_with_partials']} with partials, "
