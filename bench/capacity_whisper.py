@@ -10,7 +10,9 @@ transcription (finals and partials) and one without (finals only). Around every 
 cost: one `whisper-cli -t 1` per worker on the same file at once (decode time = total - load as
 whisper-cli reports it), whose worker seconds per audio second r give the finals-only bound
 workers / (r * T) calls. A setting passes at N when the median of its runs' p95 final latency
-after the end of speech is <= --p95-limit and no run lost a final or a call. Finals decode as
+after the end of speech is <= --p95-limit (and, as a second figure, <= --relaxed-limit) and no
+run lost a final or a call. The server's cost is its workers' CPU over the whole run per second
+of speech sent, next to whisper-cli's per second of the same file. Finals decode as
 whisper-cli does (greedy, no fallback, no prompt); partials keep the server's defaults (beam 3,
 --realtime_window 10, a pass as soon as the last one is done).
 
@@ -74,6 +76,8 @@ def main():
     ap.add_argument("--post-silence", default="0.3")
     ap.add_argument("--p95-limit", type=float, default=1.0)
     ap.add_argument("--raw-runs", type=int, default=3)
+    ap.add_argument("--relaxed-limit", type=float, default=2.0,
+                    help="a second p95 limit the capacity is also given for")
     args = ap.parse_args()
     args.decoders, args.fwdflat = "0", False  # read by capacity.run_load for pocketsphinx only
     if not os.path.isfile(os.path.join(twr.MODEL_DIR, "model.bin")):
@@ -111,7 +115,9 @@ def main():
               "raw_bound_after": raws[-1]["bound_calls"]}
         for key, rs in runs.items():
             p95 = statistics.median(r["final_p95_s"] for r in rs)
-            cpu = statistics.median(r["engine"].get("worker_cpu_s_per_speech_s", 0) for r in rs)
+            # Worker CPU over the whole run per second of speech sent (utterances x file).
+            cpu = statistics.median(r["engine_total"].get("cpu_s", 0) /
+                                    max(1, r["finals_expected"]) / c.wav_s(c.WAV) for r in rs)
             ok = all(r["finals_missing"] == 0 and r["established"] == n and r["alive_after"]
                      for r in rs)
             pt[key] = {
@@ -125,6 +131,7 @@ def main():
                 "finals_missing": sum(r["finals_missing"] for r in rs),
                 "finals_expected": sum(r["finals_expected"] for r in rs),
                 "pass": ok and p95 <= args.p95_limit,
+                "pass_relaxed": ok and p95 <= args.relaxed_limit,
                 "runs": rs}
             raw_mid = (raws[-2]["rtf"] + raws[-1]["rtf"]) / 2
             if cpu:
@@ -134,8 +141,8 @@ def main():
                 f"{raw_mid:.4f}, pass {pt[key]['pass']}")
         points.append(pt)
 
-    def capacity(key):
-        ok = [p["calls"] for p in points if p[key]["pass"]]
+    def capacity(key, verdict="pass"):
+        ok = [p["calls"] for p in points if p[key][verdict]]
         return max(ok) if ok else 0
 
     out = {"date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(),
@@ -145,10 +152,15 @@ def main():
            "duration_s": args.duration, "p95_limit_s": args.p95_limit,
            "raw_whisper_cli": raws, "points": points,
            "capacity_finals_and_partials": capacity("finals_and_partials"),
-           "capacity_finals_only": capacity("finals_only")}
+           "capacity_finals_only": capacity("finals_only"),
+           "relaxed_limit_s": args.relaxed_limit,
+           "capacity_relaxed_finals_and_partials": capacity("finals_and_partials", "pass_relaxed"),
+           "capacity_relaxed_finals_only": capacity("finals_only", "pass_relaxed")}
     print(json.dumps(out, indent=1))
     log(f"capacity at p95 final <= {args.p95_limit} s: {out['capacity_finals_and_partials']} "
-        f"calls with partials, {out['capacity_finals_only']} finals only; raw bounds "
+        f"calls with partials, {out['capacity_finals_only']} finals only; at p95 <= "
+        f"{args.relaxed_limit} s: {out['capacity_relaxed_finals_and_partials']} / "
+        f"{out['capacity_relaxed_finals_only']}; raw bounds "
         f"{[r['bound_calls'] for r in raws]}")
 
 
