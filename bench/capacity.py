@@ -137,6 +137,19 @@ def wait_prewarm(srv, n):
         time.sleep(0.1)
 
 
+def warm_whisper(srv, workers):
+    """One short utterance per worker, not measured: each worker makes its whisper_state on its
+    first job, as a live server's workers have long done."""
+    pcm = h.read_wav(WAV)[0][:3 * 32000]
+
+    async def calls():
+        import asyncio
+        await asyncio.gather(*(h.transcribe(srv.data_url(), pcm, 16000, realtime=False,
+                                            final_timeout=60, settle_s=0.0, name="warm")
+                               for _ in range(workers)))
+    h.run_async(calls())
+
+
 def run_load(n, args, engine="pocketsphinx", admission=False):
     """One fresh server, one stt-loadgen run of n calls; returns the figures that matter. The
     sweep measures what the server can serve, so admission control is off there; the overload
@@ -148,6 +161,8 @@ def run_load(n, args, engine="pocketsphinx", admission=False):
     if engine == "pocketsphinx":
         extra += ["--decoders", args.decoders,
                   "--ps_fwdflat" if args.fwdflat else "--no-ps_fwdflat"]
+    elif engine == "whisper":
+        extra += list(args.whisper_args)  # bench/capacity_whisper.py
     srv = h.Server(*extra, engine=engine, name=f"bench-cap-{engine}-{n}", drain_timeout=10)
     srv.start()
     out_json = os.path.join(srv.dir, "loadgen.json")
@@ -155,6 +170,8 @@ def run_load(n, args, engine="pocketsphinx", admission=False):
     try:
         if engine == "pocketsphinx":
             wait_prewarm(srv, 2 * int(args.workers))
+        elif engine == "whisper":
+            warm_whisper(srv, int(args.workers))
         sampler.start()
         t_start = time.monotonic()
         r = subprocess.run([LOADGEN, "--url", srv.data_url(), "--calls", str(n),
@@ -198,6 +215,11 @@ def run_load(n, args, engine="pocketsphinx", admission=False):
         "engine": engine_use(sampler.engine, t_start + args.ramp,
                              t_start + args.duration - min(5, args.duration / 4) - wav_s(WAV),
                              n, args),
+        # The engine counters over the whole load, from the first sample (1 s in, before any
+        # final) to the last (bench/capacity_whisper.py: cost per speech second).
+        "engine_total": dict(zip(("t", "busy_s", "cpu_s", "audio_s"),
+                                 (b - a for a, b in zip(sampler.engine[0], sampler.engine[-1]))))
+        if len(sampler.engine) > 1 else {},
         "health_seen": sampler.health,
         "readyz_seen": sampler.readyz,
         "monitor_errors": sampler.errors,

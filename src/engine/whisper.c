@@ -24,7 +24,7 @@
  * Words (stt_result_t.words) come with finals only: the final decodes the utterance's audio from
  * its first sample with token timestamps, so whisper's times are already the utterance times
  * engine.h defines; BPE tokens are merged into words (segment_words). Partials have none: their
- * text joins passes over different windows, decoded without timestamps to stay cheap.
+ * text joins passes over different windows, and their token times are not computed.
  *
  * Every whisper call polls an abort callback: a cancelled job (stt_engine_cancelled: its session
  * went away) or unload stops it between two graph computations. */
@@ -56,10 +56,14 @@
 #define PROMPT_TAIL_CHARS 200 /* committed text handed to the realtime pass as its prompt */
 #define PARTIAL_TOKENS_BASE 8
 #define PARTIAL_TOKENS_PER_S 6
+#define CROSS_PAD 256         /* whisper.cpp pads the cross-attention to this many positions */
 
 typedef struct wstate {
     struct wstate *next;
-    struct whisper_state *main, *rt; /* rt is NULL when the realtime model is the main one */
+    /* Finals decode in main, partials in rt, also when the realtime model is the main one (then
+     * rt is made on the worker's first partial): a partial's short encode leaves stale
+     * cross-attention positions behind (partial()) that a final in the same state would read. */
+    struct whisper_state *main, *rt;
 } wstate_t;
 
 struct stt_model {
@@ -692,7 +696,7 @@ static char *join_text(const char *a, const char *b)
     return s;
 }
 
-/* A partial: the realtime model over the window [win_start, n), one segment, no timestamps,
+/* A partial: the realtime model over the window [win_start, n), one segment,
  * a bounded number of tokens. Once the window is longer than --realtime_window, the text of
  * the previous pass (which covered [win_start, win_end)) is committed and the window restarts
  * at win_end: every pass decodes at most --realtime_window seconds plus what arrived since the
@@ -716,16 +720,28 @@ static int partial(stt_utt_t *u, wstate_t *ws, stt_result_t *out)
     int detect = !u->language[0] && (!u->detected[0] || len >= 2 * u->detected_len);
     const char *lang = u->language[0] ? u->language : detect ? "" : u->detected;
     struct whisper_full_params p = make_params(m, lang, u->beam_rt, prompt, &c);
+    /* whisper.cpp's flash-attention decoder attends, unmasked, to audio_ctx rounded up to
+     * CROSS_PAD positions, while the encoder writes only audio_ctx of them: the rest hold what
+     * the state's last encode left there (another call's audio, whose words came back in this
+     * call's partials) or zeros (a 1 s window then repeated itself up to the token cap). Whole
+     * multiples of CROSS_PAD are encoded in full: past the audio, whisper's own padding. */
     size_t actx = (len + SAMPLES_PER_CTX - 1) / SAMPLES_PER_CTX + 16;
+    actx = (actx + CROSS_PAD - 1) / CROSS_PAD * CROSS_PAD;
     p.audio_ctx = actx < MAX_AUDIO_CTX ? (int)actx : 0;
     p.single_segment = true;
-    p.no_timestamps = true;
+    /* Timestamp tokens stay on (a few more decoder steps): without them tiny.en repeated short
+     * windows up to the token cap ("He was not. He was not. He was not."; bench/README.md). */
+    p.no_timestamps = false;
     /* A preview is decoded once and briefly: no temperature fallback, and at most ~6 tokens
      * per second of audio (people say 2-4), so a repetition loop cannot hold a worker for the
      * 224 tokens whisper allows a window. */
     p.temperature_inc = 0.0f;
     p.max_tokens = PARTIAL_TOKENS_BASE + (int)(len * PARTIAL_TOKENS_PER_S / RATE);
-    struct whisper_state *st = ws->rt ? ws->rt : ws->main;
+    if (!ws->rt && !(ws->rt = whisper_init_state(m->rt))) {
+        free(prompt);
+        return STT_ENOMEM;
+    }
+    struct whisper_state *st = ws->rt;
     int rc = run(m->rt, st, p, u->pcm + u->win_start, len);
     free(prompt);
     if (rc != 0)

@@ -305,7 +305,7 @@ def main():
     missing = [p for p in (MODEL_DIR, ASSETS, CONVERT) if not os.path.exists(p)]
     if missing:
         h.log(f"SKIP: {missing} absent (scripts/setup.sh runs scripts/fetch-models.sh)")
-        sys.exit(0)
+        sys.exit(77)
     failures = []
     root = h.tmpdir("ct2conv")
     wav = os.path.join(root, "one.wav")
