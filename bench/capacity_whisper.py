@@ -76,6 +76,10 @@ def main():
     ap.add_argument("--post-silence", default="0.3")
     ap.add_argument("--p95-limit", type=float, default=1.0)
     ap.add_argument("--raw-runs", type=int, default=3)
+    ap.add_argument("--final-min-window", type=float, default=0,
+                    help="also measure both settings with --final_min_window S (finals encode "
+                    "the utterance, at least S seconds, instead of 30 s), side by side")
+    ap.add_argument("--out", default=None, help="results JSON (default: the script's own)")
     ap.add_argument("--relaxed-limit", type=float, default=2.0,
                     help="a second p95 limit the capacity is also given for")
     args = ap.parse_args()
@@ -89,6 +93,9 @@ def main():
             "en", "--beam_size", "1", "--no-whisper_fallback", "--initial_prompt", ""]
     settings = {"finals_and_partials": base,
                 "finals_only": base + ["--no-enable_realtime_transcription"]}
+    if args.final_min_window > 0:
+        fit = ["--final_min_window", str(args.final_min_window)]
+        settings.update({k + "_fit": v + fit for k, v in list(settings.items())})
     workers = int(args.workers)
     load_before = os.getloadavg()
 

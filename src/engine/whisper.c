@@ -70,6 +70,7 @@ struct stt_model {
     struct whisper_context *main, *rt; /* rt == main when shared */
     int n_threads;
     double rt_window_s;
+    double final_min_window_s; /* 0: finals encode whisper's full 30 s window */
     int fallback;
     int word_timestamps;
     char *prompt, *prompt_rt;
@@ -362,6 +363,7 @@ static int wh_load(const stt_config_t *cfg, stt_model_t **out, char *err, size_t
     m->n_threads = cfg->whisper_threads > 0 ? (int)cfg->whisper_threads
                                             : (int)(cores > workers ? cores / workers : 1);
     m->rt_window_s = cfg->realtime_window;
+    m->final_min_window_s = cfg->final_min_window;
     m->fallback = cfg->whisper_fallback;
     m->word_timestamps = cfg->word_timestamps;
     /* (the option parser has already turned a literal "\n" into a newline) */
@@ -658,6 +660,20 @@ static int wh_probe(stt_model_t *m)
     return rc;
 }
 
+/* The encoder positions for n samples: the audio's own (two 10 ms mel frames each) plus 16, at
+ * least min_s seconds, rounded up to whole CROSS_PAD blocks (whisper.cpp's flash-attention
+ * decoder attends, unmasked, to audio_ctx rounded up to CROSS_PAD: every position it reads must
+ * be one the encoder wrote, see partial()). 0 (the full 30 s window) when that is not shorter. */
+static int fitted_audio_ctx(size_t n, double min_s)
+{
+    size_t actx = (n + SAMPLES_PER_CTX - 1) / SAMPLES_PER_CTX + 16;
+    size_t min_ctx = (size_t)(min_s * RATE / SAMPLES_PER_CTX);
+    if (actx < min_ctx)
+        actx = min_ctx;
+    actx = (actx + CROSS_PAD - 1) / CROSS_PAD * CROSS_PAD;
+    return actx < MAX_AUDIO_CTX ? (int)actx : 0;
+}
+
 static int wh_begin(stt_model_t *m, const stt_utt_options_t *opt, stt_utt_t **out)
 {
     stt_utt_t *u = stt_calloc(1, sizeof(*u));
@@ -725,9 +741,7 @@ static int partial(stt_utt_t *u, wstate_t *ws, stt_result_t *out)
      * the state's last encode left there (another call's audio, whose words came back in this
      * call's partials) or zeros (a 1 s window then repeated itself up to the token cap). Whole
      * multiples of CROSS_PAD are encoded in full: past the audio, whisper's own padding. */
-    size_t actx = (len + SAMPLES_PER_CTX - 1) / SAMPLES_PER_CTX + 16;
-    actx = (actx + CROSS_PAD - 1) / CROSS_PAD * CROSS_PAD;
-    p.audio_ctx = actx < MAX_AUDIO_CTX ? (int)actx : 0;
+    p.audio_ctx = fitted_audio_ctx(len, 0);
     p.single_segment = true;
     /* Timestamp tokens stay on (a few more decoder steps): without them tiny.en repeated short
      * windows up to the token cap ("He was not. He was not. He was not."; bench/README.md). */
@@ -801,6 +815,9 @@ static int wh_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *out)
          * decoder computes anyway, plus one pass over the signal's energy: the decoded text is
          * the same with or without them. */
         p.token_timestamps = true;
+        /* --final_min_window: encode the utterance (at least that long), not 30 s. */
+        if (m->final_min_window_s > 0)
+            p.audio_ctx = fitted_audio_ctx(u->n, m->final_min_window_s);
         rc = run(m->main, ws->main, p, u->pcm, u->n);
         if (rc == 0) {
             out->text = segments_text(ws->main, 0);

@@ -92,11 +92,11 @@ def convert(model_dir, out):
     return out
 
 
-def raw_whisper(ggml, wav):
+def raw_whisper(ggml, wav, extra=()):
     """whisper-cli's text for one file, and its decode time (total - load) in seconds."""
     out_base = os.path.splitext(wav)[0] + "-cli"
-    r = subprocess.run(cli_args(ggml, wav, out_base), capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(cli_args(ggml, wav, out_base) + list(extra), capture_output=True,
+                       text=True, timeout=300)
     assert r.returncode == 0, f"whisper-cli failed ({r.returncode}): {r.stderr[-2000:]}"
     with open(out_base + ".json", encoding="utf-8", errors="replace") as f:
         text = "".join(seg["text"] for seg in json.load(f)["transcription"])
@@ -271,13 +271,22 @@ def run_rates(srv, sets, ggml):
     return figures
 
 
-async def parity(srv, items, ggml, tmp, failures):
+def fitted_audio_ctx(n, min_s):
+    """src/engine/whisper.c's fitted_audio_ctx, for whisper-cli's -ac: the encoder positions of
+    n samples + 16, at least min_s seconds, in whole blocks of 256; 0 = the full window."""
+    actx = max((n + 319) // 320 + 16, int(min_s * 16000 / 320))
+    actx = (actx + 255) // 256 * 256
+    return actx if actx < 1500 else 0
+
+
+async def parity(srv, items, ggml, tmp, failures, min_window=0.0):
     """With --engine_pre_roll -1 --engine_post_roll -1 the engine decodes exactly the
     transcription_start audio (the pre-roll and the end-pointing silence too): the
-    final must be whisper-cli's text for those samples (partials ran in the same workers)."""
+    final must be whisper-cli's text for those samples (partials ran in the same workers);
+    with --final_min_window, whisper-cli's with the same -ac. Returns {utt: final}."""
     import test_whisper as tw
     clients = await stream_all(srv, items, 16000)
-    same = 0
+    same, finals = 0, {}
     for utt, _, _, _ in items:
         c = clients[utt]
         if c.count("fullSentence") != 1 or not c.of_type("transcription_start"):
@@ -285,15 +294,19 @@ async def parity(srv, items, ggml, tmp, failures):
             continue
         ev = c.of_type("fullSentence")[0][1]
         ours = "".join(seg["text"] for seg in ev.get("segments", []))
-        wav = tw.write_wav(os.path.join(tmp, f"{utt}-utt.wav"), h.decode_f32_b64(
-            c.of_type("transcription_start")[0][1]["audio_bytes_base64"]))
-        theirs = raw_whisper(ggml, wav)[0]
+        finals[utt] = ours
+        samples = h.decode_f32_b64(c.of_type("transcription_start")[0][1]["audio_bytes_base64"])
+        wav = tw.write_wav(os.path.join(tmp, f"{utt}-utt.wav"), samples)
+        extra = ["-ac", str(fitted_audio_ctx(len(samples), min_window))] if min_window else []
+        theirs = raw_whisper(ggml, wav, extra)[0]
         if ours.strip() != theirs.strip():
-            failures.append(f"parity {utt[-4:]}: server {ours.strip()!r} != whisper-cli "
-                            f"{theirs.strip()!r} on the same samples")
+            failures.append(f"parity {utt[-4:]} {' '.join(extra)}: server {ours.strip()!r} != "
+                            f"whisper-cli {theirs.strip()!r} on the same samples")
         else:
             same += 1
-    h.log(f"parity: {same}/{len(items)} finals equal whisper-cli's text on the same samples")
+    h.log(f"parity{' --final_min_window %g' % min_window if min_window else ''}: {same}/"
+          f"{len(items)} finals equal whisper-cli's text on the same samples")
+    return finals
 
 
 def main():
@@ -322,6 +335,13 @@ def main():
                   engine="whisper", name="whisper-real-parity", drain_timeout=10) as srv:
         srv.start(ready_timeout=120)
         h.run_async(parity(srv, sets["16k"][1], ggml, tmp, failures))
+    # --final_min_window 10: finals encode the utterance (at least 10 s), not 30 s. Same text as
+    # whisper-cli with that -ac on the same samples, and a WER within the raw bound.
+    with h.Server(*server_args(MODEL_DIR, models_root, "--engine_pre_roll", "-1",
+                                 "--engine_post_roll", "-1", "--final_min_window", "10"),
+                  engine="whisper", name="whisper-real-fit", drain_timeout=10) as srv:
+        srv.start(ready_timeout=120)
+        fit = h.run_async(parity(srv, sets["16k"][1], ggml, tmp, failures, min_window=10.0))
 
     time_diffs, n_partials, n_prefix = [], 0, 0
     for label, f in figures.items():
@@ -388,6 +408,14 @@ def main():
         if label != "8k-mulaw" and w > rw + RAW_MARGIN + 1e-9:
             failures.append(f"{label}: server WER {w:.3f} > whisper-cli's {rw:.3f} + "
                             f"{RAW_MARGIN}")
+    items16 = figures["16k"]["items"]
+    fw = h.wer([(ref, fit.get(utt, "")) for utt, _, _, ref in items16])
+    raw16 = figures["16k"]["raw_wer"][0]
+    h.log(f"--final_min_window 10: server WER {fw[0]:.3f} ({fw[2]}/{fw[1]}), whisper-cli (full "
+          f"window) {raw16:.3f}")
+    if fw[0] > raw16 + RAW_MARGIN + 1e-9:
+        failures.append(f"--final_min_window 10: WER {fw[0]:.3f} > whisper-cli's {raw16:.3f} + "
+                        f"{RAW_MARGIN}")
     share = n_prefix / n_partials if n_partials else 0.0
     h.log(f"partials: {n_prefix} of {n_partials} ({share:.2f}) a prefix of the final but for "
           "their last word")
