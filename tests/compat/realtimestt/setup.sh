@@ -37,53 +37,16 @@ if [ -f "$SITE/.pin" ] && [ "$(cat "$SITE/.pin")" = "$PIN" ]; then
   exit 0
 fi
 
-[ -x "$PY" ] || { say "$PY is missing (Debian python3; scripts/setup.sh installs it)"; exit 1; }
-if ! "$PY" -m pip --version >/dev/null 2>&1; then
-  say "pip is missing for $PY (Debian python3-pip; scripts/setup.sh installs it)"
-  exit 1
-fi
-
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/realtimestt-setup.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 say "fetching ${REQS[*]} (no dependencies)"
-if ! "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-      -d "$tmp/dl" "${REQS[@]}" >"$tmp/pip.log" 2>&1; then
-  cat "$tmp/pip.log" >&2
-  say "pip download failed for ${REQS[*]}"
-  exit 1
-fi
-files=()
-for entry in "${WHEELS[@]}"; do
-  read -r file want <<<"$entry"
-  if [ ! -f "$tmp/dl/$file" ]; then
-    say "pip did not deliver $file (got: $(ls "$tmp/dl" | tr '\n' ' '))"
-    exit 1
-  fi
-  got="$(sha256sum "$tmp/dl/$file" | cut -d' ' -f1)"
-  if [ "$got" != "$want" ]; then
-    say "checksum mismatch for $file: expected $want, got $got"
-    exit 1
-  fi
-  files+=("$tmp/dl/$file")
-done
-pinned="$(printf '%s\n' "${WHEELS[@]}" | awk '{print $1}')"
-extra="$(ls "$tmp/dl" | grep -v -x -F -e "$pinned" || true)"
-if [ -n "$extra" ]; then
-  say "pip delivered files that are not pinned: $extra"
-  exit 1
-fi
-
+# shellcheck source=scripts/lib/pip-wheel.sh
+. scripts/lib/pip-wheel.sh
+# (console scripts, a Python stt-server and stt among them, are removed: nothing may mistake
+# them for ours)
+pip_wheels_install "$tmp" "$tmp/site" "${WHEELS[@]}" -- "${REQS[@]}"
 rm -rf "$SITE"
 mkdir -p "$DEST"
-if ! "$PY" -m pip install --quiet --disable-pip-version-check --no-deps --no-index \
-      --no-compile --target "$tmp/site" "${files[@]}" >"$tmp/pip.log" 2>&1; then
-  cat "$tmp/pip.log" >&2
-  say "unpacking the wheels failed"
-  exit 1
-fi
-# The wheel's console scripts (a Python stt-server and stt) are not part of the client; keep
-# them out of reach so nothing can mistake them for ours.
-rm -rf "$tmp/site/bin"
 mv "$tmp/site" "$SITE"
 echo "$PIN" > "$SITE/.pin"
 say "installed into $SITE"

@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "noise.h"
 #include <sndfile.h>
 
 #include "stt/error.h"
@@ -92,39 +94,11 @@ static int16_t *read_wav(const char *name, size_t *n)
 }
 
 static uint32_t rng = 12345;
-static double urand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return (double)rng / 2147483648.0 - 1.0;
-}
 
 /* n samples of noise at `dbfs` RMS: 0 white, 1 pink (Kellet), 2 brown (leaky integral). */
 static void noise(double *out, size_t n, int kind, double dbfs)
 {
-    double b[7] = {0}, br = 0, pw = 0;
-    for (size_t i = 0; i < n; i++) {
-        double u = urand(), y = u;
-        if (kind == 1) {
-            b[0] = 0.99886 * b[0] + u * 0.0555179;
-            b[1] = 0.99332 * b[1] + u * 0.0750759;
-            b[2] = 0.96900 * b[2] + u * 0.1538520;
-            b[3] = 0.86650 * b[3] + u * 0.3104856;
-            b[4] = 0.55000 * b[4] + u * 0.5329522;
-            b[5] = -0.7616 * b[5] - u * 0.0168980;
-            y = b[0] + b[1] + b[2] + b[3] + b[4] + b[5] + b[6] + u * 0.5362;
-            b[6] = u * 0.115926;
-        } else if (kind == 2) {
-            br = 0.998 * br + u * 0.05;
-            y = br;
-        }
-        out[i] = y;
-        pw += y * y;
-    }
-    double g = 32768.0 * pow(10.0, dbfs / 20.0) / sqrt(pw / (double)n);
-    for (size_t i = 0; i < n; i++)
-        out[i] *= g;
+    test_noise(out, n, kind, dbfs, &rng);
 }
 
 static int16_t clip(double v)

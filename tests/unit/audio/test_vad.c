@@ -21,6 +21,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "noise.h"
 #include <sndfile.h>
 
 #include "stt/resample.h"
@@ -32,13 +34,6 @@
 #define LIBRIVOX_DIR "/usr/share/pocketsphinx/test/data/librivox/"
 
 /* Deterministic noise so the tests are reproducible: xorshift32, uniform in [-1, 1). */
-static double urand(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return (double)*s / 2147483648.0 - 1.0;
-}
 
 /* Adds noise of the given RMS level (dB re 32768) to x; pink when
  * `pink` (Paul Kellet's filter), else white. The level is exact: the noise is normalised. */
@@ -46,26 +41,9 @@ static void add_noise(double *x, size_t n, double dbfs, int pink, uint32_t seed)
 {
     double *w = malloc(n * sizeof(double));
     assert_non_null(w);
-    double b[7] = {0}, pw = 0;
-    for (size_t i = 0; i < n; i++) {
-        double u = urand(&seed);
-        double y = u;
-        if (pink) {
-            b[0] = 0.99886 * b[0] + u * 0.0555179;
-            b[1] = 0.99332 * b[1] + u * 0.0750759;
-            b[2] = 0.96900 * b[2] + u * 0.1538520;
-            b[3] = 0.86650 * b[3] + u * 0.3104856;
-            b[4] = 0.55000 * b[4] + u * 0.5329522;
-            b[5] = -0.7616 * b[5] - u * 0.0168980;
-            y = b[0] + b[1] + b[2] + b[3] + b[4] + b[5] + b[6] + u * 0.5362;
-            b[6] = u * 0.115926;
-        }
-        w[i] = y;
-        pw += y * y;
-    }
-    double g = pow(10.0, dbfs / 20.0) * 32768.0 / sqrt(pw / (double)n);
+    test_noise(w, n, pink ? NOISE_PINK : NOISE_WHITE, dbfs, &seed);
     for (size_t i = 0; i < n; i++)
-        x[i] += g * w[i];
+        x[i] += w[i];
     free(w);
 }
 
