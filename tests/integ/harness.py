@@ -115,6 +115,20 @@ def stepper(failures):
     return step
 
 
+def whisper_prefix():
+    """The whisper.cpp prefix the build linked (CMakeCache), for whisper-cli."""
+    with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as f:
+        for line in f:
+            if line.startswith("STT_WHISPER_DIR:"):
+                return line.split("=", 1)[1].strip()
+    raise AssertionError("STT_WHISPER_DIR not in CMakeCache.txt: build without whisper.cpp?")
+
+
+def whisper_cli():
+    """The whisper-cli of the whisper.cpp the build linked."""
+    return os.path.join(whisper_prefix(), "bin", "whisper-cli")
+
+
 def require_tool(name, fallback=None):
     path = shutil.which(name) or (fallback if fallback and os.path.exists(fallback) else None)
     if not path:

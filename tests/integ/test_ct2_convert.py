@@ -39,14 +39,6 @@ CONVERT = os.path.join(h.BUILD_DIR, "ct2-to-ggml")
 FILE = os.path.join(h.LIBRIVOX_DIR, "sense_and_sensibility_01_austen_64kb-0870.wav")
 
 
-def whisper_cli():
-    with open(os.path.join(h.BUILD_DIR, "CMakeCache.txt")) as f:
-        for line in f:
-            if line.startswith("STT_WHISPER_DIR:"):
-                return os.path.join(line.split("=", 1)[1].strip(), "bin", "whisper-cli")
-    raise AssertionError("STT_WHISPER_DIR not in CMakeCache.txt")
-
-
 def convert(src, dst):
     return subprocess.run([CONVERT, src, dst], capture_output=True, text=True, timeout=120)
 
@@ -112,7 +104,7 @@ def synth_dir(root, name, rng, vocab_json=False, **shape):
 
 
 def run_cli(model, wav, lang="en"):
-    r = subprocess.run([whisper_cli(), "-m", model, "-f", wav, "-t", "2", "-l", lang, "-nt",
+    r = subprocess.run([h.whisper_cli(), "-m", model, "-f", wav, "-t", "2", "-l", lang, "-nt",
                         "-bs", "1", "-bo", "1", "-nf", "-d", "2000"],
                        capture_output=True, encoding="utf-8", errors="replace", timeout=300)
     assert r.returncode == 0, f"whisper-cli failed on {model}: {r.stderr[-800:]}"

@@ -40,15 +40,6 @@ def tool(name):
     return os.path.join(h.BUILD_DIR, name)
 
 
-def whisper_prefix():
-    """The whisper.cpp prefix the build linked (CMakeCache), for whisper-cli."""
-    with open(os.path.join(h.BUILD_DIR, "CMakeCache.txt")) as f:
-        for line in f:
-            if line.startswith("STT_WHISPER_DIR:"):
-                return line.split("=", 1)[1].strip()
-    raise AssertionError("STT_WHISPER_DIR not in CMakeCache.txt: build without whisper.cpp?")
-
-
 def gen_model(root):
     t = time.monotonic()
     r = subprocess.run([tool("gen-test-model"), "--root", root, "--quiet", MODEL],
@@ -83,7 +74,7 @@ def write_wav(path, samples):
 
 
 def whisper_cli_text(model_path, wav_path, out_base):
-    cli = os.path.join(whisper_prefix(), "bin", "whisper-cli")
+    cli = h.whisper_cli()
     r = subprocess.run([cli, "-m", model_path, "-f", wav_path, "-t", str(THREADS), "-l", "en",
                         "-bs", "1", "-bo", "1", "-nf", "-sns", "-np", "-oj", "-of", out_base],
                        capture_output=True, text=True, timeout=300)

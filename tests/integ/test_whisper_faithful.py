@@ -99,13 +99,7 @@ JFK_PHRASE = "ask not what your country can do for you"
 
 
 def whisper_cli_path():
-    if os.environ.get("STT_WHISPER_CLI"):
-        return os.environ["STT_WHISPER_CLI"]
-    with open(os.path.join(h.BUILD_DIR, "CMakeCache.txt")) as f:
-        for line in f:
-            if line.startswith("STT_WHISPER_DIR:"):
-                return os.path.join(line.split("=", 1)[1].strip(), "bin", "whisper-cli")
-    raise AssertionError("STT_WHISPER_DIR not in CMakeCache.txt: build without whisper.cpp?")
+    return os.environ.get("STT_WHISPER_CLI") or h.whisper_cli()
 
 
 def ws(text):

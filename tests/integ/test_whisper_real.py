@@ -63,11 +63,6 @@ FRAMES = 1024
 THREADS = 1           # per job; 2 workers x 1 thread = the 2 cores (ggml threads spin)
 
 
-def whisper_cli():
-    import test_whisper as tw
-    return os.path.join(tw.whisper_prefix(), "bin", "whisper-cli")
-
-
 def server_args(model_dir, models_root, *extra):
     """The decoding whisper-cli does with cli_args(): greedy, no fallback, no prompt,
     non-speech tokens suppressed (--suppress_tokens -1, the default)."""
@@ -81,7 +76,7 @@ def cli_args(ggml, wav, out_base, threads=THREADS):
     """whisper-cli as the server decodes a final: greedy, no fallback, no prompt, non-speech
     tokens suppressed, with timestamp tokens (no -nt: without them whisper decodes other
     tokens), the text from its JSON output."""
-    return [whisper_cli(), "-m", ggml, "-f", wav, "-t", str(threads), "-l", "en", "-bs", "1",
+    return [h.whisper_cli(), "-m", ggml, "-f", wav, "-t", str(threads), "-l", "en", "-bs", "1",
             "-bo", "1", "-nf", "-sns", "-oj", "-of", out_base]
 
 
