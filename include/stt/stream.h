@@ -170,6 +170,12 @@ size_t stt_stream_backlog_samples(const stt_stream_t *s);
  * retried; the stream still needs stt_stream_close. */
 void stt_stream_mute(stt_stream_t *s);
 
+/* Closes after the last final: ends the input now (the utterance recording is ended even when
+ * short, as stt_stream_finalize(s, 1)), keeps delivering events until every final due is
+ * delivered or failed (an IDLE event marks the end), then closes as stt_stream_close does and
+ * runs closed_cb. For protocols whose results leave out-of-band (a webhook still wants the
+ * words of a caller who hung up). Not from inside the stream's own callback. NULL-safe. */
+void stt_stream_finish(stt_stream_t *s, stt_stream_closed_cb closed_cb, void *data);
 /* Starts the two-phase close: no event is delivered from now on; utterances are abandoned;
  * once every job came back, closed_cb(data) runs (possibly from inside this call) and the
  * stream is freed. NULL-safe. Not from inside the stream's own event callback (aborts): close

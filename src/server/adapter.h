@@ -32,6 +32,7 @@ typedef struct stt_request {
 typedef struct stt_adapter_env {
     const stt_config_t *cfg;
     stt_recognizer_t *rec;
+    struct stt_calls *calls; /* out-of-band results (sinks/calls.h) */
 } stt_adapter_env_t;
 
 /* A data-protocol error the adapter counts by name (stt_protocol_errors_total). */
@@ -39,6 +40,8 @@ typedef struct stt_adapter {
     const char *name;    /* "realtimestt", "vosk", ... */
     stt_transport_t transport;
     int counts_as_call; /* its connections are calls (--max_sessions, admission) */
+    int out_of_band;    /* its results leave through sinks, not the socket: the connection's
+                         * streams are not muted when it closes (stt_conn_finish_stream) */
     /* Accepted: parse the request, create the stream(s), return the state in *state. 0, or
      * STT_E* (the server then closes the connection with POLICY). */
     int (*open)(const stt_adapter_env_t *env, stt_conn_t *c, const stt_request_t *req,

@@ -65,6 +65,12 @@ stt_stream_t *stt_conn_open_stream(stt_conn_t *c, stt_recognizer_t *rec,
 /* Takes the stream from the connection and starts its two-phase close (stt_stream_close). */
 void stt_conn_close_stream(stt_conn_t *c, stt_stream_t *s, stt_stream_closed_cb closed_cb,
                            void *data);
+/* Takes the stream from the connection and finishes it (stt_stream_finish): the utterance
+ * recording now is ended, every final still due is delivered to the stream's callback, then
+ * closed_cb runs. For adapters whose results leave out-of-band: the caller hung up, its last
+ * words still reach the sinks. */
+void stt_conn_finish_stream(stt_conn_t *c, stt_stream_t *s, stt_stream_closed_cb closed_cb,
+                            void *data);
 /* The connection's streams, borrowed until the next open or close of one; *n of them. */
 stt_stream_t *const *stt_conn_streams(const stt_conn_t *c, size_t *n);
 
