@@ -62,6 +62,7 @@ typedef struct {
     double tail_silence_s;
     double timeout_s;
     const char *session;
+    const char *api_key;
     int quiet;
 } client_opts_t;
 
@@ -125,6 +126,7 @@ typedef struct {
 
 static volatile sig_atomic_t g_interrupted;
 static int g_stderr_tty;
+static unsigned g_files; /* files streamed so far: their default call ids */
 
 static void on_sigint(int sig)
 {
@@ -480,7 +482,8 @@ static int send_control(conn_t *c)
     }
     if (c->eos_pending) {
         c->eos_pending = 0;
-        return write_text(c, c->o->proto->eos, strlen(c->o->proto->eos)) < 0 ? -1 : 1;
+        len = c->o->proto->eos(&c->params, c->chunks_sent, msg, sizeof(msg));
+        return len && write_text(c, msg, len) < 0 ? -1 : 1;
     }
     return 0;
 }
@@ -516,7 +519,8 @@ static int on_writeable(conn_t *c)
         return 0;
     }
     uint8_t *frame = c->txbuf + LWS_PRE;
-    size_t len = c->o->proto->audio(&c->params, c->chunk, n, 0, frame, c->txcap - LWS_PRE);
+    size_t len = c->o->proto->audio(&c->params, c->chunk, n, 0, c->chunks_sent, c->samples_sent,
+                                    frame, c->txcap - LWS_PRE);
     if (len == 0) {
         fprintf(stderr, "stt-client: cannot build a frame of %zu samples\n", n);
         decide(c, EXIT_CONN);
@@ -698,6 +702,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         lws_sul_cancel(&c->send_sul);
         lws_sul_cancel(&c->finish_sul);
         return 0;
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        char auth[512];
+        if (c->o->proto->authorization &&
+            c->o->proto->authorization(&c->params, auth, sizeof(auth)) > 0)
+            return stt_tool_append_header(wsi, in, len, "authorization:", auth);
+        return 0;
+    }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         c->wsi = wsi;
         c->established = 1;
@@ -740,16 +751,25 @@ static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t 
                        o->chunk_samples) < 0)
         goto fail_src;
     c->params.rate_hz = c->src.out_rate_hz;
+    c->params.api_key = o->api_key;
+    /* The call's identity for the protocols that name calls: the session, else one per file. */
+    char call_id[64];
+    snprintf(call_id, sizeof(call_id), "stt-client-%ld-%u", (long)getpid(), ++g_files);
+    c->params.call_id = o->session ? o->session : call_id;
     /* Again for this file's rate, which the codec may put in the query; main() checked it. */
     if (stt_client_proto_target(&t, o->proto, &c->params, o->url, o->session) < 0) {
         result = EXIT_USAGE;
         goto fail_target;
     }
     size_t msg = o->proto->audio_max_bytes(&c->params, o->chunk_samples);
+    if (msg == 0) {
+        fprintf(stderr, "stt-client: --protocol %s cannot carry %d Hz audio in chunks of %zu\n",
+                o->proto->name, c->params.rate_hz, o->chunk_samples);
+        result = EXIT_USAGE;
+        goto fail_buf;
+    }
     if (msg < OPENING_MAX_BYTES)
         msg = OPENING_MAX_BYTES;
-    if (o->proto->eos && strlen(o->proto->eos) > msg)
-        msg = strlen(o->proto->eos);
     c->txcap = LWS_PRE + msg;
     c->txbuf = stt_malloc(c->txcap);
     c->chunk = stt_malloc(o->chunk_samples * sizeof(int16_t));
@@ -762,6 +782,8 @@ static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t 
 
     struct lws_client_connect_info ci;
     stt_tool_connect_info_init(&ci, ctx, &t, &c->wsi);
+    ci.protocol = o->proto->subprotocol;
+    ci.local_protocol_name = "stt-client";
     *slot = c;
     if (!lws_client_connect_via_info(&ci) && !c->decided) {
         /* Some failures return before the CONNECTION_ERROR callback could report them. */
@@ -790,6 +812,7 @@ static int run_file(struct lws_context *ctx, conn_t **slot, const client_opts_t 
     free(c->chunk);
     stt_tool_rx_dispose(&c->rx);
     free(c->last_partial);
+fail_buf:
 fail_target:
     stt_tool_target_dispose(&t);
 fail_src:
@@ -807,13 +830,21 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: stt-client [options] FILE.wav [FILE2.wav ...]\n"
             "Streams audio files to an stt-server data WebSocket (RealtimeSTT protocol, or\n"
-            "vosk's) and prints each final sentence on stdout, partial text on stderr.\n"
+            "another client codec) and prints each final sentence on stdout, partial text\n"
+            "on stderr.\n"
             "\n"
             "  --url ws://HOST:PORT/PATH  server data socket (default " DEFAULT_URL ");\n"
-            "                             without a path, the protocol's own (vosk: /vosk)\n"
-            "  --protocol " STT_CLIENT_PROTO_NAMES
-            "      what to speak (default rtstt; vosk sends its\n"
-            "                             config message first and {\"eof\" : 1} last)\n"
+            "                             without a path, the protocol's own (vosk: /vosk,\n"
+            "                             twilio: /twilio, jambonz: /jambonz, audiofork:\n"
+            "                             /audio_fork)\n"
+            "  --protocol " STT_CLIENT_PROTO_NAMES "\n"
+            "                             what to speak (default rtstt; vosk sends its\n"
+            "                             config message first and {\"eof\" : 1} last;\n"
+            "                             twilio, jambonz and audiofork send at 8000 Hz\n"
+            "                             unless --rate says otherwise (twilio: only 8000);\n"
+            "                             twilio gets no transcript back: its results go\n"
+            "                             out of band; audiosocket is raw TCP, for\n"
+            "                             stt-loadgen only)\n"
             "  --fast                     send as fast as the server reads, not in real time\n"
             "  --chunk N                  frames per message (default %d)\n"
             "  --rate HZ                  resample to HZ (%d..%d) before sending\n"
@@ -822,7 +853,10 @@ static void usage(FILE *f)
             "                             (audio_bytes_base64 is replaced by its length)\n"
             "  --tail-silence SEC         silence appended after each file (default 1.5)\n"
             "  --timeout SEC              wait this long for the final after the audio (30)\n"
-            "  --session ID               append ?session=ID to the URL\n"
+            "  --session ID               append ?session=ID to the URL; also the call id of\n"
+            "                             the protocols that name calls (twilio, jambonz,\n"
+            "                             audiofork; default stt-client-PID-N)\n"
+            "  --api-key KEY              jambonz: send Authorization: Bearer KEY\n"
             "  -q, --quiet                only final sentences and errors\n"
             "  -h, --help                 this help\n"
             "\n"
@@ -859,6 +893,7 @@ static int parse_args(int argc, char **argv, client_opts_t *o, int *first)
         STT_TOOL_OPT_NUM("tail-silence", &o->tail_silence_s, 0, 600, " seconds"),
         STT_TOOL_OPT_NUM("timeout", &o->timeout_s, 0.1, 86400, " seconds"),
         STT_TOOL_OPT_CALL("session", &o->session, opt_session),
+        STT_TOOL_OPT_STR("api-key", &o->api_key),
         STT_TOOL_OPT_BOOL("quiet", 'q', &o->quiet),
         STT_TOOL_OPT_HELP_ROW,
     };
@@ -890,6 +925,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "Try 'stt-client --help'.\n");
         return EXIT_USAGE;
     }
+    if (o.proto->transport != STT_CLIENT_TRANSPORT_WS) {
+        fprintf(stderr, "stt-client: --protocol %s is raw TCP; use stt-loadgen for it\n",
+                o.proto->name);
+        return EXIT_USAGE;
+    }
+    if (!o.rate_hz)
+        o.rate_hz = o.proto->default_rate_hz; /* 0: the file's own */
     g_stderr_tty = isatty(STDERR_FILENO);
 
     /* Check every input before connecting, so a typo in the third name fails at once. */

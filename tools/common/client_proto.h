@@ -3,14 +3,20 @@
  * messages a client sends and reads each text message it receives into a small typed event, so
  * that a tool streams audio and measures transcripts the same way whatever the protocol.
  *
- * A session on every protocol here is one WebSocket: the request path (and query) comes from
- * the codec, then zero or more opening text messages, then one audio message per chunk of PCM,
- * then an optional end-of-stream text message; the server sends text messages back. A protocol
- * on another transport (AudioSocket's raw TCP) will need a transport field as well.
+ * A session is one connection, a WebSocket on every protocol but AudioSocket (raw TCP, the
+ * codec's transport): on a WebSocket the request path (and query) comes from the codec, with an
+ * optional subprotocol and Authorization header, then zero or more opening text messages, then
+ * one audio message per chunk of PCM, then an optional end-of-stream text message; the server
+ * sends text messages back (or nothing: Twilio). On raw TCP the same messages are byte strings
+ * written to the stream, and what comes back is not read as events.
+ *
+ * Each call has an identity (stt_client_params_t.call_id), from which the protocols that name
+ * their calls (Twilio's streamSid and callSid, jambonz's and audio_fork's callSid, AudioSocket's
+ * UUID) derive theirs, so that concurrent calls never share one.
  *
  * Pure, as src/proto/ codecs are: no sockets, no clocks (a send stamp is passed in), no state
- * between calls, so every function is thread-safe. The codecs are static const tables that live
- * as long as the program.
+ * between calls (the position of a message in its call is passed in), so every function is
+ * thread-safe. The codecs are static const tables that live as long as the program.
  */
 #ifndef STT_TOOLS_CLIENT_PROTO_H
 #define STT_TOOLS_CLIENT_PROTO_H
@@ -21,10 +27,19 @@
 
 #include "client_util.h"
 
-/* What a client sends: mono PCM16 at rate_hz. */
+/* What a client sends: mono PCM16 at rate_hz, as the call call_id. */
 typedef struct {
     int rate_hz;
+    const char *call_id; /* borrowed; unique among the calls of one run, printable ASCII;
+                          * NULL: "call". Twilio's customParameters.call_id, and the seed of
+                          * the ids the protocols need (see the codecs) */
+    const char *api_key; /* borrowed; jambonz's "Authorization: Bearer KEY"; NULL: none */
 } stt_client_params_t;
+
+typedef enum {
+    STT_CLIENT_TRANSPORT_WS = 0, /* a WebSocket (ws:// URL) */
+    STT_CLIENT_TRANSPORT_TCP,    /* a raw TCP stream (tcp://HOST:PORT): AudioSocket */
+} stt_client_transport_t;
 
 typedef enum {
     STT_CLIENT_EV_UNPARSED = 0, /* not JSON, or not a message of this protocol */
@@ -48,31 +63,44 @@ typedef struct {
 } stt_client_event_t;
 
 typedef struct {
-    const char *name;         /* the --protocol name: "rtstt", "vosk" */
+    const char *name;         /* the --protocol name: "rtstt", "vosk", "twilio", ... */
+    stt_client_transport_t transport;
     const char *default_path; /* request path when the URL names none ("/" or empty) */
+    int default_rate_hz;      /* the send rate when the user names none; 0: the tool's own */
+    const char *subprotocol;  /* Sec-WebSocket-Protocol to request; NULL: none */
+
+    /* Writes the value of the request's Authorization header ("Bearer KEY") into out and
+     * returns its length; 0 when there is none or it does not fit cap. NULL: never one. */
+    size_t (*authorization)(const stt_client_params_t *p, char *out, size_t cap);
 
     /* Writes "key=value&..." (already percent-encoded) for the request's query into out and
      * returns its length; 0 when there is none or it does not fit cap. NULL: never a query. */
     size_t (*query)(const stt_client_params_t *p, char *out, size_t cap);
 
-    /* Writes the i-th opening text message (i counts from 0), which goes before any audio, and
-     * returns its length; 0 when there is no i-th message or it does not fit cap. */
+    /* Writes the i-th opening message (i counts from 0), which goes before any audio, and
+     * returns its length; 0 when there is no i-th message or it does not fit cap. A text
+     * message on a WebSocket, bytes on raw TCP. */
     size_t (*opening)(const stt_client_params_t *p, unsigned i, char *out, size_t cap);
 
     int audio_is_text; /* audio messages go as text frames; 0: binary */
 
-    /* The most bytes audio() writes for n_samples, so a caller can size its buffer once. */
+    /* The most bytes audio() writes for n_samples, so a caller can size its buffer once; 0 when
+     * the protocol cannot carry p->rate_hz (Twilio: mu-law at 8000 Hz only). */
     size_t (*audio_max_bytes)(const stt_client_params_t *p, size_t n_samples);
 
     /* Builds one audio message from n_samples of PCM into out (cap bytes) and returns its
      * length; 0 when it does not fit. stamp_ns: CLOCK_REALTIME nanoseconds at which the caller
      * hands the message to the socket, carried by protocols that have a field for it (rtstt's
      * server_sent_to_stt, which the server's ingest-latency metric measures from); 0: no
-     * stamp. */
+     * stamp. index: the audio messages of the call before this one; sample: the samples
+     * before this one's first (Twilio's counters and timestamp). */
     size_t (*audio)(const stt_client_params_t *p, const int16_t *pcm, size_t n_samples,
-                    int64_t stamp_ns, uint8_t *out, size_t cap);
+                    int64_t stamp_ns, uint64_t index, uint64_t sample, uint8_t *out,
+                    size_t cap);
 
-    const char *eos;      /* the end-of-stream text message, NULL when there is none */
+    /* Writes the end-of-stream message, sent after n_audio audio messages, and returns its
+     * length; 0 when it does not fit. NULL: the protocol has none (the client just closes). */
+    size_t (*eos)(const stt_client_params_t *p, uint64_t n_audio, char *out, size_t cap);
     int closes_after_eos; /* the server answers eos with its last final and then closes */
 
     /* The server repeats its current hypothesis on every audio message, unchanged or empty
@@ -86,7 +114,7 @@ typedef struct {
 } stt_client_proto_t;
 
 /* The names --protocol accepts, for usage texts; the first is the default. */
-#define STT_CLIENT_PROTO_NAMES "rtstt|vosk"
+#define STT_CLIENT_PROTO_NAMES "rtstt|vosk|twilio|jambonz|audiofork|audiosocket"
 
 /* The codec named name (static, never freed), or NULL when there is none. */
 const stt_client_proto_t *stt_client_proto_find(const char *name);
@@ -101,10 +129,15 @@ int stt_client_proto_opt(void *out, const char *prog, const char *arg);
 
 /* Parses url as stt_tool_target_parse() does, with the request path taken from the codec when
  * the URL names none and the codec's query added; session (may be NULL) is added as
- * "session=ID". Returns 0 or a negative STT_E* code like stt_tool_target_parse(); call
- * stt_tool_target_dispose() in every case. */
+ * "session=ID". The URL's scheme must suit the codec's transport (tcp:// for raw TCP, ws:// or
+ * wss:// otherwise). Returns 0 or a negative STT_E* code like stt_tool_target_parse(), STT_EINVAL
+ * for a scheme of the other transport; call stt_tool_target_dispose() in every case. */
 int stt_client_proto_target(stt_tool_target_t *t, const stt_client_proto_t *proto,
                             const stt_client_params_t *p, const char *url, const char *session);
+
+/* The 16 bytes of a UUID (version 4 layout) derived from call_id (NULL: "call"): the same id
+ * gives the same UUID, different ids different ones (two 64-bit FNV-1a hashes). */
+void stt_client_call_uuid(const char *call_id, uint8_t out[16]);
 
 /* Frees what ev owns and clears it; ev may be reused. */
 void stt_client_event_dispose(stt_client_event_t *ev);

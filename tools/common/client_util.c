@@ -146,6 +146,8 @@ int stt_tool_target_parse(stt_tool_target_t *t, const char *url, const char *def
 #else
         return STT_EUNSUPPORTED;
 #endif
+    } else if (strcmp(prot, "tcp") == 0) {
+        t->raw = 1;
     } else if (strcmp(prot, "ws") != 0) {
         return STT_EINVAL;
     }
@@ -173,6 +175,16 @@ void stt_tool_connect_info_init(struct lws_client_connect_info *ci, struct lws_c
     ci->origin = t->host;
     ci->ssl_connection = t->tls ? LCCSCF_USE_SSL : 0;
     ci->pwsi = pwsi;
+}
+
+int stt_tool_append_header(struct lws *wsi, void *in, size_t len, const char *name,
+                           const char *value)
+{
+    unsigned char **p = in, *end = *p + len;
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value, (int)strlen(value), p, end)
+               ? -1
+               : 0;
 }
 
 struct lws_context *stt_tool_lws_context_create(const struct lws_protocols *protocols, void *user,

@@ -41,22 +41,23 @@ void stt_tool_s16_to_le(const int16_t *in, size_t n, uint8_t *out);
  * NULL. */
 const char *stt_tool_json_str(const cJSON *obj, const char *key);
 
-/* A ws:// or wss:// URL taken apart for lws_client_connect_via_info. */
+/* A ws://, wss:// or tcp:// URL taken apart for lws_client_connect_via_info. */
 typedef struct {
     char *buf;           /* owned; lws_parse_uri cuts it in place and address points into it */
     const char *address; /* borrowed from buf */
     int port;
     int tls;        /* wss:// */
+    int raw;        /* tcp://: a raw TCP stream, no WebSocket (path unused) */
     char *path;     /* owned: "/path", plus the query: the URL's own, then the caller's, then
                      * "session=ID" when a session is set */
     char host[300]; /* "address:port", for the Host and Origin headers */
 } stt_tool_target_t;
 
-/* Parses url. default_path (may be NULL) replaces the path when the URL names none ("/" or
- * nothing); query (may be NULL), "key=value&..." already encoded, is added to the URL's own;
- * session (may be NULL) is percent-encoded into the query. Returns 0, STT_EINVAL for a malformed
- * or non-ws URL, STT_EUNSUPPORTED for wss:// without TLS in lws. Call stt_tool_target_dispose()
- * in every case. */
+/* Parses url (ws://, wss:// or tcp://HOST:PORT). default_path (may be NULL) replaces the path
+ * when the URL names none ("/" or nothing); query (may be NULL), "key=value&..." already
+ * encoded, is added to the URL's own; session (may be NULL) is percent-encoded into the query.
+ * Returns 0, STT_EINVAL for a malformed or other URL, STT_EUNSUPPORTED for wss:// without TLS in
+ * lws. Call stt_tool_target_dispose() in every case. */
 int stt_tool_target_parse(stt_tool_target_t *t, const char *url, const char *default_path,
                           const char *query, const char *session);
 void stt_tool_target_dispose(stt_tool_target_t *t);
@@ -65,6 +66,12 @@ void stt_tool_target_dispose(stt_tool_target_t *t);
  * the wsi. Callers add what is theirs (opaque_user_data, iface) afterwards. */
 void stt_tool_connect_info_init(struct lws_client_connect_info *ci, struct lws_context *ctx,
                                 const stt_tool_target_t *t, struct lws **pwsi);
+
+/* Adds "name value" to a client's upgrade request from LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER
+ * (in and len as that callback got them); name ends with ':' ("authorization:"). 0, or -1 when
+ * it does not fit (the callback then returns -1 and the connection fails). */
+int stt_tool_append_header(struct lws *wsi, void *in, size_t len, const char *name,
+                           const char *value);
 
 struct ev_loop;
 

@@ -18,15 +18,25 @@ void lg_args_usage(FILE *f)
 {
     fprintf(f,
             "Usage: stt-loadgen [options]\n"
-            "Opens N concurrent simulated calls against an stt-server data WebSocket and\n"
-            "measures connect failures, send lateness, partial and final latency.\n"
+            "Opens N concurrent simulated calls against an stt-server data WebSocket (or its\n"
+            "AudioSocket TCP port) and measures connect failures, send lateness, partial and\n"
+            "final latency.\n"
             "A table goes to stderr, JSON to stdout (or --json FILE).\n"
             "\n"
             "  --url ws://HOST:PORT/PATH  data socket (default " DEFAULT_URL "); without a\n"
-            "                             path, the protocol's own (vosk: /vosk)\n"
-            "  --protocol " STT_CLIENT_PROTO_NAMES "      what the calls speak (default rtstt:\n"
-            "                             RealtimeSTT frames with a server_sent_to_stt stamp;\n"
-            "                             vosk: its config message, PCM chunks, {\"eof\" : 1})\n"
+            "                             path, the protocol's own (vosk: /vosk, twilio:\n"
+            "                             /twilio, jambonz: /jambonz, audiofork: /audio_fork);\n"
+            "                             audiosocket: tcp://HOST:PORT\n"
+            "  --protocol " STT_CLIENT_PROTO_NAMES "\n"
+            "                             what the calls speak (default rtstt: RealtimeSTT\n"
+            "                             frames with a server_sent_to_stt stamp; vosk: its\n"
+            "                             config message, PCM chunks, {\"eof\" : 1}; twilio:\n"
+            "                             connected, start, base64 mu-law media, stop, each\n"
+            "                             call its own streamSid/callSid, nothing comes back;\n"
+            "                             jambonz: start, PCM, stop, transcriptions back;\n"
+            "                             audiofork: subprotocol audio.jambonz.org, metadata,\n"
+            "                             PCM; audiosocket: raw TCP, UUID then slin frames)\n"
+            "  --api-key KEY              jambonz: send Authorization: Bearer KEY\n"
             "  --calls N                  concurrent connections (default 10)\n"
             "  --duration SEC             total test length, a hard bound (default 30)\n"
             "  --ramp SEC                 spread the connection starts over SEC (default 5)\n"
@@ -39,7 +49,9 @@ void lg_args_usage(FILE *f)
             "                             call alternates the file with silence (at least\n"
             "                             %.1f s, so the server ends each utterance)\n"
             "  --frame-ms MS              frame length (default 20)\n"
-            "  --rate HZ                  send rate %d..%d (default 16000; 8000 = phone)\n"
+            "  --rate HZ                  send rate %d..%d (default 16000; 8000 = phone, the\n"
+            "                             default of twilio, jambonz, audiofork, audiosocket;\n"
+            "                             twilio carries only 8000)\n"
             "  --idle                     connect and hold without sending audio\n"
             "  --sources IP,IP,...        bind each connection's local address round robin\n"
             "  --source-count K           same with 127.0.0.1 .. 127.0.0.K\n"
@@ -120,6 +132,7 @@ int lg_args_parse(int argc, char **argv, lg_opts_t *o)
     const stt_tool_opt_t opts[] = {
         STT_TOOL_OPT_STR("url", &o->url),
         STT_TOOL_OPT_CALL("protocol", &o->proto, stt_client_proto_opt),
+        STT_TOOL_OPT_STR("api-key", &o->api_key),
         STT_TOOL_OPT_NUM("calls", &o->calls, 1, 1000000, NULL),
         STT_TOOL_OPT_NUM("duration", &o->duration_s, 0.1, 86400, " seconds"),
         STT_TOOL_OPT_NUM("ramp", &o->ramp_s, 0, 86400, " seconds"),
@@ -151,6 +164,8 @@ int lg_args_parse(int argc, char **argv, lg_opts_t *o)
         fprintf(stderr, "stt-loadgen: unexpected argument '%s'\n", argv[first]);
         return STT_EINVAL;
     }
+    if (!o->rate_hz)
+        o->rate_hz = o->proto->default_rate_hz ? o->proto->default_rate_hz : DEFAULT_RATE_HZ;
     if ((o->rate_hz * o->frame_ms) % 1000) {
         fprintf(stderr, "stt-loadgen: --frame-ms %d is not a whole number of samples at %d Hz\n",
                 o->frame_ms, o->rate_hz);

@@ -1,7 +1,9 @@
-/* stt-loadgen's calls: one WebSocket connection each, speaking the protocol of the client codec
- * (--protocol). A call connects, sends the codec's opening messages, then frame k of its audio
- * at t_start + k * frame_ms (the timer wheel wakes it), and at the end of the test the codec's
- * end-of-stream message and a close. What the server sends back is read by the codec and
+/* stt-loadgen's calls: one connection each, speaking the protocol of the client codec
+ * (--protocol): a WebSocket, or a raw TCP stream for a codec on that transport (AudioSocket),
+ * through the same lws loop (method "RAW"), with the same clock and the same measurements. A
+ * call connects, sends the codec's opening messages, then frame k of its audio at t_start + k *
+ * frame_ms (the timer wheel wakes it), and at the end of the test the codec's end-of-stream
+ * message (if it has one) and a close. What the server sends back is read by the codec and
  * matched to the utterances: time to the first partial, partial cadence, final latency.
  *
  * No coordinated omission: lateness is measured from each frame's scheduled time. A call whose
@@ -14,20 +16,38 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "loadgen.h"
 #include "stt/error.h"
 
 /* ---- sending ------------------------------------------------------------------------------ */
 
-/* Writes one text message from the transmit buffer; 0, or -1 when lws took less than all. */
+static int is_raw(const loadgen_t *g)
+{
+    return g->o.proto->transport == STT_CLIENT_TRANSPORT_TCP;
+}
+
+/* The codec's parameters for call c: the shared ones with the call's own id in id (which must
+ * outlive the use). The id holds the generator's pid, so runs against one server never share
+ * one. */
+static stt_client_params_t call_params(const loadgen_t *g, const lg_call_t *c, char id[48])
+{
+    stt_client_params_t p = g->params;
+    snprintf(id, 48, "lg-%ld-%d", (long)getpid(), c->idx);
+    p.call_id = id;
+    return p;
+}
+
+/* Writes one text message (bytes, on raw TCP) from the transmit buffer; 0, or -1 when lws took
+ * less than all. */
 static int write_text(loadgen_t *g, lg_call_t *c, const char *text, size_t len)
 {
     uint8_t *p = g->tx + LWS_PRE;
     if (len > g->txcap - LWS_PRE)
         return -1;
     memcpy(p, text, len);
-    if (lws_write(c->wsi, p, len, LWS_WRITE_TEXT) < (int)len) {
+    if (lws_write(c->wsi, p, len, is_raw(g) ? LWS_WRITE_RAW : LWS_WRITE_TEXT) < (int)len) {
         g->write_errors++;
         return -1;
     }
@@ -40,17 +60,19 @@ static int write_text(loadgen_t *g, lg_call_t *c, const char *text, size_t len)
  * Returns 1 when it wrote one, 0 when none was due, -1 on a write error. */
 static int send_control(loadgen_t *g, lg_call_t *c)
 {
+    char id[48], msg[OPENING_MAX_BYTES];
+    stt_client_params_t par = call_params(g, c, id);
     if (c->eos_pending) {
         c->eos_pending = 0;
-        if (write_text(g, c, g->o.proto->eos, strlen(g->o.proto->eos)) < 0)
+        size_t len = g->o.proto->eos(&par, c->frames_out, msg, sizeof(msg));
+        if (len == 0 || write_text(g, c, msg, len) < 0)
             return -1;
         lws_callback_on_writable(c->wsi); /* the close follows */
         return 1;
     }
     if (c->closing)
         return 0;
-    char msg[OPENING_MAX_BYTES];
-    size_t len = g->o.proto->opening(&g->params, c->opening_sent, msg, sizeof(msg));
+    size_t len = g->o.proto->opening(&par, c->opening_sent, msg, sizeof(msg));
     if (len == 0)
         return 0;
     c->opening_sent++;
@@ -66,7 +88,8 @@ static int on_writeable(loadgen_t *g, lg_call_t *c)
     if (sent)
         return sent < 0 ? -1 : 0;
     if (c->closing) {
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        if (!is_raw(g))
+            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
         return -1;
     }
     if (g->o.idle || g->stopping)
@@ -85,8 +108,11 @@ static int on_writeable(loadgen_t *g, lg_call_t *c)
     uint8_t *frame = g->tx + LWS_PRE;
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    size_t len = g->o.proto->audio(&g->params, pcm, g->frame_samples,
-                                   (int64_t)wall.tv_sec * 1000000000LL + wall.tv_nsec, frame,
+    char id[48];
+    stt_client_params_t par = call_params(g, c, id);
+    size_t len = g->o.proto->audio(&par, pcm, g->frame_samples,
+                                   (int64_t)wall.tv_sec * 1000000000LL + wall.tv_nsec,
+                                   c->frames_out, c->frames_out * g->frame_samples, frame,
                                    g->txcap - LWS_PRE);
     if (len == 0) {
         fprintf(stderr, "stt-loadgen: cannot build a frame of %zu samples\n", g->frame_samples);
@@ -95,11 +121,14 @@ static int on_writeable(loadgen_t *g, lg_call_t *c)
     }
     now = stt_tool_now_us();
     int w = lws_write(c->wsi, frame, len,
-                      g->o.proto->audio_is_text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
+                      is_raw(g)                  ? LWS_WRITE_RAW
+                      : g->o.proto->audio_is_text ? LWS_WRITE_TEXT
+                                                  : LWS_WRITE_BINARY);
     if (w < (int)len) {
         g->write_errors++;
         return -1;
     }
+    c->frames_out++;
     int64_t late = now - due;
     stt_tool_hist_add(&g->h_late, late);
     if (late > LATE_US)
@@ -305,6 +334,10 @@ void lg_calls_connect(loadgen_t *g, lg_call_t *c)
     struct lws_client_connect_info ci;
     stt_tool_connect_info_init(&ci, g->ctx, &g->target, &c->wsi);
     ci.opaque_user_data = c;
+    ci.local_protocol_name = "stt-loadgen";
+    ci.protocol = g->o.proto->subprotocol;
+    if (is_raw(g))
+        ci.method = "RAW";
     if (g->o.n_sources)
         ci.iface = g->o.sources[c->idx % g->o.n_sources];
     c->state = CALL_CONNECTING;
@@ -331,8 +364,9 @@ static void on_established(loadgen_t *g, lg_call_t *c, struct lws *wsi)
     }
     /* The codec's opening messages go first, idle or not: they are the protocol's handshake,
      * not audio. on_writeable() sends them before any frame, whichever wakeup comes first. */
-    char msg[OPENING_MAX_BYTES];
-    if (g->o.proto->opening(&g->params, 0, msg, sizeof(msg)) > 0)
+    char id[48], msg[OPENING_MAX_BYTES];
+    stt_client_params_t par = call_params(g, c, id);
+    if (g->o.proto->opening(&par, 0, msg, sizeof(msg)) > 0)
         lws_callback_on_writable(wsi);
     if (g->o.idle)
         return;
@@ -350,7 +384,9 @@ static void on_closed(loadgen_t *g, lg_call_t *c)
             g->dropped_by_server++;
             if (now - c->established_us < 1000000)
                 g->rejected++; /* refused right after the handshake (capacity, draining) */
-            if (!c->peer_close_code)
+            if (is_raw(g))
+                note_close_code(g, 0, (const uint8_t *)"TCP closed", 10); /* no codes there */
+            else if (!c->peer_close_code)
                 note_close_code(g, LWS_CLOSE_STATUS_ABNORMAL_CLOSE, NULL, 0); /* 1006 */
         }
         g->n_open--;
@@ -378,11 +414,24 @@ int lg_calls_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         if (c->state == CALL_CONNECTING)
             connect_failed(g, c, in ? (const char *)in : NULL);
         return 0;
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        char id[48], auth[512];
+        stt_client_params_t par = call_params(g, c, id);
+        if (g->o.proto->authorization &&
+            g->o.proto->authorization(&par, auth, sizeof(auth)) > 0)
+            return stt_tool_append_header(wsi, in, len, "authorization:", auth);
+        return 0;
+    }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    case LWS_CALLBACK_RAW_CONNECTED:
         on_established(g, c, wsi);
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
+    case LWS_CALLBACK_RAW_WRITEABLE:
         return c->state == CALL_OPEN ? on_writeable(g, c) : 0;
+    case LWS_CALLBACK_RAW_RX:
+        g->raw_rx_bytes += len; /* AudioSocket's server sends nothing the generator reads */
+        return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         on_receive(g, c, wsi, in, len);
         return 0;
@@ -395,6 +444,7 @@ int lg_calls_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         return 0;
     }
     case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_RAW_CLOSE:
         on_closed(g, c);
         return 0;
     default:

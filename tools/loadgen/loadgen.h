@@ -5,7 +5,8 @@
  *   args.c    command line and --help
  *   pcm.c     the speech source, and which samples frame k of a call carries when
  *   wheel.c   the 1 ms timer wheel and its timerfd
- *   calls.c   the connections: sending through the client codec, receiving and matching events
+ *   calls.c   the connections (WebSocket or raw TCP, as the codec says): sending through the
+ *             client codec, receiving and matching events
  *   sample.c  the server process's RSS and CPU from /proc
  *   report.c  the JSON result and the table
  *
@@ -38,6 +39,7 @@ enum {
 };
 
 #define DEFAULT_URL "ws://127.0.0.1:8012/"
+#define DEFAULT_RATE_HZ 16000 /* when neither --rate nor the codec names one */
 #define DEFAULT_WAV                                                                                \
     "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav"
 #define MAX_MESSAGE_BYTES 65536 /* events we measure are small; bigger ones are skipped */
@@ -70,6 +72,7 @@ typedef struct {
     long server_pid;
     int quiet;
     int libev_loop; /* --event-loop libev */
+    const char *api_key; /* jambonz's Authorization: Bearer */
 } lg_opts_t;
 
 enum { CALL_PENDING, CALL_CONNECTING, CALL_OPEN, CALL_CLOSED, CALL_FAILED };
@@ -81,6 +84,7 @@ struct lg_call {
     int closing;           /* send a close frame from the next writeable callback */
     int eos_pending;       /* closing: the codec's end-of-stream message goes before the close */
     unsigned opening_sent; /* opening messages of the codec sent so far */
+    uint64_t frames_out;   /* audio messages written: the codec's counters */
     struct lws *wsi;
 
     lg_call_t *wnext; /* timer wheel slot list */
@@ -118,7 +122,8 @@ typedef struct {
 
 typedef struct {
     lg_opts_t o;
-    stt_client_params_t params; /* what the codec is told about the audio */
+    stt_client_params_t params; /* what the codec is told about the audio; call_id is set per
+                                 * call (lg_calls_params) */
     struct lws_context *ctx;
     struct ev_loop *evl; /* NULL: lws's poll() loop */
     stt_tool_target_t target;
@@ -158,7 +163,7 @@ typedef struct {
     /* results */
     stt_tool_hist_t h_connect, h_late, h_ttfr, h_cadence, h_final;
     uint64_t frames_sent, frames_late, frames_unsent, bytes_sent;
-    uint64_t ev_realtime, ev_full, ev_other, ev_unparsed, ev_oversize;
+    uint64_t ev_realtime, ev_full, ev_other, ev_unparsed, ev_oversize, raw_rx_bytes;
     uint64_t finals_early, finals_unexpected, realtime_stale;
     unsigned connect_failed, established, dropped_by_server, rejected, write_errors;
     char first_connect_error[160];

@@ -1,5 +1,6 @@
-/* stt-loadgen: opens N concurrent simulated calls against an stt-server data WebSocket, in the
- * protocol of a client codec (--protocol: RealtimeSTT by default, spec section 3; vosk), and
+/* stt-loadgen: opens N concurrent simulated calls against an stt-server data WebSocket (or, for
+ * AudioSocket, its raw TCP port), in the protocol of a client codec (--protocol: RealtimeSTT by
+ * default, spec section 3; vosk, twilio, jambonz, audiofork, audiosocket), and
  * measures what the capacity benchmarks need: connect failures and close codes, send lateness,
  * time to the first partial, partial cadence, final latency, missing finals, and the server's
  * RSS and CPU. loadgen.h says which file does what.
@@ -147,11 +148,14 @@ static int prepare_audio(loadgen_t *g)
     g->frame_samples = (size_t)g->o.rate_hz * (size_t)g->o.frame_ms / 1000;
     g->frame_us = (int64_t)g->o.frame_ms * 1000;
     /* One buffer for every message a call sends: frames, and the codec's text messages. */
-    size_t msg = OPENING_MAX_BYTES;
-    if (g->o.proto->eos && strlen(g->o.proto->eos) > msg)
-        msg = strlen(g->o.proto->eos);
+    size_t msg = OPENING_MAX_BYTES; /* also the most an end-of-stream message may take */
     if (!g->o.idle) {
         size_t frame = g->o.proto->audio_max_bytes(&g->params, g->frame_samples);
+        if (frame == 0) {
+            fprintf(stderr, "stt-loadgen: --protocol %s cannot carry %d Hz in %d ms frames\n",
+                    g->o.proto->name, g->o.rate_hz, g->o.frame_ms);
+            return STT_EINVAL;
+        }
         msg = frame > msg ? frame : msg;
     }
     g->txcap = LWS_PRE + msg;
@@ -231,7 +235,6 @@ int main(int argc, char **argv)
         .wav = DEFAULT_WAV,
         .talk_ratio = 0.4,
         .frame_ms = 20,
-        .rate_hz = 16000,
     };
     int result = EXIT_FAIL;
     int rc = lg_args_parse(argc, argv, &g.o);
@@ -246,10 +249,13 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     g.params.rate_hz = g.o.rate_hz;
-    /* Plain ws:// only: the context below is created without TLS. */
+    g.params.api_key = g.o.api_key;
+    /* Plain ws:// (or tcp://) only: the context below is created without TLS. */
     if (stt_client_proto_target(&g.target, g.o.proto, &g.params, g.o.url, NULL) < 0 ||
         g.target.tls) {
-        fprintf(stderr, "stt-loadgen: bad URL '%s' (expected ws://HOST:PORT/PATH)\n", g.o.url);
+        fprintf(stderr, "stt-loadgen: bad URL '%s' (expected %s)\n", g.o.url,
+                g.o.proto->transport == STT_CLIENT_TRANSPORT_TCP ? "tcp://HOST:PORT"
+                                                                 : "ws://HOST:PORT/PATH");
         result = EXIT_USAGE;
         goto fail_target;
     }

@@ -136,6 +136,8 @@ cJSON *lg_report_json(const loadgen_t *g, double elapsed_s, const struct rusage 
     cJSON_AddNumberToObject(ev, "other", (double)g->ev_other);
     cJSON_AddNumberToObject(ev, "unparsed", (double)g->ev_unparsed);
     cJSON_AddNumberToObject(ev, "oversize_skipped", (double)g->ev_oversize);
+    if (g->o.proto->transport == STT_CLIENT_TRANSPORT_TCP)
+        cJSON_AddNumberToObject(ev, "raw_bytes_received", (double)g->raw_rx_bytes);
 
     if (g->o.server_pid > 0) {
         cJSON *s = cJSON_AddObjectToObject(r, "server");
