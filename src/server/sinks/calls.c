@@ -183,6 +183,7 @@ void stt_calls_stats(stt_calls_t *calls, stt_calls_stats_t *out)
         out->webhook_failed = ws.failed;
         out->webhook_retried = ws.retried;
         out->webhook_dropped = ws.dropped;
+        out->webhook_queued = ws.queued;
     }
 }
 

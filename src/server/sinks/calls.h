@@ -107,6 +107,7 @@ typedef struct {
     uint64_t events_total;          /* events built (each sent to every sink of its call) */
     uint64_t webhook_urls_refused;  /* URLs calls asked for that --webhook_allow did not permit */
     uint64_t webhook_ok, webhook_failed, webhook_retried, webhook_dropped; /* webhook.h */
+    uint64_t webhook_queued;        /* webhook events waiting or in flight now */
 } stt_calls_stats_t;
 
 /* The registry's counters (the webhook's read under its lock). */

@@ -497,8 +497,9 @@ static void *sender_main(void *arg)
         int running = 0;
         curl_multi_perform(wh->multi, &running);
         CURLMsg *msg;
-        int left;
+        int left, finished = 0;
         while ((msg = curl_multi_info_read(wh->multi, &left))) {
+            finished++;
             if (msg->msg != CURLMSG_DONE)
                 continue;
             callq_t *q = NULL;
@@ -515,6 +516,10 @@ static void *sender_main(void *arg)
                 break;
             timeout_ms = 50;
         }
+        /* A finished request may have a successor waiting in its queue (enqueued while it
+         * ran, its wakeup already spent): schedule again before sleeping. */
+        if (finished && !stopping)
+            continue;
         curl_multi_poll(wh->multi, NULL, 0, (int)timeout_ms, NULL);
     }
     return NULL;
