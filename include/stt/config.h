@@ -135,7 +135,19 @@
     XX(G, BOOL,  ps_fwdflat, "--ps_fwdflat", "1", 1, 0, "pocketsphinx second (flat-lexicon) search pass when an utterance ends (the engine's default). --no-ps_fwdflat makes finals sooner (five concurrent librivox calls: final after recording_stop p50 0.20 -> 0.03 s) and decoding about 20 % cheaper, at slightly lower accuracy (WER 0.338 -> 0.366 on the same files); bench/capacity.py runs without it.") \
     XX(G, STR,   log_format, "--log_format", "text", 1, 0, "Log format: text or json.") \
     XX(G, FLOAT, drain_timeout, "--drain_timeout", "25", 0, 3600, "Seconds SIGTERM waits for live sessions to finish before closing them.") \
-    XX(S, BOOL,  transcription_start_audio, "--transcription_start_audio", "1", 1, 0, "Include audio_bytes_base64 in transcription_start (about 85 KB per second of speech).")
+    XX(S, BOOL,  transcription_start_audio, "--transcription_start_audio", "1", 1, 0, "Include audio_bytes_base64 in transcription_start (about 85 KB per second of speech).") \
+    /* -- out-of-band results and Asterisk AudioSocket (issue 14) -- */ \
+    XX(G, INT,   audiosocket_port, "--audiosocket_port", "0", 0, 65535, "A raw TCP port for Asterisk AudioSocket (dialplan AudioSocket(uuid,host:port), chan_audiosocket, ARI externalMedia with encapsulation audiosocket); results leave out-of-band, keyed by the call's UUID (webhook, /v1/calls/UUID/events). 0 = off.") \
+    XX(G, STR,   audiosocket_format, "--audiosocket_format", "slin", 1, 0, "What AudioSocket audio messages of type 0x10 carry: slin (16-bit little-endian PCM at 8 kHz, what the AudioSocket dialplan application sends), ulaw or alaw (chan_audiosocket with c(ulaw) / c(alaw) still sends type 0x10 with that codec's bytes). Types 0x11-0x18 are always slin at 12-192 kHz.") \
+    XX(G, INT,   subscriber_max_queue_bytes, "--subscriber_max_queue_bytes", "1048576", 1024, 67108864, "A call-event subscriber (/v1/calls/ID/events) whose unsent events exceed this many bytes is closed (1008, 'subscriber too slow') and counted; the call is never affected.") \
+    XX(G, STR,   webhook_url, "--webhook_url", "", 1, 0, "Call events of out-of-band calls (Twilio-family, AudioSocket, ...) are POSTed to this http(s) URL as JSON (docs/protocol.md, Call events); empty = no default webhook.") \
+    XX(G, STRLIST, webhook_allow, "--webhook_allow", "", 1, 0, "URL prefixes a call may name as its own webhook (a custom parameter such as Twilio's webhook_url); a URL that starts with none of them is refused, logged and counted. Empty = calls cannot choose a webhook. Each prefix must be an http(s) URL with a host and a path ('https://hooks.example.com/stt/').") \
+    XX(G, STR,   webhook_secret, "--webhook_secret", "", 1, 0, "Key of the webhooks' HMAC-SHA256 signature: header X-STT-Signature: sha256=HEX of HMAC(secret, TIMESTAMP + '.' + BODY), TIMESTAMP being the X-STT-Timestamp header. Empty = unsigned.") \
+    XX(G, STRLIST, webhook_events, "--webhook_events", "call_start speech_start partial final final_failed dtmf call_end", 1, 0, "Which call events are POSTed to webhooks (subscribers get every event).") \
+    XX(G, INT,   webhook_queue, "--webhook_queue", "256", 1, 100000, "Webhook events one call may have waiting for delivery; past it the oldest waiting partial (else the oldest event) is dropped and counted (stt_webhook_deliveries_total{result=\"dropped\"}).") \
+    XX(G, INT,   webhook_concurrency, "--webhook_concurrency", "8", 1, 10000, "Webhook requests in flight at once per destination (scheme, host and port); each call has at most one in flight so its events arrive in order.") \
+    XX(G, FLOAT, webhook_timeout, "--webhook_timeout", "5", 0.1, 600, "Seconds one webhook request may take (connect and answer) before it counts as failed.") \
+    XX(G, INT,   webhook_retries, "--webhook_retries", "3", 0, 100, "Retries of a webhook request that failed to connect, timed out or got 5xx or 429 (other 4xx are not retried), after jittered exponential backoff (0.5 s doubling, up to 30 s, full jitter).")
 /* clang-format on */
 
 #ifndef STT_PS_MODEL_DIR

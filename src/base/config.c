@@ -68,6 +68,7 @@ static const char *const log_format_choices[] = {"text", "json", NULL};
 static const char *const event_loop_choices[] = {"libev", "poll", NULL};
 static const char *const device_choices[] = {"cuda", "cpu", NULL};
 static const char *const vad_choices[] = {"auto", "energy", "silero", NULL};
+static const char *const audiosocket_format_choices[] = {"slin", "ulaw", "alaw", NULL};
 static const char *const wakeword_backend_choices[] = {
     "none",         "pvporcupine",   "pvp",           "porcupine", "oww",
     "openwakeword", "openwakewords", "open_wakeword", NULL};
@@ -81,6 +82,7 @@ static const struct {
     {"event_loop", event_loop_choices},
     {"device", device_choices},
     {"vad", vad_choices},
+    {"audiosocket_format", audiosocket_format_choices},
     {"wakeword_backend", wakeword_backend_choices},
 };
 

@@ -31,6 +31,7 @@ typedef struct {
 /* One table per listener; the first matching row wins. */
 static const route_t data_routes[] = {
     {"/vosk", &stt_adapter_vosk},
+    {"/v1/calls", &stt_adapter_call_events},
     {"/", &stt_adapter_rtstt},
     {NULL, NULL},
 };
@@ -40,6 +41,10 @@ static const route_t control_routes[] = {
 };
 static const route_t vosk_routes[] = {
     {"/", &stt_adapter_vosk},
+    {NULL, NULL},
+};
+static const route_t audiosocket_routes[] = {
+    {"/", &stt_adapter_audiosocket},
     {NULL, NULL},
 };
 
@@ -268,14 +273,11 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     }
 }
 
-/* Every raw TCP listener's callback (a byte stream, no HTTP: AudioSocket and the like): its
- * route table's first row is the adapter. Admission runs when the socket is adopted; a refusal
- * is a hang-up (raw TCP has no way to say why; it is logged and counted). No listener of this
- * kind is configured yet: Asterisk AudioSocket (issue 14) is the first; until then it is
- * unused (checked by hand with the vosk adapter bound to a raw listener: bytes in, replies out
- * raw, hang-up frees the connection). */
-__attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason,
-                                          void *user, void *in, size_t len)
+/* Every raw TCP listener's callback (a byte stream, no HTTP: AudioSocket): its route table's
+ * first row is the adapter. Admission runs when the socket is adopted; a refusal is a hang-up
+ * (raw TCP has no way to say why; it is logged and counted). */
+static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len)
 {
     stt_server_t *srv = lws_context_user(lws_get_context(wsi));
     const struct lws_protocols *proto = lws_get_protocol(wsi);
@@ -290,8 +292,11 @@ __attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_rea
         if (!routes || !routes[0].adapter)
             return -1;
         stt_refusal_t r;
-        if (stt_admit(srv, routes[0].adapter, ip, &r) != 0)
+        if (stt_admit(srv, routes[0].adapter, ip, &r) != 0) {
+            STT_WARN(0, "raw_refused", "%s refused on the %s port: %s", ip,
+                     routes[0].adapter->name, r.message);
             return -1; /* hang up */
+        }
         pss->adapter = routes[0].adapter;
         accept_conn(srv, wsi, pss, ip, "", "");
         return 0;
@@ -326,6 +331,7 @@ __attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_rea
 WS_PROTOCOLS(control_protocols, "stt-control", control_routes);
 WS_PROTOCOLS(data_protocols, "stt-data", data_routes);
 WS_PROTOCOLS(vosk_protocols, "stt-vosk", vosk_routes);
+RAW_PROTOCOLS(audiosocket_protocols, "stt-audiosocket", audiosocket_routes);
 
 /* ---- listeners ---- */
 
@@ -367,13 +373,18 @@ static int64_t vosk_port(const stt_config_t *cfg)
     return cfg->vosk_port;
 }
 
+static int64_t audiosocket_port(const stt_config_t *cfg)
+{
+    return cfg->audiosocket_port;
+}
+
 static int64_t monitor_port(const stt_config_t *cfg)
 {
     return cfg->monitor_port;
 }
 
 /* The listeners: name, port (0 = off), protocol table (the monitor's is monitor.c's) and
- * kind: WebSocket/HTTP, or raw TCP (a RAW_PROTOCOLS table; AudioSocket's will be one). */
+ * kind: WebSocket/HTTP, or raw TCP (a RAW_PROTOCOLS table: AudioSocket's). */
 static const struct {
     const char *name;
     int64_t (*port)(const stt_config_t *cfg);
@@ -384,6 +395,7 @@ static const struct {
     {"data", data_port, data_protocols, 0},
     {"monitor", monitor_port, NULL, 0},
     {"vosk", vosk_port, vosk_protocols, 0},
+    {"audiosocket", audiosocket_port, audiosocket_protocols, 1},
 };
 
 int stt_router_listen(stt_server_t *srv)
