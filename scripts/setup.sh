@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS=(
   build-essential cmake pkg-config git ca-certificates curl patch
   libwebsockets-dev libev-dev libuv1-dev libcjson-dev libspeexdsp-dev libsndfile1-dev libssl-dev
+  libcurl4-openssl-dev        # webhooks (src/server/sinks/webhook.c)
   libpocketsphinx-dev pocketsphinx pocketsphinx-en-us pocketsphinx-testdata
   libcmocka-dev
   python3 python3-websockets sctk prometheus sox

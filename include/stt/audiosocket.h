@@ -13,9 +13,10 @@
  * across two reads, ten frames in one read) and give the same messages. A payload that arrived
  * whole in one read is handed out in place; a split one is gathered in the parser's buffer
  * (at most 65,535 bytes, the format's own limit). Unknown types are reported (STT_AS_UNKNOWN),
- * not refused, as Asterisk's code advises; a protocol violation (the first message not a
- * 16-byte UUID, an empty UUID/DTMF/audio payload, a DTMF of other than one byte) ends the
- * stream with an error. Pure: no sockets, no globals. One parser per connection, used by one
+ * not refused, as Asterisk's code advises; so are empty audio messages (STT_AS_AUDIO with len
+ * 0: Asterisk never sends one, and a call is not worth hanging up for it); a protocol violation
+ * (the first message not a 16-byte UUID, a DTMF of other than one byte) ends the stream with
+ * an error. Pure: no sockets, no globals. One parser per connection, used by one
  * thread. */
 #ifndef STT_PROTO_AUDIOSOCKET_H
 #define STT_PROTO_AUDIOSOCKET_H
@@ -29,7 +30,7 @@ typedef enum {
     STT_AS_HANGUP,  /* 0x00 */
     STT_AS_UUID,    /* 0x01: uuid set */
     STT_AS_DTMF,    /* 0x03: digit set */
-    STT_AS_AUDIO,   /* 0x10..0x18: payload, rate_hz set */
+    STT_AS_AUDIO,   /* 0x10..0x18: payload, rate_hz set; len may be 0 */
     STT_AS_ERROR,   /* 0xff: error_code set (0 when the payload is empty) */
     STT_AS_UNKNOWN, /* any other type: type and payload as received */
 } stt_as_kind_t;

@@ -68,6 +68,7 @@ static const char *const log_format_choices[] = {"text", "json", NULL};
 static const char *const event_loop_choices[] = {"libev", "poll", NULL};
 static const char *const device_choices[] = {"cuda", "cpu", NULL};
 static const char *const vad_choices[] = {"auto", "energy", "silero", NULL};
+static const char *const audiosocket_format_choices[] = {"slin", "ulaw", "alaw", NULL};
 static const char *const wakeword_backend_choices[] = {
     "none",         "pvporcupine",   "pvp",           "porcupine", "oww",
     "openwakeword", "openwakewords", "open_wakeword", NULL};
@@ -81,6 +82,7 @@ static const struct {
     {"event_loop", event_loop_choices},
     {"device", device_choices},
     {"vad", vad_choices},
+    {"audiosocket_format", audiosocket_format_choices},
     {"wakeword_backend", wakeword_backend_choices},
 };
 
@@ -197,6 +199,13 @@ bool stt_config_check_string(const stt_option_t *opt, const char *s, char *why, 
     }
     if (opt->scope == STT_SCOPE_SESSION && strlen(s) >= opt->size) {
         snprintf(why, whylen, "value too long: '%s' (at most %zu bytes)", s, opt->size - 1);
+        return false;
+    }
+    /* An endpoint path: the router matches it as a prefix of the request's path. */
+    if (strcmp(opt->name, "twilio_path") == 0 &&
+        (s[0] != '/' || strlen(s) > 200 || strcspn(s, " ?#") != strlen(s))) {
+        snprintf(why, whylen, "must be a path starting with '/' (no spaces, '?' or '#', at most "
+                              "200 bytes), got '%s'", s);
         return false;
     }
     /* Wake-word detection is not implemented; silently running without the wake words a user

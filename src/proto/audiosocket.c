@@ -78,9 +78,8 @@ static int deliver(stt_as_parser_t *p, const uint8_t *payload, stt_as_cb cb, voi
         m.kind = STT_AS_DTMF;
         m.digit = (char)payload[0];
     } else if (stt_as_rate(type)) {
-        if (len == 0)
-            return violation(p, err, errlen, "audiosocket: an empty audio message (type 0x%02x)",
-                             type);
+        /* An empty audio message carries nothing: reported (len 0) for the caller to skip, not
+         * a violation; hanging up a live call for it would cost more than it protects. */
         m.kind = STT_AS_AUDIO;
         m.rate_hz = stt_as_rate(type);
     } else if (type == 0xff) {

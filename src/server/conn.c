@@ -114,6 +114,11 @@ int stt_conn_closing(const stt_conn_t *c)
     return !c->wsi || c->closing;
 }
 
+size_t stt_conn_queued_bytes(const stt_conn_t *c)
+{
+    return c->out_bytes;
+}
+
 int stt_conn_close_ws(const stt_conn_t *c)
 {
     return c->closing ? c->close_code : 1000;

@@ -50,6 +50,9 @@ void stt_conn_close(stt_conn_t *c, stt_close_t why, const char *detail);
 /* Like stt_conn_close with an explicit WebSocket close code (a protocol's own code). */
 void stt_conn_close_code(stt_conn_t *c, int ws_code, const char *detail);
 
+/* Bytes queued and not yet written (the stuck-peer and slow-subscriber checks). */
+size_t stt_conn_queued_bytes(const stt_conn_t *c);
+
 /* 1 once closing or gone: sends are dropped. */
 int stt_conn_closing(const stt_conn_t *c);
 

@@ -11,6 +11,7 @@
 #include "monitor.h"
 #include "router.h"
 #include "server.h"
+#include "sinks/calls.h"
 
 #include "stt/clock.h"
 #include "stt/error.h"
@@ -118,9 +119,12 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     if (stt_router_listen(srv) != 0)
         goto fail_vhost;
 
+    srv->calls = stt_calls_create(cfg);
+    if (!srv->calls)
+        goto fail_vhost;
     srv->rec = stt_recognizer_create(cfg, engine, workers, wakeup_loop, srv);
     srv->rec->vad_model = vad_model;
-    srv->adapter_env = (stt_adapter_env_t){.cfg = cfg, .rec = srv->rec};
+    srv->adapter_env = (stt_adapter_env_t){.cfg = cfg, .rec = srv->rec, .calls = srv->calls};
     srv->conn_env = (stt_conn_env_t){.cfg = cfg, .m = &srv->rec->m};
 
     struct sigaction sa;
@@ -158,6 +162,9 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     lws_context_destroy(srv->ctx);
     srv->ctx = NULL;
     stt_recognizer_destroy(srv->rec);
+    /* After the streams: the last calls ended (call_end queued) when their streams closed. The
+     * webhook sender gets --webhook_timeout to deliver what is in flight. */
+    stt_calls_destroy(srv->calls);
     STT_INFO(0, "stop", "[PRODUCTION] stt-server stopped (exit %d)", rc);
     if (evl)
         ev_loop_destroy(evl);

@@ -4,6 +4,7 @@
  * Threads: the loop thread only (the pool's gauges are read under its own lock). Bodies are
  * built into a heap buffer owned by the caller. */
 #include "monitor.h"
+#include "sinks/calls.h"
 
 #include "stt/clock.h"
 
@@ -366,6 +367,45 @@ static void prom_hist(pbuf_t *b, const char *name, const char *help, const char 
     }
 }
 
+/* Out-of-band results (sinks/calls.h): calls, subscribers, webhook deliveries. */
+static void add_calls_prometheus(pbuf_t *b, stt_server_t *srv)
+{
+    if (!srv->calls)
+        return;
+    stt_calls_stats_t cs;
+    stt_calls_stats(srv->calls, &cs);
+    prom_scalar(b, "stt_oob_calls_active", "gauge",
+                "Calls whose results leave out-of-band (webhook, subscribers), live now.",
+                (double)cs.calls_live);
+    prom_scalar(b, "stt_oob_calls_total", "counter", "Out-of-band calls started.",
+                (double)cs.calls_total);
+    prom_scalar(b, "stt_oob_events_total", "counter",
+                "Call events built (each sent to every subscriber and webhook of its call).",
+                (double)cs.events_total);
+    prom_scalar(b, "stt_call_subscribers_active", "gauge",
+                "Connections subscribed to /v1/calls/{id}/events.", (double)cs.subscribers_live);
+    prom_scalar(b, "stt_call_subscribers_dropped_total", "counter",
+                "Subscribers closed for not reading (--subscriber_max_queue_bytes).",
+                (double)cs.subscribers_dropped);
+    pf(b,
+       "# HELP stt_webhook_deliveries_total Webhook events by outcome: ok (2xx), failed (given "
+       "up after retries, or a 4xx), dropped (a full per-call queue, or left at shutdown).\n"
+       "# TYPE stt_webhook_deliveries_total counter\n"
+       "stt_webhook_deliveries_total{result=\"ok\"} %llu\n"
+       "stt_webhook_deliveries_total{result=\"failed\"} %llu\n"
+       "stt_webhook_deliveries_total{result=\"dropped\"} %llu\n",
+       (unsigned long long)cs.webhook_ok, (unsigned long long)cs.webhook_failed,
+       (unsigned long long)cs.webhook_dropped);
+    prom_scalar(b, "stt_webhook_retries_total", "counter",
+                "Webhook requests retried after a connect error, timeout, 5xx or 429.",
+                (double)cs.webhook_retried);
+    prom_scalar(b, "stt_webhook_queued", "gauge", "Webhook events waiting or in flight.",
+                (double)cs.webhook_queued);
+    prom_scalar(b, "stt_webhook_urls_refused_total", "counter",
+                "Webhook URLs calls asked for that --webhook_allow does not permit.",
+                (double)cs.webhook_urls_refused);
+}
+
 static char *metrics_prometheus(stt_server_t *srv)
 {
     const stt_metrics_t *m = &srv->rec->m;
@@ -417,6 +457,13 @@ static char *metrics_prometheus(stt_server_t *srv)
     for (int e = 1; e <= STT_FRAME_TOOBIG; e++)
         pf(&b, "stt_frame_errors_total{error=\"%s\"} %llu\n",
            stt_frame_err_name((stt_frame_err_t)e), (unsigned long long)m->frame_errors[e]);
+    pf(&b, "# HELP stt_protocol_errors_total Client protocol errors, by protocol and error "
+           "(fatal ones closed their connection; tolerated ones were counted and skipped).\n"
+           "# TYPE stt_protocol_errors_total counter\n");
+    for (size_t i = 0; i < m->n_protocol_errors; i++)
+        pf(&b, "stt_protocol_errors_total{protocol=\"%s\",error=\"%s\"} %llu\n",
+           m->protocol_errors[i].protocol, m->protocol_errors[i].error,
+           (unsigned long long)m->protocol_errors[i].count);
     prom_scalar(&b, "stt_utterances_total", "counter", "Recordings started.",
                 (double)m->utterances);
     prom_scalar(&b, "stt_partials_total", "counter", "Realtime (partial) transcripts sent.",
@@ -536,6 +583,7 @@ static char *metrics_prometheus(stt_server_t *srv)
     prom_hist(&b, "stt_engine_job_duration_seconds", "Engine time per job.", "kind=\"final\"",
               &m->job_final, 1);
     prom_hist(&b, "stt_engine_job_duration_seconds", "", "kind=\"partial\"", &m->job_feed, 0);
+    add_calls_prometheus(&b, srv);
     prom_scalar(&b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
                 (double)rss_bytes());
     prom_scalar(&b, "process_open_fds", "gauge", "Open file descriptors.", stt_open_fds());

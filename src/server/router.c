@@ -25,22 +25,41 @@
 
 typedef struct {
     const char *prefix; /* "/vosk" matches "/vosk", "/vosk/..." and "/vosk?..."; "/" matches all */
-    const stt_adapter_t *adapter;
+    const stt_adapter_t *adapter; /* NULL ends a table */
+    /* A prefix the configuration chooses (--twilio_path), instead of `prefix`. */
+    const char *(*config_prefix)(const stt_config_t *cfg);
 } route_t;
+
+static const char *twilio_path(const stt_config_t *cfg)
+{
+    return cfg->twilio_path;
+}
 
 /* One table per listener; the first matching row wins. */
 static const route_t data_routes[] = {
-    {"/vosk", &stt_adapter_vosk},
-    {"/", &stt_adapter_rtstt},
-    {NULL, NULL},
+    {"/vosk", &stt_adapter_vosk, NULL},
+    {"/v1/calls", &stt_adapter_call_events, NULL},
+    {NULL, &stt_adapter_twilio, twilio_path},
+    /* The other platforms of the family, whatever --twilio_path says (dialect from messages). */
+    {"/telnyx", &stt_adapter_twilio, NULL},
+    {"/plivo", &stt_adapter_twilio, NULL},
+    {"/signalwire", &stt_adapter_twilio, NULL},
+    {"/exotel", &stt_adapter_twilio, NULL},
+    {"/vonage", &stt_adapter_twilio, NULL},
+    {"/", &stt_adapter_rtstt, NULL},
+    {NULL, NULL, NULL},
 };
 static const route_t control_routes[] = {
-    {"/", &stt_adapter_rtstt_control},
-    {NULL, NULL},
+    {"/", &stt_adapter_rtstt_control, NULL},
+    {NULL, NULL, NULL},
 };
 static const route_t vosk_routes[] = {
-    {"/", &stt_adapter_vosk},
-    {NULL, NULL},
+    {"/", &stt_adapter_vosk, NULL},
+    {NULL, NULL, NULL},
+};
+static const route_t audiosocket_routes[] = {
+    {"/", &stt_adapter_audiosocket, NULL},
+    {NULL, NULL, NULL},
 };
 
 typedef struct {
@@ -48,12 +67,14 @@ typedef struct {
     const stt_adapter_t *adapter; /* chosen at the filter stage */
 } pss_t;
 
-static const stt_adapter_t *route(const route_t *table, const char *path)
+static const stt_adapter_t *route(const route_t *table, const char *path,
+                                  const stt_config_t *cfg)
 {
-    for (const route_t *r = table; r->prefix; r++) {
-        size_t n = strlen(r->prefix);
-        if (strcmp(r->prefix, "/") == 0 ||
-            (strncmp(path, r->prefix, n) == 0 &&
+    for (const route_t *r = table; r->adapter; r++) {
+        const char *prefix = r->config_prefix ? r->config_prefix(cfg) : r->prefix;
+        size_t n = strlen(prefix);
+        if (strcmp(prefix, "/") == 0 ||
+            (strncmp(path, prefix, n) == 0 &&
              (path[n] == '\0' || path[n] == '/' || path[n] == '?')))
             return r->adapter;
     }
@@ -168,7 +189,7 @@ static int filter(stt_server_t *srv, struct lws *wsi, pss_t *pss, const route_t 
     if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
         snprintf(path, sizeof(path), "/");
     peer_ip(wsi, ip, sizeof(ip));
-    const stt_adapter_t *a = route(routes, path);
+    const stt_adapter_t *a = route(routes, path, srv->cfg);
     if (!a) {
         STT_WARN(0, "no_route", "%s asked for %s: no such endpoint", ip, path);
         return refuse(wsi, 404, 0, "not_found", "no such endpoint");
@@ -268,14 +289,11 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     }
 }
 
-/* Every raw TCP listener's callback (a byte stream, no HTTP: AudioSocket and the like): its
- * route table's first row is the adapter. Admission runs when the socket is adopted; a refusal
- * is a hang-up (raw TCP has no way to say why; it is logged and counted). No listener of this
- * kind is configured yet: Asterisk AudioSocket (issue 14) is the first; until then it is
- * unused (checked by hand with the vosk adapter bound to a raw listener: bytes in, replies out
- * raw, hang-up frees the connection). */
-__attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason,
-                                          void *user, void *in, size_t len)
+/* Every raw TCP listener's callback (a byte stream, no HTTP: AudioSocket): its route table's
+ * first row is the adapter. Admission runs when the socket is adopted; a refusal is a hang-up
+ * (raw TCP has no way to say why; it is logged and counted). */
+static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len)
 {
     stt_server_t *srv = lws_context_user(lws_get_context(wsi));
     const struct lws_protocols *proto = lws_get_protocol(wsi);
@@ -290,8 +308,11 @@ __attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_rea
         if (!routes || !routes[0].adapter)
             return -1;
         stt_refusal_t r;
-        if (stt_admit(srv, routes[0].adapter, ip, &r) != 0)
+        if (stt_admit(srv, routes[0].adapter, ip, &r) != 0) {
+            STT_WARN(0, "raw_refused", "%s refused on the %s port: %s", ip,
+                     routes[0].adapter->name, r.message);
             return -1; /* hang up */
+        }
         pss->adapter = routes[0].adapter;
         accept_conn(srv, wsi, pss, ip, "", "");
         return 0;
@@ -326,6 +347,7 @@ __attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_rea
 WS_PROTOCOLS(control_protocols, "stt-control", control_routes);
 WS_PROTOCOLS(data_protocols, "stt-data", data_routes);
 WS_PROTOCOLS(vosk_protocols, "stt-vosk", vosk_routes);
+RAW_PROTOCOLS(audiosocket_protocols, "stt-audiosocket", audiosocket_routes);
 
 /* ---- listeners ---- */
 
@@ -367,13 +389,18 @@ static int64_t vosk_port(const stt_config_t *cfg)
     return cfg->vosk_port;
 }
 
+static int64_t audiosocket_port(const stt_config_t *cfg)
+{
+    return cfg->audiosocket_port;
+}
+
 static int64_t monitor_port(const stt_config_t *cfg)
 {
     return cfg->monitor_port;
 }
 
 /* The listeners: name, port (0 = off), protocol table (the monitor's is monitor.c's) and
- * kind: WebSocket/HTTP, or raw TCP (a RAW_PROTOCOLS table; AudioSocket's will be one). */
+ * kind: WebSocket/HTTP, or raw TCP (a RAW_PROTOCOLS table: AudioSocket's). */
 static const struct {
     const char *name;
     int64_t (*port)(const stt_config_t *cfg);
@@ -384,6 +411,7 @@ static const struct {
     {"data", data_port, data_protocols, 0},
     {"monitor", monitor_port, NULL, 0},
     {"vosk", vosk_port, vosk_protocols, 0},
+    {"audiosocket", audiosocket_port, audiosocket_protocols, 1},
 };
 
 int stt_router_listen(stt_server_t *srv)

@@ -19,7 +19,8 @@ typedef struct stt_server {
     stt_config_t *cfg;
     struct lws_context *ctx;
     stt_recognizer_t *rec;
-    stt_adapter_env_t adapter_env; /* what adapters get: cfg + recognizer */
+    stt_adapter_env_t adapter_env; /* what adapters get: cfg + recognizer + call registry */
+    struct stt_calls *calls;       /* out-of-band results (sinks/calls.h), owned */
     stt_conn_env_t conn_env;       /* what connections get: cfg + metrics */
     stt_list_t conns;              /* every open connection (stt_conn_t) */
     int n_calls;                   /* connections whose adapter counts_as_call */

@@ -84,4 +84,33 @@ void stt_call_dtmf(stt_call_t *call, int track, const char *track_name, const ch
  * NULL-safe. */
 void stt_call_end(stt_call_t *call, const char *reason);
 
+/* ---- Subscribers and counters (the subscriber adapter, adapters/call_events.c, and the
+ * monitor use these) ---- */
+
+struct stt_conn;
+
+/* Adds a connection as a subscriber of call id `call_id` (the call need not exist yet: the
+ * registry keeps the id's subscriber list until no call and no subscriber of it remains). Every
+ * event of every call with that id is sent to it as one text message; call_end too, after which
+ * the subscriber stays subscribed for a later call of the same id. Returns 0, or STT_EINVAL for
+ * an invalid id. The connection is borrowed until stt_calls_unsubscribe. */
+int stt_calls_subscribe(stt_calls_t *calls, const char *call_id, struct stt_conn *conn);
+/* The subscriber's socket is gone (or it is dropped): forgets it. NULL-safe, idempotent. */
+void stt_calls_unsubscribe(stt_calls_t *calls, const char *call_id, struct stt_conn *conn);
+
+typedef struct {
+    uint64_t calls_live;            /* calls between stt_call_start and stt_call_end */
+    uint64_t calls_total;
+    uint64_t ids_live;              /* call ids with a call or a subscriber */
+    uint64_t subscribers_live;
+    uint64_t subscribers_dropped;   /* closed for a queue past --subscriber_max_queue_bytes */
+    uint64_t events_total;          /* events built (each sent to every sink of its call) */
+    uint64_t webhook_urls_refused;  /* URLs calls asked for that --webhook_allow did not permit */
+    uint64_t webhook_ok, webhook_failed, webhook_retried, webhook_dropped; /* webhook.h */
+    uint64_t webhook_queued;        /* webhook events waiting or in flight now */
+} stt_calls_stats_t;
+
+/* The registry's counters (the webhook's read under its lock). */
+void stt_calls_stats(stt_calls_t *calls, stt_calls_stats_t *out);
+
 #endif /* STT_SERVER_SINKS_CALLS_H */

@@ -22,7 +22,7 @@ int stt_sink_set_add(stt_sink_set_t *set, stt_sink_t *s)
 }
 
 void stt_sink_set_emit(const stt_sink_set_t *set, const stt_call_ref_t *call,
-                       const stt_stream_event_t *ev)
+                       const stt_call_event_t *ev)
 {
     for (size_t i = 0; i < set->n; i++)
         set->sinks[i]->ops->on_event(set->sinks[i], call, ev);

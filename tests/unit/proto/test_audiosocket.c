@@ -3,8 +3,9 @@
  * Covered: a call's messages (UUID as 8-4-4-4-12 hex, audio with its rate for every slin type,
  * DTMF, error codes, hangup, an unknown type passed on) fed whole and one byte at a time; a
  * payload that arrives whole is handed out in place, a split one from the parser's buffer; the
- * header encoder; each violation's one line (first message not a UUID, a short UUID, empty
- * audio, a long DTMF) and that the parser stays failed; a callback's stop value comes back.
+ * header encoder; an empty audio message reported with len 0 (not a violation); each
+ * violation's one line (first message not a UUID, a short UUID, a long DTMF) and that the
+ * parser stays failed; a callback's stop value comes back.
  * Any split of any stream is also checked by the fuzz driver (tests/fuzz/fuzz_audiosocket.c). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -123,10 +124,29 @@ static void test_violations(void **state)
     n = frame(b, 0x01, uuid, 15);
     expect_violation(b, n, "a UUID of 15 bytes");
     n = frame(b, 0x01, uuid, 16);
-    size_t m = n + frame(b + n, 0x12, NULL, 0);
-    expect_violation(b, m, "an empty audio message (type 0x12)");
-    m = n + frame(b + n, 0x03, (const uint8_t *)"12", 2);
+    size_t m = n + frame(b + n, 0x03, (const uint8_t *)"12", 2);
     expect_violation(b, m, "a DTMF message of 2 bytes");
+}
+
+static void test_empty_audio(void **state)
+{
+    (void)state;
+    uint8_t b[512];
+    static const uint8_t uuid[16] = {0};
+    static const uint8_t pcm[4] = {1, 2, 3, 4};
+    size_t n = frame(b, 0x01, uuid, 16);
+    n += frame(b + n, 0x12, NULL, 0);
+    n += frame(b + n, 0x10, pcm, 4);
+    char err[256] = "";
+    got_t g = {.lo = b, .hi = b + n};
+    stt_as_init(&p);
+    assert_int_equal(stt_as_feed(&p, b, n, keep, &g, err, sizeof(err)), 0);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(g.m[1].kind, STT_AS_AUDIO);
+    assert_int_equal(g.m[1].rate_hz, 16000);
+    assert_int_equal(g.m[1].len, 0);
+    assert_int_equal(g.m[2].kind, STT_AS_AUDIO);
+    assert_int_equal(g.m[2].len, 4);
 }
 
 static void test_stop_and_header(void **state)
@@ -154,6 +174,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call),
         cmocka_unit_test(test_violations),
+        cmocka_unit_test(test_empty_audio),
         cmocka_unit_test(test_stop_and_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

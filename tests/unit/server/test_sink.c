@@ -17,12 +17,11 @@ typedef struct {
     int destroyed;
 } rec_sink_t;
 
-static void rec_event(stt_sink_t *s, const stt_call_ref_t *call, const stt_stream_event_t *ev)
+static void rec_event(stt_sink_t *s, const stt_call_ref_t *call, const stt_call_event_t *ev)
 {
     rec_sink_t *r = (rec_sink_t *)s;
     size_t n = strlen(r->log);
-    snprintf(r->log + n, sizeof(r->log) - n, "%s:%d:%s ", call->call_id, call->track,
-             stt_stream_event_name(ev->kind));
+    snprintf(r->log + n, sizeof(r->log) - n, "%s:%d:%s ", call->call_id, call->track, ev->kind);
 }
 
 static void rec_end(stt_sink_t *s, const stt_call_ref_t *call)
@@ -46,10 +45,10 @@ static void test_fan_out_and_refs(void **state)
     assert_int_equal(stt_sink_set_add(&call1, &a.base), 0);
     assert_int_equal(stt_sink_set_add(&call1, &b.base), 0);
     assert_int_equal(stt_sink_set_add(&call2, &a.base), 0); /* a serves two calls */
-    stt_call_ref_t c1 = {"CA1", "twilio", 0, 1}, c2 = {"CA2", "twilio", 1, 2};
-    stt_stream_event_t ev = {.kind = STT_SEV_PARTIAL};
+    stt_call_ref_t c1 = {"CA1", "twilio", 0, 1, 1}, c2 = {"CA2", "twilio", 1, 2, 2};
+    stt_call_event_t ev = {.kind = "partial", .json = "{}", .len = 2, .seq = 1};
     stt_sink_set_emit(&call1, &c1, &ev);
-    ev.kind = STT_SEV_FINAL;
+    ev.kind = "final";
     stt_sink_set_emit(&call2, &c2, &ev);
     stt_sink_set_clear(&call1, &c1);
     assert_int_equal(call1.n, 0);
@@ -72,7 +71,7 @@ static void test_set_full(void **state)
         assert_int_equal(stt_sink_set_add(&set, &a.base), 0);
     assert_int_equal(stt_sink_set_add(&set, &a.base), -1);
     assert_int_equal(a.base.refs, 1 + STT_SINK_SET_MAX);
-    stt_call_ref_t c = {"X", "vosk", 0, 3};
+    stt_call_ref_t c = {"X", "vosk", 0, 3, 3};
     stt_sink_set_clear(&set, &c);
     assert_int_equal(a.base.refs, 1);
 }
