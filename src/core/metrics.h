@@ -53,6 +53,8 @@ typedef struct {
     double last_success_s; /* when an engine job last succeeded (0: none yet); monotonic */
     stt_hist_t final_latency, first_partial_latency, job_final, job_feed;
     stt_hist_t ingest_latency; /* client's server_sent_to_stt -> frame through the VAD */
+    stt_hist_t media_lateness; /* a media message through the VAD, against its own timestamp
+                                * (Twilio family): see adapters/twilio.c note_lateness() */
     stt_protocol_error_t protocol_errors[STT_PROTOCOL_ERROR_SLOTS];
     size_t n_protocol_errors;
 } stt_metrics_t;

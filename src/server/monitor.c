@@ -252,6 +252,7 @@ static char *metrics_json(stt_server_t *srv)
     add_hist_json(t, "final_latency", &m->final_latency);
     add_hist_json(t, "first_partial_latency", &m->first_partial_latency);
     add_hist_json(t, "ingest_latency", &m->ingest_latency);
+    add_hist_json(t, "media_lateness", &m->media_lateness);
     cJSON *e = cJSON_AddObjectToObject(o, "engine");
     cJSON_AddStringToObject(e, "name", srv->rec->engine->name);
     cJSON_AddNumberToObject(e, "workers", ps.workers);
@@ -580,6 +581,11 @@ static char *metrics_prometheus(stt_server_t *srv)
               "Seconds from a frame's server_sent_to_stt timestamp (client clock) to the frame "
               "having passed the VAD; frames that carry the key only.",
               "", &m->ingest_latency, 1);
+    prom_hist(&b, "stt_media_lateness_seconds",
+              "Seconds a media message (Twilio family) passed the VAD later than its own "
+              "timestamp says, against the call's least-delayed message so far; messages with a "
+              "timestamp only.",
+              "", &m->media_lateness, 1);
     prom_hist(&b, "stt_engine_job_duration_seconds", "Engine time per job.", "kind=\"final\"",
               &m->job_final, 1);
     prom_hist(&b, "stt_engine_job_duration_seconds", "", "kind=\"partial\"", &m->job_feed, 0);

@@ -57,6 +57,8 @@ typedef struct {
     int index;            /* 0: inbound (Vonage: mixed), 1: outbound */
     stt_stream_t *stream; /* from its first audio until it is finished */
     stt_reorder_t *ro;    /* Telnyx with a window */
+    int anchored;         /* anchor_s is set */
+    double anchor_s;      /* the least (arrival - timestamp) seen: when timestamp 0 "was" */
 } track_t;
 
 struct tw {
@@ -179,6 +181,25 @@ static void swap16(uint8_t *p, size_t len)
     }
 }
 
+/* The media clock's lateness (stt_media_lateness_seconds): these streams carry no send stamp
+ * (rtstt's server_sent_to_stt), but each media message carries its timestamp, the ms of audio
+ * since the stream started. Once a message has passed the VAD, it is late by now - (anchor +
+ * timestamp), the anchor being the earliest start that any message of the track implied so far
+ * (a message early against it moves it and counts 0). What it sees: the network's jitter, the
+ * sender's own, and the server's backlog in reading and processing, all relative to the track's
+ * least-delayed message; not the constant part of the delay. */
+static void note_lateness(tw_t *t, track_t *tr, uint64_t timestamp_ms)
+{
+    double start = stt_now_s() - (double)timestamp_ms / 1e3, late = 0;
+    if (!tr->anchored || start < tr->anchor_s) {
+        tr->anchored = 1;
+        tr->anchor_s = start;
+    } else {
+        late = start - tr->anchor_s;
+    }
+    stt_hist_observe(&t->env->rec->m.media_lateness, late);
+}
+
 /* One payload of audio for track i (mutable: L16 big-endian is swapped in place). */
 static int on_audio(tw_t *t, int i, uint8_t *data, size_t len, const stt_tw_msg_t *m)
 {
@@ -215,9 +236,11 @@ static int on_audio(tw_t *t, int i, uint8_t *data, size_t len, const stt_tw_msg_
         }
         if (stt_reorder_stats(tr->ro)->missing_skipped != skipped)
             count(t, STT_TW_ERR_CHUNK_MISSING);
-        return 0;
+    } else {
+        feed(tr, data, len);
     }
-    feed(tr, data, len);
+    if (m && (m->present & STT_TW_HAS_TIMESTAMP))
+        note_lateness(t, tr, m->timestamp_ms);
     return 0;
 }
 
