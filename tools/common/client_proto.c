@@ -415,9 +415,10 @@ static void jambonz_parse(const char *buf, size_t len, stt_client_event_t *ev)
         const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev->json, "data");
         transcription_event(ev, cJSON_IsObject(data) ? data : ev->json);
     } else if (strcmp(type, "error") == 0) {
+        /* jambonz: "error": "..."; audio_fork: "data": {"error": "..."} */
         const char *msg = stt_tool_json_str(ev->json, "error");
         if (!msg)
-            msg = stt_tool_json_str(ev->json, "message");
+            msg = stt_tool_json_str(cJSON_GetObjectItemCaseSensitive(ev->json, "data"), "error");
         event_set(ev, STT_CLIENT_EV_ERROR, type, msg);
     } else {
         event_set(ev, STT_CLIENT_EV_OTHER, type, NULL);

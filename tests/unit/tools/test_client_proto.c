@@ -394,6 +394,11 @@ static void test_audiofork_messages(void **state)
     assert_int_equal(ev.kind, STT_CLIENT_EV_FINAL);
     assert_string_equal(ev.text, "ok");
     stt_client_event_dispose(&ev);
+    const char *e = "{\"type\":\"error\",\"data\":{\"error\":\"bad header\"}}";
+    p->parse(e, strlen(e), &ev);
+    assert_int_equal(ev.kind, STT_CLIENT_EV_ERROR);
+    assert_string_equal(ev.text, "bad header");
+    stt_client_event_dispose(&ev);
 }
 
 /* The codec's bytes, read back by the server's own AudioSocket parser. */
