@@ -69,6 +69,9 @@ struct stt_stream {
     uint64_t pos;         /* 16 kHz samples through the turn machine */
     uint64_t talk_chunks; /* chunks received while recording (admission pricing) */
     int input_ended;      /* audio is ignored (drain, maximum duration) */
+    int finish;           /* stt_stream_finish: close (finish_cb) once idle */
+    stt_stream_closed_cb finish_cb;
+    void *finish_data;
     int end_after_current; /* ... once the utterance recording now stops */
 
     /* DSP */
@@ -698,6 +701,17 @@ static int handle_final(stt_stream_t *s, utt_t *u, stt_job_t *j)
 
 static void stream_free(stt_stream_t *s);
 
+/* Input ended and nothing is outstanding: IDLE, and a stream being finished closes. Not from
+ * inside the stream's callback (the close may free it). */
+static void check_idle(stt_stream_t *s)
+{
+    if (s->closing || !s->input_ended || !stt_stream_idle(s))
+        return;
+    emit_simple(s, STT_SEV_IDLE, 0, s->pos);
+    if (s->finish && !s->closing)
+        stt_stream_close(s, s->finish_cb, s->finish_data);
+}
+
 static void job_done(stt_job_t *j, void *data)
 {
     utt_t *u = data;
@@ -771,8 +785,7 @@ static void job_done(stt_job_t *j, void *data)
         return;
     }
     utt_pump(s, stt_now_s());
-    if (s->input_ended && stt_stream_idle(s))
-        emit_simple(s, STT_SEV_IDLE, 0, s->pos);
+    check_idle(s);
 }
 
 /* An ended utterance that has waited --final_hold for a working engine: the call is told, the
@@ -813,6 +826,7 @@ void stt_stream_tick(stt_stream_t *s, double now)
             wait_tick(s);
     }
     utt_pump(s, now);
+    check_idle(s); /* a final given up may have been the last thing a finishing stream awaited */
 }
 
 static int release_one(utt_t *u)
@@ -1114,6 +1128,22 @@ static void stream_free(stt_stream_t *s)
     free(s);
     if (cb)
         cb(data);
+}
+
+void stt_stream_finish(stt_stream_t *s, stt_stream_closed_cb closed_cb, void *data)
+{
+    if (!s || s->closing || s->finish)
+        return;
+    if (s->in_cb)
+        stt_fatal(__FILE__, __LINE__, "stt_stream_finish called from the stream's own callback");
+    s->finish = 1;
+    s->finish_cb = closed_cb;
+    s->finish_data = data;
+    stt_turn_stop_now(s->turn); /* the utterance recording now ends, however short */
+    s->input_ended = 1;
+    if (!s->closing)
+        utt_pump(s, stt_now_s());
+    check_idle(s);
 }
 
 void stt_stream_close(stt_stream_t *s, stt_stream_closed_cb closed_cb, void *data)

@@ -171,8 +171,8 @@ stt_stream_t *stt_conn_open_stream(stt_conn_t *c, stt_recognizer_t *rec,
     return s;
 }
 
-void stt_conn_close_stream(stt_conn_t *c, stt_stream_t *s, stt_stream_closed_cb closed_cb,
-                           void *data)
+/* The connection no longer owns the stream (drain, timeouts and mute skip it). */
+static void take_stream(stt_conn_t *c, stt_stream_t *s)
 {
     for (size_t i = 0; i < c->n_streams; i++) {
         if (c->streams[i] == s) {
@@ -180,7 +180,20 @@ void stt_conn_close_stream(stt_conn_t *c, stt_stream_t *s, stt_stream_closed_cb 
             break;
         }
     }
+}
+
+void stt_conn_close_stream(stt_conn_t *c, stt_stream_t *s, stt_stream_closed_cb closed_cb,
+                           void *data)
+{
+    take_stream(c, s);
     stt_stream_close(s, closed_cb, data);
+}
+
+void stt_conn_finish_stream(stt_conn_t *c, stt_stream_t *s, stt_stream_closed_cb closed_cb,
+                            void *data)
+{
+    take_stream(c, s);
+    stt_stream_finish(s, closed_cb, data);
 }
 
 stt_stream_t *const *stt_conn_streams(const stt_conn_t *c, size_t *n)
@@ -206,6 +219,8 @@ static void out_clear(stt_conn_t *c)
 /* The client will not see more output: its streams stop delivering events. */
 static void mute_streams(stt_conn_t *c)
 {
+    if (c->adapter->out_of_band)
+        return; /* its results leave through sinks, which outlive the socket */
     for (size_t i = 0; i < c->n_streams; i++)
         stt_stream_mute(c->streams[i]);
 }

@@ -433,6 +433,49 @@ static void test_end_input(void **state)
     rec_free(rec);
 }
 
+/* finish (a caller hung up mid-utterance): the utterance ends at once however short, its final
+ * is still delivered, IDLE follows, and only then does the stream close (closed_cb once);
+ * audio after the finish is ignored. Finishing an idle stream closes it at once. */
+static void test_finish(void **state)
+{
+    stt_recognizer_t *rec = rec_new();
+    stt_null_set_text("last words before the hang-up");
+    log_t *l = calloc(1, sizeof(*l));
+    stt_stream_params_t p = stt_stream_default_params(rec);
+    stt_stream_t *s = stt_stream_create(rec, &p, on_event, l);
+    size_t n;
+    int16_t *pcm = speech(3.0, 0.5, 3.0, RATE, &n); /* still speaking when the audio stops */
+    feed_all(rec, s, STT_PCM_S16LE, RATE, (const uint8_t *)pcm, n);
+    assert_true(stt_stream_recording(s));
+    stt_stream_finish(s, on_closed, l);
+    assert_int_equal(l->closed, 0); /* the final is still due */
+    assert_int_equal(stt_stream_feed(s, STT_PCM_S16LE, RATE, pcm, 320), 0); /* ignored */
+    settle(rec, has_closed, l);
+    assert_int_equal(l->closed, 1);
+    assert_int_equal(rec->n_streams, 0);
+    size_t at_final = 0, at_idle = 0;
+    const rec_event_t *f = find(l, STT_SEV_FINAL, 0, &at_final);
+    assert_non_null(f);
+    assert_string_equal(f->text, "last words before the hang-up");
+    assert_non_null(find(l, STT_SEV_RECORDING_STOP, 0, NULL));
+    assert_non_null(find(l, STT_SEV_IDLE, at_final, &at_idle));
+    assert_int_equal(at_idle, l->n - 1); /* IDLE is the last event */
+
+    /* An idle stream: closed from inside the call. */
+    log_t *l2 = calloc(1, sizeof(*l2));
+    stt_stream_t *s2 = stt_stream_create(rec, &p, on_event, l2);
+    int16_t quiet[1600] = {0};
+    stt_stream_feed(s2, STT_PCM_S16LE, RATE, quiet, 1600);
+    stt_stream_finish(s2, on_closed, l2);
+    assert_int_equal(l2->closed, 1);
+    assert_null(find(l2, STT_SEV_FINAL, 0, NULL));
+    stt_null_set_text(NULL);
+    free(pcm);
+    free(l);
+    free(l2);
+    rec_free(rec);
+}
+
 /* G.711 against the ITU formulas' well-known points. */
 static void test_g711(void **state)
 {
@@ -463,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_finalize_and_abort),
         cmocka_unit_test(test_close_mid_utterance),
         cmocka_unit_test(test_end_input),
+        cmocka_unit_test(test_finish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
