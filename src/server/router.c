@@ -20,7 +20,9 @@
 
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 typedef struct {
@@ -31,6 +33,7 @@ typedef struct {
 /* One table per listener; the first matching row wins. */
 static const route_t data_routes[] = {
     {"/vosk", &stt_adapter_vosk},
+    {"/jambonz", &stt_adapter_jambonz},
     {"/", &stt_adapter_rtstt},
     {NULL, NULL},
 };
@@ -84,6 +87,52 @@ static int url_arg(const void *req, const char *key, char *buf, size_t cap)
 
 /* A raw TCP connection has no URL and no arguments. */
 static int no_arg(const void *req, const char *key, char *buf, size_t cap)
+{
+    return -1;
+}
+
+/* A request header by name: the ones lws parses itself by token, any other one as a custom
+ * header (lws keeps those whole when built with LWS_WITH_CUSTOM_HEADERS, Debian's default). */
+static int http_header(const void *req, const char *name, char *buf, size_t cap)
+{
+    static const struct {
+        const char *name;
+        enum lws_token_indexes token;
+    } known[] = {
+        {"authorization", WSI_TOKEN_HTTP_AUTHORIZATION},
+        {"user-agent", WSI_TOKEN_HTTP_USER_AGENT},
+        {"sec-websocket-protocol", WSI_TOKEN_PROTOCOL},
+        {"host", WSI_TOKEN_HOST},
+    };
+    struct lws *wsi = (struct lws *)req;
+    if (cap == 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcasecmp(name, known[i].name) == 0) {
+            if (lws_hdr_total_length(wsi, known[i].token) <= 0)
+                return -1;
+            int n = lws_hdr_copy(wsi, buf, (int)cap, known[i].token);
+            return n < 0 ? -1 : n;
+        }
+    }
+#if defined(LWS_WITH_CUSTOM_HEADERS)
+    char key[96];
+    size_t k = 0;
+    for (; name[k] && k + 2 < sizeof(key); k++)
+        key[k] = (char)tolower((unsigned char)name[k]);
+    key[k++] = ':';
+    key[k] = '\0';
+    int len = lws_hdr_custom_length(wsi, key, (int)k);
+    if (len < 0 || (size_t)len >= cap)
+        return -1;
+    int n = lws_hdr_custom_copy(wsi, buf, (int)cap, key, (int)k);
+    return n < 0 ? -1 : n;
+#else
+    return -1;
+#endif
+}
+
+static int no_header(const void *req, const char *name, char *buf, size_t cap)
 {
     return -1;
 }
@@ -173,6 +222,16 @@ static int filter(stt_server_t *srv, struct lws *wsi, pss_t *pss, const route_t 
         STT_WARN(0, "no_route", "%s asked for %s: no such endpoint", ip, path);
         return refuse(wsi, 404, 0, "not_found", "no such endpoint");
     }
+    if (a->authorize) {
+        const char *why = "unauthorized";
+        stt_request_t req = {.path = path, .ip = ip, .name = "", .arg = url_arg,
+                             .header = http_header, .req = wsi};
+        int status = a->authorize(&srv->adapter_env, &req, &why);
+        if (status != 0) {
+            STT_WARN(0, "unauthorized", "%s asked for %s: %s", ip, path, why);
+            return refuse(wsi, status, 0, "unauthorized", why);
+        }
+    }
     stt_refusal_t r;
     if (stt_admit(srv, a, ip, &r) != 0)
         return refuse(wsi, stt_close_http_status(r.why), r.retry_after_s, r.code, r.message);
@@ -201,6 +260,7 @@ static void accept_conn(stt_server_t *srv, struct lws *wsi, pss_t *pss, const ch
                          .ip = ip,
                          .name = name,
                          .arg = a->transport == STT_TRANSPORT_RAW ? no_arg : url_arg,
+                         .header = a->transport == STT_TRANSPORT_RAW ? no_header : http_header,
                          .req = wsi};
     if (stt_conn_open(c, &srv->adapter_env, &req) != 0)
         stt_conn_close(c, STT_CLOSE_POLICY, "request refused");
