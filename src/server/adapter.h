@@ -72,5 +72,6 @@ extern const stt_adapter_t stt_adapter_rtstt;         /* RealtimeSTT data socket
 extern const stt_adapter_t stt_adapter_rtstt_control; /* RealtimeSTT control socket (8011) */
 extern const stt_adapter_t stt_adapter_vosk;          /* vosk-server WebSocket (/vosk) */
 extern const stt_adapter_t stt_adapter_jambonz;       /* jambonz custom STT (/jambonz) */
+extern const stt_adapter_t stt_adapter_audiofork;     /* mod_audio_fork/_stream, listen */
 
 #endif /* STT_SERVER_ADAPTER_H */

@@ -34,6 +34,9 @@ typedef struct {
 static const route_t data_routes[] = {
     {"/vosk", &stt_adapter_vosk},
     {"/jambonz", &stt_adapter_jambonz},
+    {"/audio_fork", &stt_adapter_audiofork},
+    {"/audio_stream", &stt_adapter_audiofork},
+    {"/listen", &stt_adapter_audiofork},
     {"/", &stt_adapter_rtstt},
     {NULL, NULL},
 };
@@ -303,8 +306,9 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        /* Delivered to every protocol of every vhost: one of them hands the jobs back. */
-        if (srv->rec && routes == data_routes)
+        /* Delivered to every protocol of every vhost: one of them (the data vhost's first,
+         * id 1; its subprotocol aliases share the routes) hands the jobs back. */
+        if (srv->rec && routes == data_routes && proto->id == 1)
             stt_recognizer_dispatch(srv->rec);
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -384,7 +388,17 @@ __attribute__((unused)) static int cb_raw(struct lws *wsi, enum lws_callback_rea
         {NULL, NULL, 0, 0, 0, NULL, 0}}
 
 WS_PROTOCOLS(control_protocols, "stt-control", control_routes);
-WS_PROTOCOLS(data_protocols, "stt-data", data_routes);
+/* The data port's protocols: lws picks one by the client's Sec-WebSocket-Protocol offer and
+ * echoes its name; a client that offers none gets the first. FreeSWITCH mod_audio_fork offers
+ * audio.drachtio.org (jambonz's build audio.jambonz.org) and expects it echoed: those names are
+ * aliases of the data protocol with the same callback and routes (the path still picks the
+ * adapter). A client that offers only names not listed here is refused by lws (it closes the
+ * connection during the handshake: RFC 6455 lets the server pick none, lws does not). */
+static const struct lws_protocols data_protocols[] = {
+    {"stt-data", cb_ws, sizeof(pss_t), 65536, 1, (void *)data_routes, 0},
+    {"audio.drachtio.org", cb_ws, sizeof(pss_t), 65536, 2, (void *)data_routes, 0},
+    {"audio.jambonz.org", cb_ws, sizeof(pss_t), 65536, 3, (void *)data_routes, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
 WS_PROTOCOLS(vosk_protocols, "stt-vosk", vosk_routes);
 
 /* ---- listeners ---- */
@@ -404,6 +418,15 @@ static struct lws_vhost *make_vhost(stt_server_t *srv, const char *name, int por
         info.listen_accept_role = "raw-skt";
         info.listen_accept_protocol = protocols[0].name;
     }
+    /* permessage-deflate (RFC 7692) on the WebSocket listeners when --ws_deflate: negotiated
+     * when a client offers it (mod_audio_stream does by default). Off, the offer is declined
+     * by omission (no Sec-WebSocket-Extensions in the answer), which every client must accept. */
+    static const struct lws_extension deflate[] = {
+        {"permessage-deflate", lws_extension_callback_pm_deflate,
+         "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+        {NULL, NULL, NULL}};
+    if (!raw && protocols != stt_monitor_protocols && srv->cfg->ws_deflate)
+        info.extensions = deflate;
     info.keepalive_timeout = 5;
     struct lws_vhost *vh = lws_create_vhost(srv->ctx, &info);
     if (!vh)
