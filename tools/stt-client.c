@@ -357,6 +357,17 @@ static void check_done(conn_t *c)
 {
     if (c->decided || !c->audio_done)
         return;
+    if (c->o->proto->results_out_of_band) {
+        if (c->eos_pending)
+            return; /* the end-of-stream message goes out first */
+        if (!c->o->quiet)
+            fprintf(stderr,
+                    "stt-client: %s: sent; --protocol %s gets no results on this connection "
+                    "(they leave out of band: docs/protocol.md)\n",
+                    c->file, c->o->proto->name);
+        decide(c, EXIT_OK);
+        return;
+    }
     int64_t now = stt_tool_now_us();
     int64_t deadline = c->audio_done_us + (int64_t)(c->o->timeout_s * 1e6);
     int64_t next = deadline;
@@ -483,7 +494,10 @@ static int send_control(conn_t *c)
     if (c->eos_pending) {
         c->eos_pending = 0;
         len = c->o->proto->eos(&c->params, c->chunks_sent, msg, sizeof(msg));
-        return len && write_text(c, msg, len) < 0 ? -1 : 1;
+        if (len && write_text(c, msg, len) < 0)
+            return -1;
+        check_done(c);
+        return 1;
     }
     return 0;
 }
@@ -842,9 +856,9 @@ static void usage(FILE *f)
             "                             config message first and {\"eof\" : 1} last;\n"
             "                             twilio, jambonz and audiofork send at 8000 Hz\n"
             "                             unless --rate says otherwise (twilio: only 8000);\n"
-            "                             twilio gets no transcript back: its results go\n"
-            "                             out of band; audiosocket is raw TCP, for\n"
-            "                             stt-loadgen only)\n"
+            "                             twilio and audiofork get no transcript back: their\n"
+            "                             results go out of band, so the file is done once\n"
+            "                             sent; audiosocket is raw TCP, for stt-loadgen only)\n"
             "  --fast                     send as fast as the server reads, not in real time\n"
             "  --chunk N                  frames per message (default %d)\n"
             "  --rate HZ                  resample to HZ (%d..%d) before sending\n"

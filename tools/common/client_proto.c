@@ -354,6 +354,7 @@ static const stt_client_proto_t proto_twilio = {
     .audio_max_bytes = twilio_audio_max_bytes,
     .audio = twilio_audio,
     .eos = twilio_eos,
+    .results_out_of_band = 1,
     .parse = other_parse,
 };
 
@@ -468,6 +469,7 @@ static const stt_client_proto_t proto_audiofork = {
     .opening = audiofork_opening,
     .audio_max_bytes = l16_audio_max_bytes,
     .audio = l16_audio,
+    .results_out_of_band = 1,
     .parse = jambonz_parse,
 };
 
@@ -531,6 +533,7 @@ static const stt_client_proto_t proto_audiosocket = {
     .opening = audiosocket_opening,
     .audio_max_bytes = audiosocket_audio_max_bytes,
     .audio = audiosocket_audio,
+    .results_out_of_band = 1,
     .parse = unparsed,
 };
 

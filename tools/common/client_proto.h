@@ -102,6 +102,9 @@ typedef struct {
      * length; 0 when it does not fit. NULL: the protocol has none (the client just closes). */
     size_t (*eos)(const stt_client_params_t *p, uint64_t n_audio, char *out, size_t cap);
     int closes_after_eos; /* the server answers eos with its last final and then closes */
+    int results_out_of_band; /* the server sends no results on this connection (Twilio,
+                              * AudioSocket; audio_fork unless asked): a client is done once
+                              * its audio and eos went out */
 
     /* The server repeats its current hypothesis on every audio message, unchanged or empty
      * (vosk answers each chunk): only a non-empty change is new information. 0: every partial

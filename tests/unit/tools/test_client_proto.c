@@ -34,6 +34,14 @@ static void test_find(void **state)
     assert_int_equal(stt_client_proto_opt(&p, "t", "vosk"), 0);
     assert_string_equal(p->name, "vosk");
     assert_int_equal(stt_client_proto_opt(&p, "t", "nope"), STT_EINVAL);
+    /* Which servers answer on the connection, and which send their results elsewhere. */
+    static const struct {
+        const char *name;
+        int oob;
+    } oob[] = {{"rtstt", 0},  {"vosk", 0},      {"twilio", 1},
+               {"jambonz", 0}, {"audiofork", 1}, {"audiosocket", 1}};
+    for (size_t i = 0; i < sizeof(oob) / sizeof(oob[0]); i++)
+        assert_int_equal(stt_client_proto_find(oob[i].name)->results_out_of_band, oob[i].oob);
 }
 
 /* The rtstt codec builds exactly what stt_rtstt_frame_build does, stamp included. */
