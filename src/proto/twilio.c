@@ -265,19 +265,30 @@ const char *stt_tw_param(const stt_tw_msg_t *m, const char *name)
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* Each byte's value in the alphabet above, 255 for a byte outside it ('=' included): one load
+ * per character instead of a chain of range tests (the decoder runs on every media message). */
+static const uint8_t b64_values[256] = {
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,  62, 255, 255, 255,  63,
+     52,  53,  54,  55,  56,  57,  58,  59,  60,  61, 255, 255, 255, 255, 255, 255,
+    255,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
+     15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, 255, 255, 255, 255, 255,
+    255,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
+     41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+};
+
 static int b64_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    return b64_values[c] == 255 ? -1 : b64_values[c];
 }
 
 stt_tw_err_t stt_tw_base64_decode(const char *s, size_t len, uint8_t *out, size_t cap,
@@ -291,7 +302,12 @@ stt_tw_err_t stt_tw_base64_decode(const char *s, size_t len, uint8_t *out, size_
     if (len >= 4 && s[len - 1] == '=')
         pad = s[len - 2] == '=' ? 2 : 1;
     size_t n = len / 4 * 3 - pad;
-    for (size_t i = 0; i < len - pad; i++) {
+    /* Every character valid (the common case) is one pass of loads and ORs; only a message
+     * that fails is searched for its first bad byte. */
+    unsigned bad = 0;
+    for (size_t i = 0; i < len - pad; i++)
+        bad |= b64_values[(unsigned char)s[i]];
+    for (size_t i = 0; bad & 0x80 && i < len - pad; i++) {
         unsigned char c = (unsigned char)s[i];
         if (b64_value(c) < 0) {
             if (c >= 0x20 && c < 0x7f)
@@ -311,17 +327,23 @@ stt_tw_err_t stt_tw_base64_decode(const char *s, size_t len, uint8_t *out, size_
         return fail(STT_TW_ERR_PAYLOAD_TOOBIG, err, errlen,
                     "%s decodes to %zu bytes (at most %zu)", what, n, cap);
     size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v0 = b64_value((unsigned char)s[i]), v1 = b64_value((unsigned char)s[i + 1]);
-        int last = i + 4 == len;
-        int v2 = last && pad == 2 ? 0 : b64_value((unsigned char)s[i + 2]);
-        int v3 = last && pad >= 1 ? 0 : b64_value((unsigned char)s[i + 3]);
-        uint32_t w = (uint32_t)v0 << 18 | (uint32_t)v1 << 12 | (uint32_t)v2 << 6 | (uint32_t)v3;
+    size_t whole = pad ? len - 4 : len; /* groups without padding: all valid, 3 bytes each */
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < whole; i += 4) {
+        uint32_t w = (uint32_t)b64_values[u[i]] << 18 | (uint32_t)b64_values[u[i + 1]] << 12 |
+                     (uint32_t)b64_values[u[i + 2]] << 6 | (uint32_t)b64_values[u[i + 3]];
+        out[o] = (uint8_t)(w >> 16);
+        out[o + 1] = (uint8_t)(w >> 8);
+        out[o + 2] = (uint8_t)w;
+        o += 3;
+    }
+    if (pad) { /* the last group: "xx==" gives one byte, "xxx=" two */
+        uint32_t w = (uint32_t)b64_values[u[whole]] << 18 |
+                     (uint32_t)b64_values[u[whole + 1]] << 12 |
+                     (pad == 1 ? (uint32_t)b64_values[u[whole + 2]] << 6 : 0);
         out[o++] = (uint8_t)(w >> 16);
-        if (!(last && pad == 2))
+        if (pad == 1)
             out[o++] = (uint8_t)(w >> 8);
-        if (!(last && pad >= 1))
-            out[o++] = (uint8_t)w;
     }
     *out_len = o;
     return STT_TW_ERR_OK;
