@@ -147,7 +147,7 @@
     XX(G, INT,   webhook_queue, "--webhook_queue", "256", 1, 100000, "Webhook events one call may have waiting for delivery; past it the oldest waiting partial (else the oldest event) is dropped and counted (stt_webhook_deliveries_total{result=\"dropped\"}).") \
     XX(G, INT,   webhook_concurrency, "--webhook_concurrency", "8", 1, 10000, "Webhook requests in flight at once per destination (scheme, host and port); each call has at most one in flight so its events arrive in order.") \
     XX(G, FLOAT, webhook_timeout, "--webhook_timeout", "5", 0.1, 600, "Seconds one webhook request may take (connect and answer) before it counts as failed.") \
-    XX(G, INT,   webhook_retries, "--webhook_retries", "3", 0, 100, "Retries of a webhook request that failed to connect, timed out or got 5xx or 429 (other 4xx are not retried), after jittered exponential backoff (0.5 s doubling, up to 30 s, full jitter).")
+    XX(G, INT,   webhook_retries, "--webhook_retries", "3", 0, 100, "Retries of a webhook request that failed to connect, timed out or got 5xx or 429 (other 4xx are not retried), after a jittered exponential backoff: a wait drawn between half and all of 0.5 s, 1 s, 2 s, ... (at most 30 s).")
 /* clang-format on */
 
 #ifndef STT_PS_MODEL_DIR

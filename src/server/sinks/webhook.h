@@ -8,8 +8,9 @@
  * waiting event, is dropped and counted) and at most one request in flight, so a call's events
  * arrive in order. Per destination: at most --webhook_concurrency requests in flight. A
  * request that cannot connect, times out (--webhook_timeout) or gets 5xx or 429 is retried up
- * to --webhook_retries times after a jittered exponential backoff (full jitter below
- * 0.5 s * 2^attempt, at most 30 s); other answers (2xx: ok; other 4xx: failed) are final.
+ * to --webhook_retries times after a jittered exponential backoff (a wait drawn between half
+ * and all of 0.5 s * 2^(retry-1), at most 30 s); other answers (2xx: ok; other 4xx: failed) are
+ * final.
  *
  * Each request: `POST <url>`, `Content-Type: application/json`, the event as the body, and
  * with --webhook_secret the headers `X-STT-Timestamp: <Unix seconds>` and
@@ -61,6 +62,6 @@ int stt_webhook_url_allowed(const stt_strlist_t *allow, const char *url);
 void stt_webhook_sign(const char *secret, long long timestamp, const char *body, size_t len,
                       char *out, size_t cap);
 
-/* The loop thread's cost of one enqueue is measured by tests/unit/server/test_webhook.c. */
+/* The loop thread's cost of one enqueue is measured by tests/unit/server/test_calls.c. */
 
 #endif /* STT_SERVER_SINKS_WEBHOOK_H */
