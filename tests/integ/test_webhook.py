@@ -15,9 +15,17 @@ webhook receiver misbehaves:
      (--webhook_events call_start call_end, --webhook_retries 3): call_start is tried 4 times
      with growing gaps (jittered exponential backoff: each wait between half and all of
      0.5 s, 1 s, 2 s), call_end once (no retry on other 4xx), and only after call_start gave up
-     (one request in flight per call, in order)."""
+     (one request in flight per call, in order);
+  4. a subscriber that stops reading (a tiny receive buffer, never read) is closed once its
+     unsent events pass --subscriber_max_queue_bytes, counted in
+     stt_call_subscribers_dropped_total, while a reading subscriber of the same call gets every
+     event (30,000 DTMF messages in bursts: events without engine work, null engine)
+     and the call ends on time."""
 
 import asyncio
+import base64
+import os
+import socket
 import sys
 import threading
 import time
@@ -172,6 +180,74 @@ def backoff(pcm, failures):
         recv.stop()
 
 
+def stalled_subscriber(data_port, call_id):
+    """A WebSocket subscriber that completes the handshake, then never reads (2 KiB receive
+    buffer, so the server's output backs up quickly). Returns the socket."""
+    sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sk.connect(("127.0.0.1", data_port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sk.sendall((f"GET /v1/calls/{call_id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    resp = b""
+    while b"\r\n\r\n" not in resp:
+        b = sk.recv(1)
+        if not b:
+            raise AssertionError("the subscriber handshake got no answer")
+        resp += b
+    if b" 101 " not in resp.split(b"\r\n")[0]:
+        raise AssertionError(f"subscriber handshake refused: {resp[:100]!r}")
+    return sk
+
+
+async def dtmf_call(srv, port, n_dtmf):
+    """One call that sends a DTMF with every 20 ms frame (events without engine work), watched
+    by a reading subscriber and a stalled one."""
+    c = ac.Call(port, "dtmf")
+    fast = await ac.Subscriber(srv.data_port, c.id).start()
+    slow = stalled_subscriber(srv.data_port, c.id)
+    await asyncio.sleep(0.1)
+    # The digits go out in bursts of 500 between 20 ms audio frames: ~6 MB of events in a few
+    # seconds, more than the kernel's socket buffers (up to 4 MiB) can hide.
+    items = [ac.tlv(0x01, c.uuid.bytes)]
+    for i in range(n_dtmf // 500):
+        burst = b"".join(ac.tlv(0x03, b"0123456789*#"[j % 12:j % 12 + 1]) for j in range(500))
+        items += ac.silence_items(0.02) + [("raw", burst)]
+    await c.run(items)
+    await fast.wait_end(20)
+    await fast.stop()
+    slow.close()
+    return c, fast
+
+
+def slow_subscriber(failures):
+    srv = h.Server("--subscriber_max_queue_bytes", 262144, *h.NO_LOAD_SHEDDING, engine="null",
+                   name="sub-slow")
+    try:
+        port = ac.start_server(srv)
+        n = 30000
+        c, fast = h.run_async(dtmf_call(srv, port, n))
+        text = srv.get("/metrics", {"Accept": h.PROM_ACCEPT_PLAIN})[2].decode()
+        dropped = ac.prom_value(text, "stt_call_subscribers_dropped_total")
+        size = sum(len(str(e)) for e in fast.events)
+        h.log(f"slow subscriber: {len(fast.events)} events (~{size} bytes) to the reading one; "
+              f"subscribers dropped: {dropped}")
+        if dropped != 1:
+            failures.append(f"slow subscriber: stt_call_subscribers_dropped_total {dropped} != 1")
+        if "subscriber_too_slow" not in srv.log_text():
+            failures.append("slow subscriber: no subscriber_too_slow log line")
+        bad = ac.check_seq(fast.events, c.id)
+        if bad or fast.kinds().count("dtmf") != n:
+            failures.append(f"slow subscriber: the reading subscriber got "
+                            f"{fast.kinds().count('dtmf')} of {n} dtmf events; {bad[:2]}")
+        if fast.times and fast.times[-1] - c.closed_at > MAX_END_S:
+            failures.append(f"slow subscriber: call_end came "
+                            f"{fast.times[-1] - c.closed_at:.2f} s after the close")
+    finally:
+        srv.stop()
+
+
 def main():
     h.watchdog(200)
     failures = []
@@ -181,6 +257,7 @@ def main():
     step("slow", lambda: slow_receiver(pcm, failures))
     step("down", lambda: receiver_down(pcm, failures))
     step("backoff", lambda: backoff(pcm, failures))
+    step("slow_subscriber", lambda: slow_subscriber(failures))
     return h.report(failures)
 
 
