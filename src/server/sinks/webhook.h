@@ -28,6 +28,7 @@
 
 #include "sink.h"
 #include "stt/config.h"
+#include "stt/webhook_url.h" /* the URL rules */
 
 typedef struct stt_webhook stt_webhook_t;
 
@@ -48,14 +49,6 @@ void stt_webhook_destroy(stt_webhook_t *wh);
 stt_sink_t *stt_webhook_sink(stt_webhook_t *wh, const char *url);
 
 void stt_webhook_stats(stt_webhook_t *wh, stt_webhook_stats_t *out);
-
-/* 1 when `url` is an http(s) URL with a host and no user info, whitespace, control characters
- * or dot segments ("/../"), else 0. */
-int stt_webhook_url_valid(const char *url);
-/* 1 when `url` is valid and starts with one of the allowed prefixes; a prefix that ends at its
- * host (no path) must be followed by '/', '?', ':' or the end of the URL, so the prefix
- * "https://a.example" does not admit "https://a.example.evil.net/". 0 otherwise. */
-int stt_webhook_url_allowed(const stt_strlist_t *allow, const char *url);
 
 /* The signature header's value: "sha256=" and the lower-case hex HMAC-SHA256 of
  * "<timestamp>.<body>" under `secret` (out: at least 72 bytes). */
