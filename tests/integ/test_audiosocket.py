@@ -21,10 +21,14 @@ Part 2, pocketsphinx (protocol behaviour; transcripts only checked for overlap):
 `00 00 00`, logged), an unknown kind mid-call (logged, call goes on), 0-length audio (skipped),
 0xFF error (logged, call goes on), garbage TLV (a 5-byte DTMF: hung up, call_end
 "protocol_error"), a 15-byte UUID, and speech at 12 kHz (0x11) and 16 kHz (0x12). The good call
-still gets its finals and its call_end, and the server is alive and exits cleanly."""
+still gets its finals and its call_end, and the server is alive and exits cleanly.
+
+Part 3, drain: SIGTERM in the middle of a call: Asterisk gets `00 00 00` and the close, the
+subscriber still gets the final of what was said and call_end with reason "shutdown"."""
 
 import asyncio
 import os
+import signal
 import sys
 import time
 
@@ -244,12 +248,52 @@ def part_negative(lib, failures):
                f"stt_oob_calls_total {ac.prom_value(prom, 'stt_oob_calls_total')} != 7")
 
 
+async def drained_call(srv, port, pcm):
+    c = ac.Call(port, "drained")
+    sub = await ac.Subscriber(srv.data_port, c.id).start()
+    await asyncio.sleep(0.1)
+    asyncio.get_running_loop().call_later(3.0, srv.signal, signal.SIGTERM)
+    items = [ac.tlv(0x01, c.uuid.bytes)] + ac.silence_items(0.3) + ac.audio_items(pcm)
+    await c.run(items)
+    await sub.wait_end(15)
+    await asyncio.sleep(0.5)
+    return c, sub
+
+
+def part_drain(lib, failures):
+    """SIGTERM during a call: the server sends Asterisk a hangup (00 00 00) and closes; the words
+    said before still arrive (a final), then call_end with reason shutdown; the server exits 0."""
+    srv = h.Server(*h.NO_LOAD_SHEDDING, engine="pocketsphinx", name="as-drain", drain_timeout=8)
+    port = ac.start_server(srv)
+    try:
+        c, sub = h.run_async(drained_call(srv, port, ac.pcm_of(lib[0][1], 8000)))
+        kinds = sub.kinds()
+        h.log(f"drain: Asterisk got {c.received!r}; subscriber events {kinds[:3]}...{kinds[-3:]}"
+              f"; finals {[e['text'] for e in sub.finals()]}")
+        if c.received != ac.tlv(0x00) or c.server_closed_at is None:
+            failures.append(f"drain: Asterisk got {c.received[:20]!r} (closed: "
+                            f"{c.server_closed_at is not None}), expected 00 00 00 and a close")
+        if not sub.finals():
+            failures.append("drain: the utterance in progress got no final")
+        ends = [e for e in sub.events if e["event"] == "call_end"]
+        if not ends or ends[-1].get("reason") != "shutdown":
+            failures.append(f"drain: call_end {ends[-1] if ends else None}, expected reason "
+                            "shutdown")
+        rc = srv.wait_exit(20)
+        if rc != 0:
+            failures.append(f"drain: exit status {rc}")
+        srv.check_sanitizers()
+    finally:
+        srv.kill()
+
+
 def main():
     h.watchdog(280)
     failures = []
     lib = h.librivox_set()
     step = h.stepper(failures)
     step("negative", lambda: part_negative(lib, failures))
+    step("drain", lambda: part_drain(lib, failures))
     rc = part_whisper(lib, failures)
     if rc == SKIP and not failures:
         return SKIP
