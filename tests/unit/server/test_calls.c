@@ -359,6 +359,21 @@ static void test_bad_config(void **state)
     free(cfg.webhook_url);
     cfg.webhook_url = strdup("not a url");
     assert_null(stt_calls_create(&cfg));
+    free(cfg.webhook_url);
+    cfg.webhook_url = strdup("");
+    char *allow[] = {"https://ok.example/", "hooks.example.com"};
+    stt_strlist_t saved = cfg.webhook_allow;
+    cfg.webhook_allow = (stt_strlist_t){2, allow};
+    assert_null(stt_calls_create(&cfg)); /* an allow entry that is no URL */
+    cfg.webhook_allow = saved;
+    char *kinds[] = {"final", "finals"};
+    saved = cfg.webhook_events;
+    cfg.webhook_events = (stt_strlist_t){2, kinds};
+    assert_null(stt_calls_create(&cfg)); /* a typo in --webhook_events */
+    cfg.webhook_events = saved;
+    stt_calls_t *ok = stt_calls_create(&cfg);
+    assert_non_null(ok);
+    stt_calls_destroy(ok);
 }
 
 int main(void)
