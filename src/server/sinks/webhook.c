@@ -51,6 +51,7 @@ typedef struct dest {
 typedef struct callq {
     struct callq *hnext; /* in its bucket */
     stt_list_t link;     /* in wh->queues */
+    stt_list_t ready;    /* in wh->ready while it has events and no request in flight */
     uint64_t key;
     dest_t *dest;
     char call_id[132];
@@ -69,6 +70,10 @@ struct stt_webhook {
     int stop;
     CURLM *multi;
     stt_list_t dests, queues;
+    /* The queues the sender may start a request for: an event waiting and none in flight (some
+     * wait for a backoff or a free slot of their destination). A wake-up looks at these only,
+     * so a healthy destination costs O(1) per event whatever the number of calls. */
+    stt_list_t ready;
     callq_t *buckets[N_BUCKETS];
     stt_webhook_stats_t st;
     unsigned seed;
@@ -142,6 +147,7 @@ static void queue_free(stt_webhook_t *wh, callq_t *q)
         }
     }
     stt_list_remove(&q->link);
+    stt_list_remove(&q->ready);
     while (q->head) {
         queue_pop(q);
         wh->st.dropped++;
@@ -215,6 +221,7 @@ static void dest_event(stt_sink_t *sink, const stt_call_ref_t *call, const stt_c
         q->key = call->key;
         q->dest = d;
         snprintf(q->call_id, sizeof(q->call_id), "%s", call->call_id);
+        stt_list_init(&q->ready);
         uint32_t b = bucket_of(call->key, d);
         q->hnext = wh->buckets[b];
         wh->buckets[b] = q;
@@ -241,8 +248,14 @@ static void dest_event(stt_sink_t *sink, const stt_call_ref_t *call, const stt_c
         q->n++;
         wh->st.queued++;
     }
+    /* The sender needs waking only when the queue becomes ready: with a request in flight it
+     * starts the next one when that ends, and a ready queue already waits for its turn. */
+    int wake = !q->in_flight && !stt_list_linked(&q->ready);
+    if (wake)
+        stt_list_insert_tail(&wh->ready, &q->ready);
     pthread_mutex_unlock(&wh->mu);
-    curl_multi_wakeup(wh->multi);
+    if (wake)
+        curl_multi_wakeup(wh->multi);
     if (warn)
         STT_WARN(call->conn_id, "webhook_queue_full",
                  "call %s: %d webhook events waiting for %s; dropping (counted, logged once per "
@@ -256,10 +269,12 @@ static void dest_call_end(stt_sink_t *sink, const stt_call_ref_t *call)
     stt_webhook_t *wh = d->wh;
     pthread_mutex_lock(&wh->mu);
     callq_t *q = queue_find(wh, call->key, d);
-    if (q)
-        q->ended = 1; /* the sender frees it once it is empty */
+    if (q) {
+        q->ended = 1; /* freed once it is empty: now, or by the sender */
+        if (!q->head && !q->in_flight)
+            queue_free(wh, q);
+    }
     pthread_mutex_unlock(&wh->mu);
-    curl_multi_wakeup(wh->multi);
 }
 
 static void dest_destroy(stt_sink_t *sink)
@@ -354,6 +369,7 @@ static void start_request(stt_webhook_t *wh, callq_t *q)
     curl_easy_setopt(c, CURLOPT_PRIVATE, q);
     q->easy = c;
     q->headers = h;
+    stt_list_remove(&q->ready);
     q->in_flight = 1;
     q->dest->in_flight++;
     curl_multi_add_handle(wh->multi, c);
@@ -390,6 +406,7 @@ static void finish_request(stt_webhook_t *wh, callq_t *q, CURLcode res)
         q->attempts++;
         wh->st.retried++;
         q->next_try_s = stt_now_s() + backoff_s(wh, q->attempts);
+        stt_list_insert_tail(&wh->ready, &q->ready); /* schedule() waits out the backoff */
         return;
     }
     if (ok) {
@@ -405,19 +422,22 @@ static void finish_request(stt_webhook_t *wh, callq_t *q, CURLcode res)
     q->next_try_s = 0;
     queue_pop(q);
     wh->st.queued--;
+    if (q->head)
+        stt_list_insert_tail(&wh->ready, &q->ready);
+    else if (q->ended)
+        queue_free(wh, q);
 }
 
-/* Starts what may start, frees finished queues; returns the ms until a backoff ends (capped). */
+/* Starts what may start among the ready queues; returns the ms until a backoff ends (capped). */
 static long schedule(stt_webhook_t *wh)
 {
     double now = stt_now_s();
     double wait_s = 1.0;
     stt_list_t *n, *nx;
-    stt_list_foreach_safe(n, nx, &wh->queues) {
-        callq_t *q = stt_container_of(n, callq_t, link);
-        if (q->in_flight)
-            continue;
-        if (!q->head) {
+    stt_list_foreach_safe(n, nx, &wh->ready) {
+        callq_t *q = stt_container_of(n, callq_t, ready);
+        if (!q->head) { /* not expected: a ready queue has an event */
+            stt_list_remove(&q->ready);
             if (q->ended)
                 queue_free(wh, q);
             continue;
@@ -430,10 +450,9 @@ static long schedule(stt_webhook_t *wh)
             continue;
         }
         if (q->dest->in_flight < wh->cfg->webhook_concurrency)
-            start_request(wh, q);
+            start_request(wh, q); /* leaves the ready list */
     }
-    long ms = (long)(wait_s * 1000.0) + 1;
-    return ms;
+    return (long)(wait_s * 1000.0) + 1;
 }
 
 static void *sender_main(void *arg)
@@ -488,6 +507,7 @@ stt_webhook_t *stt_webhook_create(const stt_config_t *cfg)
     pthread_mutex_init(&wh->mu, NULL);
     stt_list_init(&wh->dests);
     stt_list_init(&wh->queues);
+    stt_list_init(&wh->ready);
     wh->multi = curl_multi_init();
     if (!wh->multi || pthread_create(&wh->thread, NULL, sender_main, wh) != 0) {
         STT_ERROR(0, "webhook", "cannot start the webhook sender");
