@@ -4,10 +4,11 @@
  * Threads: the sinks' on_event/on_call_end (the enqueue), stt_webhook_sink and the stats run on
  * the loop thread; everything that touches a socket runs on the sender thread. One mutex guards
  * the destinations list, the call queues and the counters; the loop holds it for a hash lookup
- * and a list append (then curl_multi_wakeup), the sender for a scan of the call queues between
- * two curl_multi_poll calls, never across network I/O. Ownership: the webhook owns the
- * destinations (freed once their last sink reference is gone and no queue uses them), the call
- * queues (freed by the sender once their call ended and they are empty) and the queued events
+ * and a list append (then, when the call's queue was idle, curl_multi_wakeup), the sender for a
+ * pass over the ready queues between two curl_multi_poll calls, never across network I/O.
+ * Ownership: the webhook owns the destinations (freed once their last sink reference is gone
+ * and no queue uses them), the call queues (freed once their call ended and they are empty, by
+ * whichever thread sees that last) and the queued events
  * (copied at enqueue). A request's body is its queue head, which the loop never drops while the
  * request is in flight. */
 #include "webhook.h"
