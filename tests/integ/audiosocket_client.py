@@ -25,6 +25,36 @@ def tlv(kind, payload=b""):
     return struct.pack(">BH", kind, len(payload)) + payload
 
 
+def start_server(srv, ready_timeout=20.0):
+    """Starts srv with an --audiosocket_port chosen with its other ports on each attempt (a
+    port picked once, outside the harness's retry, could be handed out again as one of them).
+    Returns the AudioSocket port."""
+    def argv(s):
+        while True:
+            port = h.free_ports(1)[0]
+            if port not in (s.control_port, s.data_port, s.monitor_port):
+                break
+        s.audiosocket_port = port
+        return s.build_argv() + ["--audiosocket_port", str(port)]
+    srv.start(ready_timeout=ready_timeout, argv_fn=argv)
+    return srv.audiosocket_port
+
+
+class running:
+    """`with running(srv, timeout) as port:` start (start_server), then stop on the way out:
+    exit status 0 and no sanitizer report required (the log tail is printed on a failure)."""
+
+    def __init__(self, srv, ready_timeout=20.0):
+        self.srv = srv
+        self.ready_timeout = ready_timeout
+
+    def __enter__(self):
+        return start_server(self.srv, self.ready_timeout)
+
+    def __exit__(self, et, ev, tb):
+        return self.srv.__exit__(et, ev, tb)
+
+
 def pcm_of(wav, rate, encoding="signed-integer", bits=16, tmp=None):
     """Raw samples of a WAV converted by sox (rate, encoding: signed-integer, mu-law, a-law)."""
     tmp = tmp or h.tmpdir("as-audio")
@@ -47,6 +77,7 @@ class Call:
         self.id = str(self.uuid)
         self.received = b""
         self.server_closed_at = None
+        self.closed_at = None
         self.error = None
 
     async def _reader(self, reader):
@@ -84,6 +115,7 @@ class Call:
             self.error = e
         if linger_s:
             await asyncio.sleep(linger_s)
+        self.closed_at = time.monotonic()
         if close:  # as Asterisk does when the caller hangs up: just close the socket
             writer.close()
             try:

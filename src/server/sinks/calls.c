@@ -371,6 +371,11 @@ int stt_call_stream_event(stt_call_t *call, int track, const char *track_name,
     }
 }
 
+int stt_call_add_sink(stt_call_t *call, stt_sink_t *sink)
+{
+    return stt_sink_set_add(&call->sinks, sink);
+}
+
 void stt_call_dtmf(stt_call_t *call, int track, const char *track_name, const char *digit)
 {
     if (!call)
