@@ -30,7 +30,8 @@ media before start (1008), 0-length payloads (skipped and counted, the call goes
 that never arrives (--idle_timeout closes 1000), client close codes 16, 999 and 5000 (outside
 1000-4999: the call ends, its finals still delivered), binary on a Twilio stream (1003), a second
 start (1008), an oversize message (1009). The good call gets its finals and its call_end, each
-error is counted in /metrics, nothing is sent back, the server stays healthy and exits cleanly."""
+error is counted in /metrics, nothing is sent back, the server stays healthy and exits cleanly.
+Also: --twilio_path moves the endpoint (null engine)."""
 
 import asyncio
 import base64
@@ -550,11 +551,32 @@ def part_negative(lib, failures):
         expect("media before start" in log, "no log line for media before start")
 
 
+def part_path(failures):
+    """--twilio_path moves the endpoint: a Twilio message at the new path reaches the adapter
+    (media before start: 1008), and /plivo still does."""
+    srv = h.Server("--twilio_path", "/media/stream", engine="null", name="tw-path")
+    with started(srv):
+        async def go(path):
+            async with websockets.connect(f"ws://127.0.0.1:{srv.data_port}{path}") as ws:
+                await ws.send(json.dumps({"event": "media", "streamSid": "x",
+                                          "media": {"payload": ""}}))
+                try:
+                    await asyncio.wait_for(ws.recv(), 3)
+                except websockets.ConnectionClosed:
+                    pass
+                return ws.close_code, ws.close_reason
+        for path in ("/media/stream", "/plivo"):
+            code, reason = h.run_async(go(path))
+            if code != 1008 or not reason.startswith("media_before_start"):
+                failures.append(f"--twilio_path: {path} closed {code} {reason!r}")
+
+
 def main():
     h.watchdog(290)
     failures = []
     lib = h.librivox_set()
     step = h.stepper(failures)
+    step("path", lambda: part_path(failures))
     step("negative", lambda: part_negative(lib, failures))
     rc = part_whisper(lib, failures)
     if rc == SKIP and not failures:
