@@ -25,6 +25,7 @@ Part 1, real Whisper tiny.en weights (skipped with 77 when absent), two calls at
   WER per platform is printed.
 
 Part 2, pocketsphinx (protocol behaviour), all at once beside a good SignalWire L16 16 kHz call:
+an Exotel call (audio/x-raw in 100 ms chunks) and
 garbage base64 (1007 bad_base64), an unknown codec in mediaFormat (1007 unsupported_codec),
 media before start (1008), 0-length payloads (skipped and counted, the call goes on), a start
 that never arrives (--idle_timeout closes 1000), client close codes 16, 999 and 5000 (outside
@@ -168,6 +169,29 @@ def vonage_ticks(call_id, pcm, dtmf_at=None):
         if k == dtmf_at:
             tick.append(json.dumps({"event": "websocket:dtmf", "digit": "5", "duration": 260}))
         ticks.append(tick)
+    return ticks
+
+
+def exotel_ticks(stream_sid, call_sid, pcm):
+    """Exotel: snake_case with stream_sid, audio/x-raw (L16 8 kHz) in 100 ms chunks (1600 bytes,
+    one message every fifth 20 ms tick), string counters, stop."""
+    ticks = [[json.dumps({"event": "connected"})],
+             [json.dumps({"event": "start", "sequence_number": "1", "stream_sid": stream_sid,
+                          "start": {"stream_sid": stream_sid, "call_sid": call_sid,
+                                    "account_sid": "AC1234", "from": "+919876543210",
+                                    "to": "+918047491899", "custom_parameters": {"k": "v"},
+                                    "media_format": {"encoding": "audio/x-raw",
+                                                     "sample_rate": "8000", "bit_rate": "16"}}})]]
+    for k, f in enumerate(frames(pcm, 1600)):
+        ticks.append([json.dumps({"event": "media", "sequence_number": str(k + 2),
+                                  "stream_sid": stream_sid, "media": {
+                                      "chunk": str(k + 1), "timestamp": str(100 * k),
+                                      "payload": b64(f)}})])
+        ticks += [[]] * 4
+    ticks.append([json.dumps({"event": "stop", "sequence_number": str(k + 3),
+                              "stream_sid": stream_sid,
+                              "stop": {"call_sid": call_sid, "account_sid": "AC1234",
+                                       "reason": "callended"}})])
     return ticks
 
 
@@ -447,7 +471,9 @@ async def negative_calls(srv, lib, tmp):
         "garbage", "codec", "before_start", "zero_len", "no_start", "close16", "close999",
         "close5000", "binary", "start_twice", "oversize")}
     P["good"] = Platform(port, "/signalwire", "good")
+    P["exotel"] = Platform(port, "/exotel", "exotel")
     ids = {n: f"neg-{n}" for n in P}
+    l8 = padded(ac.pcm_of(lib[1][1], 8000, tmp=tmp), 8000, 2)
     subs = {n: await ac.Subscriber(port, ids[n]).start() for n in P}
     await asyncio.sleep(0.1)
 
@@ -474,6 +500,7 @@ async def negative_calls(srv, lib, tmp):
     runs = [
         P["good"].run(twilio_ticks("MZgood", ids["good"], {"inbound": l16}, {},
                                    "audio/x-l16", 16000, 640)),
+        P["exotel"].run(exotel_ticks("MZexotel", ids["exotel"], l8)),
         P["garbage"].run(g, linger_s=0.5),
         P["codec"].run(call("codec", short, encoding="audio/opus", rate=48000), linger_s=0.5),
         P["before_start"].run(before, linger_s=0.5),
@@ -489,7 +516,7 @@ async def negative_calls(srv, lib, tmp):
         P["oversize"].run(big, linger_s=0.5),
     ]
     await asyncio.gather(*runs)
-    for n in ("good", "zero_len", "close16", "close999", "close5000", "garbage", "binary",
+    for n in ("good", "exotel", "zero_len", "close16", "close999", "close5000", "garbage", "binary",
               "start_twice", "oversize"):
         await subs[n].wait_end(30)
     await asyncio.sleep(0.3)
@@ -518,6 +545,9 @@ def part_negative(lib, failures):
         ov = h.word_overlap(ref0, final_text(subs["good"]))
         h.log(f"good: overlap {ov:.2f}: {final_text(subs['good'])!r}")
         expect(ov >= MIN_OVERLAP_PS, f"good: overlap {ov:.2f} < {MIN_OVERLAP_PS}")
+        check_events("exotel", subs["exotel"], ids["exotel"], "exotel", failures,
+                     partials=False, stream_id="MZexotel")
+        h.log(f"exotel (pocketsphinx, 8 kHz): {final_text(subs['exotel'])!r}")
         check_events("zero_len", subs["zero_len"], ids["zero_len"], "twilio", failures,
                      partials=False)
         for n, code, word in (("garbage", 1007, "bad_base64"), ("codec", 1007,
