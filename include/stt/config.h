@@ -147,7 +147,11 @@
     XX(G, INT,   webhook_queue, "--webhook_queue", "256", 1, 100000, "Webhook events one call may have waiting for delivery; past it the oldest waiting partial (else the oldest event) is dropped and counted (stt_webhook_deliveries_total{result=\"dropped\"}).") \
     XX(G, INT,   webhook_concurrency, "--webhook_concurrency", "8", 1, 10000, "Webhook requests in flight at once per destination (scheme, host and port); each call has at most one in flight so its events arrive in order.") \
     XX(G, FLOAT, webhook_timeout, "--webhook_timeout", "5", 0.1, 600, "Seconds one webhook request may take (connect and answer) before it counts as failed.") \
-    XX(G, INT,   webhook_retries, "--webhook_retries", "3", 0, 100, "Retries of a webhook request that failed to connect, timed out or got 5xx or 429 (other 4xx are not retried), after a jittered exponential backoff: a wait drawn between half and all of 0.5 s, 1 s, 2 s, ... (at most 30 s).")
+    XX(G, INT,   webhook_retries, "--webhook_retries", "3", 0, 100, "Retries of a webhook request that failed to connect, timed out or got 5xx or 429 (other 4xx are not retried), after a jittered exponential backoff: a wait drawn between half and all of 0.5 s, 1 s, 2 s, ... (at most 30 s).") \
+    /* -- Twilio-family media streams (issue 14) -- */ \
+    XX(G, STR,   twilio_path, "--twilio_path", "/twilio", 1, 0, "Path of the Twilio-family media stream endpoint on the data port (Twilio, SignalWire, Telnyx, Plivo, Exotel, Vonage; the dialect is told from the messages). /telnyx, /plivo, /signalwire, /exotel and /vonage always lead there too. Must start with '/'.") \
+    XX(G, INT,   twilio_reorder_window, "--twilio_reorder_window", "8", 0, 256, "Telnyx media chunks may arrive out of order: up to this many are held and put back in order by media.chunk; a chunk that comes later than that is dropped and counted (stt_protocol_errors_total{error=\"chunk_late\"}), a lost one becomes silence. 0 = in arrival order.") \
+    XX(G, INT,   twilio_max_message_bytes, "--twilio_max_message_bytes", "262144", 1024, 16777216, "Largest message a Twilio-family stream may send (a media message's base64 payload included); larger ones close the stream with 1009.")
 /* clang-format on */
 
 #ifndef STT_PS_MODEL_DIR

@@ -201,6 +201,13 @@ bool stt_config_check_string(const stt_option_t *opt, const char *s, char *why, 
         snprintf(why, whylen, "value too long: '%s' (at most %zu bytes)", s, opt->size - 1);
         return false;
     }
+    /* An endpoint path: the router matches it as a prefix of the request's path. */
+    if (strcmp(opt->name, "twilio_path") == 0 &&
+        (s[0] != '/' || strlen(s) > 200 || strcspn(s, " ?#") != strlen(s))) {
+        snprintf(why, whylen, "must be a path starting with '/' (no spaces, '?' or '#', at most "
+                              "200 bytes), got '%s'", s);
+        return false;
+    }
     /* Wake-word detection is not implemented; silently running without the wake words a user
      * asked for would make every utterance trigger, so a non-empty list is refused. */
     if (strcmp(opt->name, "wake_words") == 0 && *s) {

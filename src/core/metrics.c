@@ -1,5 +1,7 @@
-/* Latency histograms (metrics.h). Loop thread only. */
+/* Latency histograms and protocol error counts (metrics.h). Loop thread only. */
 #include "core/metrics.h"
+
+#include <string.h>
 
 const double stt_hist_bounds[STT_HIST_BUCKETS] = {0.001, 0.002, 0.005, 0.01, 0.02,
                                                   0.025, 0.05,  0.1,   0.25, 0.5,
@@ -26,4 +28,24 @@ double stt_hist_quantile(const stt_hist_t *h, double q)
             return stt_hist_bounds[i];
     }
     return stt_hist_bounds[STT_HIST_BUCKETS - 1];
+}
+
+void stt_metrics_protocol_error(stt_metrics_t *m, const char *protocol, const char *error)
+{
+    size_t i = 0;
+    for (; i < m->n_protocol_errors; i++)
+        if (strcmp(m->protocol_errors[i].protocol, protocol) == 0 &&
+            strcmp(m->protocol_errors[i].error, error) == 0)
+            break;
+    if (i == m->n_protocol_errors) {
+        if (i == STT_PROTOCOL_ERROR_SLOTS) {
+            i--; /* the last row collects the rest */
+            m->protocol_errors[i].protocol = m->protocol_errors[i].error = "other";
+        } else {
+            m->protocol_errors[i].protocol = protocol;
+            m->protocol_errors[i].error = error;
+            m->n_protocol_errors++;
+        }
+    }
+    m->protocol_errors[i].count++;
 }

@@ -5,6 +5,7 @@
 #ifndef STT_CORE_METRICS_H
 #define STT_CORE_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define STT_HIST_BUCKETS 15
@@ -20,6 +21,15 @@ extern const double stt_hist_bounds[STT_HIST_BUCKETS];
 void stt_hist_observe(stt_hist_t *h, double v);
 /* Approximate quantile (the upper bound of the bucket that holds it); 0 when empty. */
 double stt_hist_quantile(const stt_hist_t *h, double q);
+
+/* Protocol errors by protocol and error name, for stt_protocol_errors_total: the names are
+ * static strings (an adapter's error table), the first STT_PROTOCOL_ERROR_SLOTS pairs seen get a
+ * row and later ones count in a row named ("other", "other"). */
+#define STT_PROTOCOL_ERROR_SLOTS 64
+typedef struct {
+    const char *protocol, *error;
+    uint64_t count;
+} stt_protocol_error_t;
 
 typedef struct {
     uint64_t sessions_total, sessions_rejected_capacity, sessions_rejected_draining;
@@ -43,6 +53,11 @@ typedef struct {
     double last_success_s; /* when an engine job last succeeded (0: none yet); monotonic */
     stt_hist_t final_latency, first_partial_latency, job_final, job_feed;
     stt_hist_t ingest_latency; /* client's server_sent_to_stt -> frame through the VAD */
+    stt_protocol_error_t protocol_errors[STT_PROTOCOL_ERROR_SLOTS];
+    size_t n_protocol_errors;
 } stt_metrics_t;
+
+/* Counts one protocol error (protocol and error: static strings). */
+void stt_metrics_protocol_error(stt_metrics_t *m, const char *protocol, const char *error);
 
 #endif /* STT_CORE_METRICS_H */

@@ -66,5 +66,6 @@ extern const stt_adapter_t stt_adapter_rtstt_control; /* RealtimeSTT control soc
 extern const stt_adapter_t stt_adapter_vosk;          /* vosk-server WebSocket (/vosk) */
 extern const stt_adapter_t stt_adapter_call_events;   /* /v1/calls/{id}/events subscribers */
 extern const stt_adapter_t stt_adapter_audiosocket;   /* Asterisk AudioSocket (raw TCP) */
+extern const stt_adapter_t stt_adapter_twilio;        /* Twilio-family streams (/twilio) */
 
 #endif /* STT_SERVER_ADAPTER_H */

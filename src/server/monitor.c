@@ -457,6 +457,13 @@ static char *metrics_prometheus(stt_server_t *srv)
     for (int e = 1; e <= STT_FRAME_TOOBIG; e++)
         pf(&b, "stt_frame_errors_total{error=\"%s\"} %llu\n",
            stt_frame_err_name((stt_frame_err_t)e), (unsigned long long)m->frame_errors[e]);
+    pf(&b, "# HELP stt_protocol_errors_total Client protocol errors, by protocol and error "
+           "(fatal ones closed their connection; tolerated ones were counted and skipped).\n"
+           "# TYPE stt_protocol_errors_total counter\n");
+    for (size_t i = 0; i < m->n_protocol_errors; i++)
+        pf(&b, "stt_protocol_errors_total{protocol=\"%s\",error=\"%s\"} %llu\n",
+           m->protocol_errors[i].protocol, m->protocol_errors[i].error,
+           (unsigned long long)m->protocol_errors[i].count);
     prom_scalar(&b, "stt_utterances_total", "counter", "Recordings started.",
                 (double)m->utterances);
     prom_scalar(&b, "stt_partials_total", "counter", "Realtime (partial) transcripts sent.",

@@ -25,27 +25,41 @@
 
 typedef struct {
     const char *prefix; /* "/vosk" matches "/vosk", "/vosk/..." and "/vosk?..."; "/" matches all */
-    const stt_adapter_t *adapter;
+    const stt_adapter_t *adapter; /* NULL ends a table */
+    /* A prefix the configuration chooses (--twilio_path), instead of `prefix`. */
+    const char *(*config_prefix)(const stt_config_t *cfg);
 } route_t;
+
+static const char *twilio_path(const stt_config_t *cfg)
+{
+    return cfg->twilio_path;
+}
 
 /* One table per listener; the first matching row wins. */
 static const route_t data_routes[] = {
-    {"/vosk", &stt_adapter_vosk},
-    {"/v1/calls", &stt_adapter_call_events},
-    {"/", &stt_adapter_rtstt},
-    {NULL, NULL},
+    {"/vosk", &stt_adapter_vosk, NULL},
+    {"/v1/calls", &stt_adapter_call_events, NULL},
+    {NULL, &stt_adapter_twilio, twilio_path},
+    /* The other platforms of the family, whatever --twilio_path says (dialect from messages). */
+    {"/telnyx", &stt_adapter_twilio, NULL},
+    {"/plivo", &stt_adapter_twilio, NULL},
+    {"/signalwire", &stt_adapter_twilio, NULL},
+    {"/exotel", &stt_adapter_twilio, NULL},
+    {"/vonage", &stt_adapter_twilio, NULL},
+    {"/", &stt_adapter_rtstt, NULL},
+    {NULL, NULL, NULL},
 };
 static const route_t control_routes[] = {
-    {"/", &stt_adapter_rtstt_control},
-    {NULL, NULL},
+    {"/", &stt_adapter_rtstt_control, NULL},
+    {NULL, NULL, NULL},
 };
 static const route_t vosk_routes[] = {
-    {"/", &stt_adapter_vosk},
-    {NULL, NULL},
+    {"/", &stt_adapter_vosk, NULL},
+    {NULL, NULL, NULL},
 };
 static const route_t audiosocket_routes[] = {
-    {"/", &stt_adapter_audiosocket},
-    {NULL, NULL},
+    {"/", &stt_adapter_audiosocket, NULL},
+    {NULL, NULL, NULL},
 };
 
 typedef struct {
@@ -53,12 +67,14 @@ typedef struct {
     const stt_adapter_t *adapter; /* chosen at the filter stage */
 } pss_t;
 
-static const stt_adapter_t *route(const route_t *table, const char *path)
+static const stt_adapter_t *route(const route_t *table, const char *path,
+                                  const stt_config_t *cfg)
 {
-    for (const route_t *r = table; r->prefix; r++) {
-        size_t n = strlen(r->prefix);
-        if (strcmp(r->prefix, "/") == 0 ||
-            (strncmp(path, r->prefix, n) == 0 &&
+    for (const route_t *r = table; r->adapter; r++) {
+        const char *prefix = r->config_prefix ? r->config_prefix(cfg) : r->prefix;
+        size_t n = strlen(prefix);
+        if (strcmp(prefix, "/") == 0 ||
+            (strncmp(path, prefix, n) == 0 &&
              (path[n] == '\0' || path[n] == '/' || path[n] == '?')))
             return r->adapter;
     }
@@ -173,7 +189,7 @@ static int filter(stt_server_t *srv, struct lws *wsi, pss_t *pss, const route_t 
     if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
         snprintf(path, sizeof(path), "/");
     peer_ip(wsi, ip, sizeof(ip));
-    const stt_adapter_t *a = route(routes, path);
+    const stt_adapter_t *a = route(routes, path, srv->cfg);
     if (!a) {
         STT_WARN(0, "no_route", "%s asked for %s: no such endpoint", ip, path);
         return refuse(wsi, 404, 0, "not_found", "no such endpoint");
