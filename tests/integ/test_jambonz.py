@@ -22,7 +22,9 @@ Part 1, pocketsphinx (protocol behaviour; always runs):
     1000; a zero-length binary frame is ignored. The good call's transcript is unaffected.
 Part 2, whisper tiny.en real weights (skipped, exit 77, when absent): librivox speech converted
   by sox to 8 kHz, two calls at once (interim on: three recordings; interim off: two), stop right
-  after the last audio; corpus WER (sclite) of the finals is printed and bounded.
+  after the last audio; corpus WER (sclite) of the finals is printed and bounded. Then hints
+  steer whisper: with options.hints [{"phrase": "Dashwoode"}] the name comes back spelled so
+  (without: "Dashwood").
 
 WER bounds, measured 2026-12-05 on the 2-core machine with this test: whisper tiny.en 0.028
 (2 errors of 71 words; test_whisper_real measures 0.028-0.056 at 8 kHz mu-law), bound 0.10
@@ -300,6 +302,17 @@ async def part2(srv, tmp, failures):
     h.log(f"WER jambonz whisper tiny.en 8 kHz: {rate:.3f} ({err}/{n})")
     if rate > MAX_WER:
         failures.append(f"whisper WER {rate:.3f} > {MAX_WER}")
+
+    # Hints reach whisper's prompt: a spelling only the hint has comes back (measured: without
+    # it "Dashwood", with options.hints ["Dashwoode"] "Dashwoode").
+    pcm_h, _ = audio_8k(tmp, items[0:1])
+    m = json.loads(start_msg(False, "wh"))
+    m["options"]["hints"] = [{"phrase": "Dashwoode", "boost": 5}]
+    hinted = await Call("whisper hinted").run(srv, json.dumps(m), pcm_h, tail_s=0.3)
+    h.log(f"hints [Dashwoode]: {hinted.final_text()!r}")
+    if "Dashwood" not in a.final_text() or "Dashwoode" not in hinted.final_text():
+        failures.append(f"hints: expected 'Dashwood' without and 'Dashwoode' with the hint, got "
+                        f"{a.final_text()[:60]!r} / {hinted.final_text()[:60]!r}")
 
 
 def main():
