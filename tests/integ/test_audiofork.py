@@ -20,6 +20,8 @@ Part 1, pocketsphinx, --ws_deflate off (protocol behaviour; always runs):
   - stereo 16 kHz with two different recordings, in frames of 642 bytes (not a whole number of
     stereo frames: every message ends inside a frame) plus 0-length frames and a DTMF-like text
     frame: channel 1's finals are recording X's words, channel 2's recording Y's;
+  - with --ws_deflate (a second server) the same offer is negotiated and the compressed audio
+    gives the same words;
   - errors: metadata sampleRate 44100 -> {"type":"error"} (events on) and close 1007; URL
     rate=11025 -> close 1007; mixType "quad" -> close 1007;
   - close codes outside 1000-4999 sent by a raw client (16, as Asterisk sends hang-up causes;
@@ -338,6 +340,21 @@ async def part1(srv, tmp, failures):
                             f"{t[:80]!r}")
 
 
+async def part1_deflate(srv, tmp, failures):
+    """--ws_deflate: mod_audio_stream's permessage-deflate offer is negotiated and the audio,
+    compressed by the client, still gives the recording's words."""
+    z = h.librivox_set()[4]
+    f = Fork("audio_stream, deflate negotiated")
+    await f.run(f"ws://127.0.0.1:{srv.data_port}/audio_stream?rate=16k&transcribe=1",
+                pcm_at(tmp, z[1], 16000), 16000, compression="deflate")
+    ov = h.word_overlap(z[2], f.text())
+    h.log(f"{f.name}: extensions {f.extensions!r}, overlap {ov:.2f}: {f.text()[:80]!r}")
+    if not f.extensions or "permessage-deflate" not in f.extensions:
+        failures.append(f"{f.name}: not negotiated ({f.extensions!r})")
+    if ov < MIN_OVERLAP:
+        failures.append(f"{f.name}: shares {ov:.2f} of its reference's words")
+
+
 async def part2(srv, tmp, failures):
     base = f"ws://127.0.0.1:{srv.data_port}"
     it = h.librivox_set()
@@ -410,6 +427,13 @@ def main():
             failures.append("pocketsphinx server exit status not 0")
     if failures:
         h.log(srv.log_tail(40))
+    srv = h.Server("--ws_deflate", *h.NO_LOAD_SHEDDING, name="audiofork-ps-deflate")
+    srv.start()
+    try:
+        h.run_async(part1_deflate(srv, tmp, failures))
+    finally:
+        if srv.stop() != 0:
+            failures.append("pocketsphinx deflate server exit status not 0")
     if not os.path.isfile(os.path.join(MODEL_DIR, "model.bin")):
         h.log(f"SKIP part 2: no faster-whisper tiny.en directory at {MODEL_DIR}")
         return h.report(failures) if failures else SKIP
