@@ -459,6 +459,15 @@ stt_recognizer_t *stt_recognizer_create(const stt_config_t *cfg,
     return rec;
 }
 
+int stt_recognizer_cut_finishing(stt_recognizer_t *rec)
+{
+    int n = 0;
+    stt_list_t *node, *next;
+    stt_list_foreach_safe(node, next, &rec->streams)
+        n += stt_stream_cut_finish(stt_stream_of_node(node));
+    return n;
+}
+
 void stt_recognizer_quiesce(stt_recognizer_t *rec)
 {
     if (rec->loader_running) {

@@ -117,6 +117,10 @@ int stt_recognizer_load_full(const stt_recognizer_t *rec, int n);
  * states); returns the number of problems found (logged). */
 int stt_recognizer_check(stt_recognizer_t *rec);
 
+/* Shutdown, step 0: streams still finishing (stt_stream_finish: their connection is gone, their
+ * finals were not all back by the drain deadline) are closed now. Returns how many. */
+int stt_recognizer_cut_finishing(stt_recognizer_t *rec);
+
 /* Shutdown, step 1: joins the loader (and reload) thread and makes the workers stop calling
  * `wakeup`, so what it uses may be destroyed. */
 void stt_recognizer_quiesce(stt_recognizer_t *rec);

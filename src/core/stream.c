@@ -1146,6 +1146,16 @@ void stt_stream_finish(stt_stream_t *s, stt_stream_closed_cb closed_cb, void *da
     check_idle(s);
 }
 
+int stt_stream_cut_finish(stt_stream_t *s)
+{
+    if (!s->finish || s->closing)
+        return 0;
+    STT_WARN(s->p.log_id, "finish_cut", "shutting down: %d final(s) of a finished call not "
+             "delivered", s->n_finishing);
+    stt_stream_close(s, s->finish_cb, s->finish_data);
+    return 1;
+}
+
 void stt_stream_close(stt_stream_t *s, stt_stream_closed_cb closed_cb, void *data)
 {
     if (!s || s->closing)

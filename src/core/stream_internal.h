@@ -34,4 +34,8 @@ void stt_stream_job_timeout(stt_job_t *j);
 /* The watchdog retired the worker stuck in j: its utterance stops waiting for it. */
 void stt_stream_job_retired(stt_job_t *j);
 
+/* Shutdown: a stream being finished (stt_stream_finish) stops waiting for its finals and
+ * closes now (its closed_cb runs once its jobs came back). Returns 1 if it was one. */
+int stt_stream_cut_finish(stt_stream_t *s);
+
 #endif /* STT_CORE_STREAM_INTERNAL_H */

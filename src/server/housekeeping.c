@@ -185,8 +185,10 @@ void stt_housekeeping_drain_step(stt_server_t *srv, double now)
                 stt_conn_close(c, STT_CLOSE_GOING_AWAY, "server shutting down");
         }
     }
-    /* Control peers that do not answer the close handshake get 1 s, not lws' own timeout. */
-    if (srv->n_calls == 0 && (srv->n_other == 0 || now - srv->ctl_close_s >= 1.0))
+    /* Control peers that do not answer the close handshake get 1 s, not lws' own timeout.
+     * Streams of calls that hung up (out-of-band results, stt_stream_finish) still finish. */
+    if (srv->n_calls == 0 && srv->rec->n_streams == 0 &&
+        (srv->n_other == 0 || now - srv->ctl_close_s >= 1.0))
         srv->stop_loop = 1;
     if (now >= srv->drain_deadline_s + 2.0)
         srv->stop_loop = 1; /* sockets that ignore the close handshake */

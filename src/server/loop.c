@@ -153,6 +153,7 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
      * context crashed a shutdown under overload). Destroying the context closes every socket
      * (CLOSED callbacks close the streams); then the recognizer cancels what is queued, stops
      * the workers and hands everything back. */
+    stt_recognizer_cut_finishing(srv->rec); /* hung-up calls whose finals are still out */
     stt_recognizer_quiesce(srv->rec);
     lws_context_destroy(srv->ctx);
     srv->ctx = NULL;
