@@ -18,7 +18,8 @@ Part 1, pocketsphinx (protocol behaviour; always runs):
   - odd frame sizes (321 bytes: every other frame ends inside a sample) give the same words;
   - errors, each on its own connection while a good call streams: binary before start (error,
     1008), not JSON (error, 1007), encoding MULAW (error, 1003), sampleRateHz 4000 (error, 1007),
-    a second start (error, 1008); an unknown message type is ignored; stop without start closes
+    a second start (error, 1008), a frame over --max_frame_bytes (error, 1009); an unknown
+    message type is ignored; stop without start closes
     1000; a zero-length binary frame is ignored. The good call's transcript is unaffected.
 Part 2, whisper tiny.en real weights (skipped, exit 77, when absent): librivox speech converted
   by sox to 8 kHz, two calls at once (interim on: three recordings; interim off: two), stop right
@@ -56,6 +57,7 @@ CLOSE_TIMEOUT = 30.0
 MAX_WER = 0.10
 MAX_WER_PS = 0.75    # pocketsphinx at 8 kHz (a 16 kHz model): a sanity bound
 MIN_OVERLAP_ODD = 0.5
+MAX_FRAME = 65536    # --max_frame_bytes of the pocketsphinx server
 
 
 def start_msg(interim, call_sid, rate=RATE, **extra):
@@ -260,6 +262,8 @@ async def part1(srv, tmp, failures):
                        failures)
     await expect_error(srv, [start_msg(True, "x"), b"", b"\x00" * 320, start_msg(True, "x")],
                        1008, "second start (after a zero-length frame)", failures)
+    await expect_error(srv, [start_msg(True, "x"), b"\x00" * (MAX_FRAME + 2)], 1009,
+                       "binary frame over --max_frame_bytes", failures)
     await expect_quiet_close(srv, ['{"type":"keepalive"}', '{"type":"stop"}'],
                              "unknown type then stop", failures)
     await expect_quiet_close(srv, ['{"type":"stop"}'], "stop without start", failures)
@@ -319,7 +323,8 @@ def main():
     h.watchdog(240)
     failures = []
     tmp = h.tmpdir("jambonz")
-    srv = h.Server("--jambonz_api_key", KEY, *h.NO_LOAD_SHEDDING, name="jambonz-ps")
+    srv = h.Server("--jambonz_api_key", KEY, "--max_frame_bytes", MAX_FRAME,
+                   *h.NO_LOAD_SHEDDING, name="jambonz-ps")
     srv.start()
     try:
         h.run_async(part1(srv, tmp, failures))

@@ -266,6 +266,14 @@ static int on_message(void *state, int binary, const uint8_t *buf, size_t len)
     return 0;
 }
 
+/* A message over --max_frame_bytes: the error message, then 1009. */
+static void on_oversize(void *state, size_t bytes, size_t max)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "message of %zu bytes exceeds the %zu-byte limit", bytes, max);
+    fail(state, 1009, "message_too_large", msg);
+}
+
 /* ---- lifecycle ---- */
 
 /* Constant-time comparison: the time taken does not tell how much of a guess was right. */
@@ -359,5 +367,6 @@ const stt_adapter_t stt_adapter_jambonz = {
     .open = adapter_open,
     .authorize = authorize,
     .on_message = on_message,
+    .on_oversize = on_oversize,
     .on_closed = adapter_closed,
 };
