@@ -88,6 +88,8 @@
     XX(G, STR,   host, "--host", "", 1, 0, "Address to bind every port to; empty = all interfaces.") \
     XX(G, INT,   monitor_port, "--monitor_port", "8080", 1, 65535, "Monitoring HTTP port (/health, /livez, /readyz, /metrics).") \
     XX(G, INT,   vosk_port, "--vosk_port", "0", 0, 65535, "A port that speaks only the vosk-server WebSocket protocol on every path (drop-in for vosk clients, e.g. 2700); 0 = off. The data port serves the same protocol at /vosk.") \
+    XX(G, STR,   jambonz_api_key, "--jambonz_api_key", "", 1, 0, "API key jambonz must send (Authorization: Bearer KEY) to the jambonz custom speech endpoint /jambonz on the data port; a request without it, or with another, is refused with HTTP 401 before the upgrade. Empty = no key required (use only on a trusted network).") \
+    XX(G, BOOL,  ws_deflate, "--ws_deflate", "0", 1, 0, "Negotiate the WebSocket permessage-deflate extension (RFC 7692) on the control, data and vosk ports when a client offers it (FreeSWITCH mod_audio_stream does by default; browsers and most libraries do). Off (the default): the offer is declined by omission, which every client must accept, and audio travels uncompressed, as PCM barely compresses; on costs a zlib state per compressing connection.") \
     XX(G, STR,   engine, "--engine", "auto", 1, 0, "Recognition engine: auto (whisper when --model or --rt-model is given, else pocketsphinx), pocketsphinx, whisper, or null (no recognition, for capacity tests).") \
     XX(G, INT,   workers, "--workers", "0", 0, 256, "Engine worker threads; 0 = number of CPU cores.") \
     XX(G, INT,   max_sessions, "--max_sessions", "10000", 1, 1000000, "Hard cap on concurrent data sessions; more are refused with HTTP 503 before the upgrade.") \

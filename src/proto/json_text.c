@@ -1,6 +1,9 @@
 /* Shared checks and helpers of the JSON codecs (json_text.h). */
 #include "json_text.h"
 
+#include "stt/error.h"
+#include "stt/log.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -83,4 +86,64 @@ const cJSON *stt_json_last_member(const cJSON *obj, const char *key)
 int stt_json_is_integral(double v)
 {
     return isfinite(v) && floor(v) == v;
+}
+
+cJSON *stt_json_parse_strict(const char *buf, size_t len, char *err, size_t errlen)
+{
+    const unsigned char *s = (const unsigned char *)buf;
+    if (buf == NULL || len == 0) {
+        stt_error_fmt(err, errlen, STT_EPARSE, "message is empty");
+        return NULL;
+    }
+    int is_control;
+    size_t bad = stt_json_bad_byte(s, len, &is_control);
+    if (bad < len) {
+        stt_error_fmt(err, errlen, STT_EPARSE,
+                      is_control ? "message has control byte 0x%02x at offset %zu of %zu"
+                                 : "message is not valid UTF-8 (byte 0x%02x at offset %zu of %zu)",
+                      s[bad], bad, len);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    if (root == NULL) {
+        size_t at = (end != NULL && end >= buf) ? (size_t)(end - buf) : 0;
+        stt_error_fmt(err, errlen, STT_EPARSE,
+                      "message is not valid JSON (error at offset %zu of %zu)", at, len);
+        return NULL;
+    }
+    size_t pos = (size_t)(end - buf);
+    while (pos < len && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))
+        pos++;
+    if (pos < len) {
+        cJSON_Delete(root);
+        stt_error_fmt(err, errlen, STT_EPARSE,
+                      "message has trailing data after the JSON value (offset %zu of %zu)", pos,
+                      len);
+        return NULL;
+    }
+    return root;
+}
+
+char *stt_utf8_sanitized(const char *s)
+{
+    if (s == NULL)
+        s = "";
+    size_t len = strlen(s);
+    char *out = stt_malloc(len * 3 + 1); /* each bad byte becomes 3 bytes at most */
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = stt_utf8_seq_len((const unsigned char *)s + i, len - i);
+        if (n == 0) {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, s + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    out[o] = '\0';
+    return out;
 }

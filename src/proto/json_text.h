@@ -27,4 +27,14 @@ const cJSON *stt_json_last_member(const cJSON *obj, const char *key);
 /* 1 if v is finite and whole. */
 int stt_json_is_integral(double v);
 
+/* Parses one complete JSON text of len bytes strictly: not empty, strict UTF-8 without raw
+ * control bytes, one value and nothing but whitespace after it. Returns the tree (cJSON_Delete
+ * it), or NULL with a one-line reason in err (may be NULL). Size caps are the caller's. */
+cJSON *stt_json_parse_strict(const char *buf, size_t len, char *err, size_t errlen);
+
+/* A malloc'd copy of the NUL-terminated s with U+FFFD in place of every byte that does not
+ * start a strict UTF-8 sequence (engine text cut inside a character), so a reply built from it
+ * is always a valid WebSocket text message. NULL gives "". Never NULL (allocation aborts). */
+char *stt_utf8_sanitized(const char *s);
+
 #endif /* STT_PROTO_JSON_TEXT_H */

@@ -24,6 +24,9 @@ typedef struct stt_request {
     const char *name; /* the `session=` argument, "" when none */
     /* Copies the value of URL argument `key` (without "=") into buf; returns its length or -1. */
     int (*arg)(const void *req, const char *key, char *buf, size_t cap);
+    /* Copies the value of request header `name` (case-insensitive, without ':') into buf;
+     * returns its length or -1 when absent (raw TCP has no headers). */
+    int (*header)(const void *req, const char *name, char *buf, size_t cap);
     const void *req;
 } stt_request_t;
 
@@ -46,6 +49,10 @@ typedef struct stt_adapter {
      * STT_E* (the server then closes the connection with POLICY). */
     int (*open)(const stt_adapter_env_t *env, stt_conn_t *c, const stt_request_t *req,
                 void **state);
+    /* Optional: checks the request's credentials at the filter stage, before admission and
+     * before the upgrade. Returns 0 to go on, or 401 (the client gets HTTP 401 with the JSON
+     * reason *why, no upgrade). May be NULL: every request is authorized. */
+    int (*authorize)(const stt_adapter_env_t *env, const stt_request_t *req, const char **why);
     /* One complete WebSocket message (or the next bytes of a raw stream). 0, or -1 when the
      * adapter closed the connection. */
     int (*on_message)(void *state, int binary, const uint8_t *buf, size_t len);
@@ -67,5 +74,7 @@ extern const stt_adapter_t stt_adapter_vosk;          /* vosk-server WebSocket (
 extern const stt_adapter_t stt_adapter_call_events;   /* /v1/calls/{id}/events subscribers */
 extern const stt_adapter_t stt_adapter_audiosocket;   /* Asterisk AudioSocket (raw TCP) */
 extern const stt_adapter_t stt_adapter_twilio;        /* Twilio-family streams (/twilio) */
+extern const stt_adapter_t stt_adapter_jambonz;       /* jambonz custom STT (/jambonz) */
+extern const stt_adapter_t stt_adapter_audiofork;     /* mod_audio_fork/_stream, listen */
 
 #endif /* STT_SERVER_ADAPTER_H */

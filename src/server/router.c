@@ -20,7 +20,9 @@
 
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 typedef struct {
@@ -39,6 +41,10 @@ static const char *twilio_path(const stt_config_t *cfg)
 static const route_t data_routes[] = {
     {"/vosk", &stt_adapter_vosk, NULL},
     {"/v1/calls", &stt_adapter_call_events, NULL},
+    {"/jambonz", &stt_adapter_jambonz, NULL},
+    {"/audio_fork", &stt_adapter_audiofork, NULL},
+    {"/audio_stream", &stt_adapter_audiofork, NULL},
+    {"/listen", &stt_adapter_audiofork, NULL},
     {NULL, &stt_adapter_twilio, twilio_path},
     /* The other platforms of the family, whatever --twilio_path says (dialect from messages). */
     {"/telnyx", &stt_adapter_twilio, NULL},
@@ -105,6 +111,52 @@ static int url_arg(const void *req, const char *key, char *buf, size_t cap)
 
 /* A raw TCP connection has no URL and no arguments. */
 static int no_arg(const void *req, const char *key, char *buf, size_t cap)
+{
+    return -1;
+}
+
+/* A request header by name: the ones lws parses itself by token, any other one as a custom
+ * header (lws keeps those whole when built with LWS_WITH_CUSTOM_HEADERS, Debian's default). */
+static int http_header(const void *req, const char *name, char *buf, size_t cap)
+{
+    static const struct {
+        const char *name;
+        enum lws_token_indexes token;
+    } known[] = {
+        {"authorization", WSI_TOKEN_HTTP_AUTHORIZATION},
+        {"user-agent", WSI_TOKEN_HTTP_USER_AGENT},
+        {"sec-websocket-protocol", WSI_TOKEN_PROTOCOL},
+        {"host", WSI_TOKEN_HOST},
+    };
+    struct lws *wsi = (struct lws *)req;
+    if (cap == 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcasecmp(name, known[i].name) == 0) {
+            if (lws_hdr_total_length(wsi, known[i].token) <= 0)
+                return -1;
+            int n = lws_hdr_copy(wsi, buf, (int)cap, known[i].token);
+            return n < 0 ? -1 : n;
+        }
+    }
+#if defined(LWS_WITH_CUSTOM_HEADERS)
+    char key[96];
+    size_t k = 0;
+    for (; name[k] && k + 2 < sizeof(key); k++)
+        key[k] = (char)tolower((unsigned char)name[k]);
+    key[k++] = ':';
+    key[k] = '\0';
+    int len = lws_hdr_custom_length(wsi, key, (int)k);
+    if (len < 0 || (size_t)len >= cap)
+        return -1;
+    int n = lws_hdr_custom_copy(wsi, buf, (int)cap, key, (int)k);
+    return n < 0 ? -1 : n;
+#else
+    return -1;
+#endif
+}
+
+static int no_header(const void *req, const char *name, char *buf, size_t cap)
 {
     return -1;
 }
@@ -194,6 +246,16 @@ static int filter(stt_server_t *srv, struct lws *wsi, pss_t *pss, const route_t 
         STT_WARN(0, "no_route", "%s asked for %s: no such endpoint", ip, path);
         return refuse(wsi, 404, 0, "not_found", "no such endpoint");
     }
+    if (a->authorize) {
+        const char *why = "unauthorized";
+        stt_request_t req = {.path = path, .ip = ip, .name = "", .arg = url_arg,
+                             .header = http_header, .req = wsi};
+        int status = a->authorize(&srv->adapter_env, &req, &why);
+        if (status != 0) {
+            STT_WARN(0, "unauthorized", "%s asked for %s: %s", ip, path, why);
+            return refuse(wsi, status, 0, "unauthorized", why);
+        }
+    }
     stt_refusal_t r;
     if (stt_admit(srv, a, ip, &r) != 0)
         return refuse(wsi, stt_close_http_status(r.why), r.retry_after_s, r.code, r.message);
@@ -222,6 +284,7 @@ static void accept_conn(stt_server_t *srv, struct lws *wsi, pss_t *pss, const ch
                          .ip = ip,
                          .name = name,
                          .arg = a->transport == STT_TRANSPORT_RAW ? no_arg : url_arg,
+                         .header = a->transport == STT_TRANSPORT_RAW ? no_header : http_header,
                          .req = wsi};
     if (stt_conn_open(c, &srv->adapter_env, &req) != 0)
         stt_conn_close(c, STT_CLOSE_POLICY, "request refused");
@@ -264,8 +327,9 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        /* Delivered to every protocol of every vhost: one of them hands the jobs back. */
-        if (srv->rec && routes == data_routes)
+        /* Delivered to every protocol of every vhost: one of them (the data vhost's first,
+         * id 1; its subprotocol aliases share the routes) hands the jobs back. */
+        if (srv->rec && routes == data_routes && proto->id == 1)
             stt_recognizer_dispatch(srv->rec);
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -345,7 +409,17 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         {NULL, NULL, 0, 0, 0, NULL, 0}}
 
 WS_PROTOCOLS(control_protocols, "stt-control", control_routes);
-WS_PROTOCOLS(data_protocols, "stt-data", data_routes);
+/* The data port's protocols: lws picks one by the client's Sec-WebSocket-Protocol offer and
+ * echoes its name; a client that offers none gets the first. FreeSWITCH mod_audio_fork offers
+ * audio.drachtio.org (jambonz's build audio.jambonz.org) and expects it echoed: those names are
+ * aliases of the data protocol with the same callback and routes (the path still picks the
+ * adapter). A client that offers only names not listed here is refused by lws (it closes the
+ * connection during the handshake: RFC 6455 lets the server pick none, lws does not). */
+static const struct lws_protocols data_protocols[] = {
+    {"stt-data", cb_ws, sizeof(pss_t), 65536, 1, (void *)data_routes, 0},
+    {"audio.drachtio.org", cb_ws, sizeof(pss_t), 65536, 2, (void *)data_routes, 0},
+    {"audio.jambonz.org", cb_ws, sizeof(pss_t), 65536, 3, (void *)data_routes, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
 WS_PROTOCOLS(vosk_protocols, "stt-vosk", vosk_routes);
 RAW_PROTOCOLS(audiosocket_protocols, "stt-audiosocket", audiosocket_routes);
 
@@ -366,6 +440,15 @@ static struct lws_vhost *make_vhost(stt_server_t *srv, const char *name, int por
         info.listen_accept_role = "raw-skt";
         info.listen_accept_protocol = protocols[0].name;
     }
+    /* permessage-deflate (RFC 7692) on the WebSocket listeners when --ws_deflate: negotiated
+     * when a client offers it (mod_audio_stream does by default). Off, the offer is declined
+     * by omission (no Sec-WebSocket-Extensions in the answer), which every client must accept. */
+    static const struct lws_extension deflate[] = {
+        {"permessage-deflate", lws_extension_callback_pm_deflate,
+         "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+        {NULL, NULL, NULL}};
+    if (!raw && protocols != stt_monitor_protocols && srv->cfg->ws_deflate)
+        info.extensions = deflate;
     info.keepalive_timeout = 5;
     struct lws_vhost *vh = lws_create_vhost(srv->ctx, &info);
     if (!vh)
