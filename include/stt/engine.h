@@ -20,11 +20,17 @@
 typedef struct stt_model stt_model_t; /* engine-specific, opaque */
 typedef struct stt_utt stt_utt_t;     /* engine-specific, opaque */
 
+#define STT_UTT_PROMPT_MAX 256
+
 /* Per-utterance options captured from the session's parameters when the utterance starts. */
 typedef struct {
     char language[STT_LANGUAGE_MAX];
     int beam_size;
     int beam_size_realtime;
+    /* Words the call expects (a protocol's vocabulary hints: "sales, customer support"), ""
+     * when none. whisper puts them in its prompt after --initial_prompt (finals) and
+     * --initial_prompt_realtime (partials); pocketsphinx and the test engines ignore them. */
+    char prompt[STT_UTT_PROMPT_MAX];
 } stt_utt_options_t;
 
 struct cJSON;

@@ -96,6 +96,7 @@ struct stt_utt {
     size_t win_end;    /* end of the audio the last pass decoded */
     char *window_text; /* that pass's text */
     char *committed;   /* partial text of the audio before win_start */
+    char *hints;       /* the call's vocabulary hints (stt_utt_options_t.prompt), "" if none */
 };
 
 static atomic_uint_fast64_t g_gen;
@@ -681,6 +682,7 @@ static int wh_begin(stt_model_t *m, const stt_utt_options_t *opt, stt_utt_t **ou
     u->beam = opt->beam_size > 0 ? opt->beam_size : 1;
     u->beam_rt = opt->beam_size_realtime > 0 ? opt->beam_size_realtime : 1;
     u->committed = stt_strdup("");
+    u->hints = stt_strdup(opt->prompt);
     *out = u;
     return 0;
 }
@@ -711,6 +713,17 @@ static char *join_text(const char *a, const char *b)
     return s;
 }
 
+/* a and b joined by one space (none when either is empty). */
+static char *join_words(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), sep = la && lb ? 1 : 0;
+    char *s = stt_malloc(la + sep + lb + 1);
+    memcpy(s, a, la);
+    memcpy(s + la, " ", sep);
+    memcpy(s + la + sep, b, lb + 1);
+    return s;
+}
+
 /* A partial: the realtime model over the window [win_start, n), one segment,
  * a bounded number of tokens. Once the window is longer than --realtime_window, the text of
  * the previous pass (which covered [win_start, win_end)) is committed and the window restarts
@@ -729,7 +742,9 @@ static int partial(stt_utt_t *u, wstate_t *ws, stt_result_t *out)
     size_t len = u->n - u->win_start;
     size_t cl = strlen(u->committed);
     const char *tail = u->committed + (cl > PROMPT_TAIL_CHARS ? cl - PROMPT_TAIL_CHARS : 0);
-    char *prompt = join_text(m->prompt_rt, tail);
+    char *head = join_words(m->prompt_rt, u->hints);
+    char *prompt = join_text(head, tail);
+    free(head);
     job_ctx_t c = {u, m};
     /* Detect again only once the window is twice what the last detection saw. */
     int detect = !u->language[0] && (!u->detected[0] || len >= 2 * u->detected_len);
@@ -791,6 +806,7 @@ static void utt_free(stt_utt_t *u)
     free(u->pcm);
     free(u->committed);
     free(u->window_text);
+    free(u->hints);
     free(u);
 }
 
@@ -808,7 +824,8 @@ static int wh_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *out)
     int rc = ws ? 0 : STT_ENOMEM;
     if (rc == 0 && u->n > 0) {
         job_ctx_t c = {u, m};
-        struct whisper_full_params p = make_params(m, u->language, u->beam, m->prompt, &c);
+        char *prompt = join_words(m->prompt, u->hints);
+        struct whisper_full_params p = make_params(m, u->language, u->beam, prompt, &c);
         /* Token times for the words of every final (--word_timestamps only decides whether the
          * segments carry them too). They come from the timestamp tokens' probabilities the
          * decoder computes anyway, plus one pass over the signal's energy: the decoded text is
@@ -818,6 +835,7 @@ static int wh_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *out)
         if (m->final_min_window_s > 0)
             p.audio_ctx = fitted_audio_ctx(u->n, m->final_min_window_s);
         rc = run(m->main, ws->main, p, u->pcm, u->n);
+        free(prompt);
         if (rc == 0) {
             out->text = segments_text(ws->main, 0);
             out->segments = final_words_and_segments(m->main, ws->main, m->word_timestamps,

@@ -176,7 +176,9 @@ void stt_housekeeping_drain_step(stt_server_t *srv, double now)
             stt_conn_close(c, STT_CLOSE_GOING_AWAY, "server shutting down");
         }
     }
-    if (srv->n_calls == 0) {
+    /* Non-call connections close once no call is left, and no stream of a call that hung up
+     * is still finishing: its last final and call_end still go to the call's subscribers. */
+    if (srv->n_calls == 0 && (srv->rec->n_streams == 0 || now >= srv->drain_deadline_s)) {
         if (srv->ctl_close_s == 0)
             srv->ctl_close_s = now;
         stt_list_foreach_safe(n, nx, &srv->conns) {

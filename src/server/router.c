@@ -41,6 +41,10 @@ static const char *twilio_path(const stt_config_t *cfg)
 static const route_t data_routes[] = {
     {"/vosk", &stt_adapter_vosk, NULL},
     {"/v1/calls", &stt_adapter_call_events, NULL},
+    {"/jambonz", &stt_adapter_jambonz, NULL},
+    {"/audio_fork", &stt_adapter_audiofork, NULL},
+    {"/audio_stream", &stt_adapter_audiofork, NULL},
+    {"/listen", &stt_adapter_audiofork, NULL},
     {NULL, &stt_adapter_twilio, twilio_path},
     /* The other platforms of the family, whatever --twilio_path says (dialect from messages). */
     {"/telnyx", &stt_adapter_twilio, NULL},
@@ -48,10 +52,6 @@ static const route_t data_routes[] = {
     {"/signalwire", &stt_adapter_twilio, NULL},
     {"/exotel", &stt_adapter_twilio, NULL},
     {"/vonage", &stt_adapter_twilio, NULL},
-    {"/jambonz", &stt_adapter_jambonz, NULL},
-    {"/audio_fork", &stt_adapter_audiofork, NULL},
-    {"/audio_stream", &stt_adapter_audiofork, NULL},
-    {"/listen", &stt_adapter_audiofork, NULL},
     {"/", &stt_adapter_rtstt, NULL},
     {NULL, NULL, NULL},
 };

@@ -18,11 +18,14 @@ Part 1, pocketsphinx (protocol behaviour; always runs):
   - odd frame sizes (321 bytes: every other frame ends inside a sample) give the same words;
   - errors, each on its own connection while a good call streams: binary before start (error,
     1008), not JSON (error, 1007), encoding MULAW (error, 1003), sampleRateHz 4000 (error, 1007),
-    a second start (error, 1008); an unknown message type is ignored; stop without start closes
+    a second start (error, 1008), a frame over --max_frame_bytes (error, 1009); an unknown
+    message type is ignored; stop without start closes
     1000; a zero-length binary frame is ignored. The good call's transcript is unaffected.
 Part 2, whisper tiny.en real weights (skipped, exit 77, when absent): librivox speech converted
   by sox to 8 kHz, two calls at once (interim on: three recordings; interim off: two), stop right
-  after the last audio; corpus WER (sclite) of the finals is printed and bounded.
+  after the last audio; corpus WER (sclite) of the finals is printed and bounded. Then hints
+  steer whisper: with options.hints [{"phrase": "Dashwoode"}] the name comes back spelled so
+  (without: "Dashwood").
 
 WER bounds, measured 2026-12-05 on the 2-core machine with this test: whisper tiny.en 0.028
 (2 errors of 71 words; test_whisper_real measures 0.028-0.056 at 8 kHz mu-law), bound 0.10
@@ -54,6 +57,7 @@ CLOSE_TIMEOUT = 30.0
 MAX_WER = 0.10
 MAX_WER_PS = 0.75    # pocketsphinx at 8 kHz (a 16 kHz model): a sanity bound
 MIN_OVERLAP_ODD = 0.5
+MAX_FRAME = 65536    # --max_frame_bytes of the pocketsphinx server
 
 
 def start_msg(interim, call_sid, rate=RATE, **extra):
@@ -258,6 +262,8 @@ async def part1(srv, tmp, failures):
                        failures)
     await expect_error(srv, [start_msg(True, "x"), b"", b"\x00" * 320, start_msg(True, "x")],
                        1008, "second start (after a zero-length frame)", failures)
+    await expect_error(srv, [start_msg(True, "x"), b"\x00" * (MAX_FRAME + 2)], 1009,
+                       "binary frame over --max_frame_bytes", failures)
     await expect_quiet_close(srv, ['{"type":"keepalive"}', '{"type":"stop"}'],
                              "unknown type then stop", failures)
     await expect_quiet_close(srv, ['{"type":"stop"}'], "stop without start", failures)
@@ -301,12 +307,24 @@ async def part2(srv, tmp, failures):
     if rate > MAX_WER:
         failures.append(f"whisper WER {rate:.3f} > {MAX_WER}")
 
+    # Hints reach whisper's prompt: a spelling only the hint has comes back (measured: without
+    # it "Dashwood", with options.hints ["Dashwoode"] "Dashwoode").
+    pcm_h, _ = audio_8k(tmp, items[0:1])
+    m = json.loads(start_msg(False, "wh"))
+    m["options"]["hints"] = [{"phrase": "Dashwoode", "boost": 5}]
+    hinted = await Call("whisper hinted").run(srv, json.dumps(m), pcm_h, tail_s=0.3)
+    h.log(f"hints [Dashwoode]: {hinted.final_text()!r}")
+    if "Dashwood" not in a.final_text() or "Dashwoode" not in hinted.final_text():
+        failures.append(f"hints: expected 'Dashwood' without and 'Dashwoode' with the hint, got "
+                        f"{a.final_text()[:60]!r} / {hinted.final_text()[:60]!r}")
+
 
 def main():
     h.watchdog(240)
     failures = []
     tmp = h.tmpdir("jambonz")
-    srv = h.Server("--jambonz_api_key", KEY, *h.NO_LOAD_SHEDDING, name="jambonz-ps")
+    srv = h.Server("--jambonz_api_key", KEY, "--max_frame_bytes", MAX_FRAME,
+                   *h.NO_LOAD_SHEDDING, name="jambonz-ps")
     srv.start()
     try:
         h.run_async(part1(srv, tmp, failures))

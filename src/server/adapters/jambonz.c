@@ -14,8 +14,9 @@
  * start or a second start, 1009 for a message over the cap). An engine failure on one
  * utterance is an error message and the call goes on.
  *
- * Hints: Whisper could take them as a prompt, but the engine interface has no per-utterance
- * prompt yet (stt_utt_options_t), so they are accepted, logged and not used.
+ * Hints (options.hints) become the utterances' prompt (stt_utt_options_t.prompt: as many whole
+ * hints as fit in 255 bytes, ", "-separated): whisper decodes after them, so the words are more
+ * likely spelled as given; pocketsphinx ignores them.
  *
  * Threads: the loop thread only. Ownership: the state owns its stream until the stream's closed
  * callback frees the state (it may outlive the connection while jobs are out). */
@@ -192,12 +193,13 @@ static int on_start(jambonz_t *j, const stt_jambonz_start_t *st)
     engine_language(st->language, lang, sizeof(lang));
     if (lang[0] && sp.utt.language[0])
         snprintf(sp.utt.language, sizeof(sp.utt.language), "%s", lang);
+    size_t plen = stt_jambonz_hints_prompt(st->hints, st->n_hints, sp.utt.prompt,
+                                           sizeof(sp.utt.prompt));
     j->stream = stt_conn_open_stream(j->conn, j->env->rec, &sp, on_event, j);
     STT_INFO(j->id, "jambonz_start",
-             "callSid %s, language %s, %d Hz, interim %s, %zu hint(s) (not used: the engine "
-             "takes no per-call prompt)",
+             "callSid %s, language %s, %d Hz, interim %s, %zu hint(s) (%zu prompt bytes)",
              j->call_sid[0] ? j->call_sid : "-", j->language, j->rate_hz,
-             j->interim ? "on" : "off", st->n_hints);
+             j->interim ? "on" : "off", st->n_hints, plen);
     return 0;
 }
 
@@ -262,6 +264,14 @@ static int on_message(void *state, int binary, const uint8_t *buf, size_t len)
     if (n > 0 && stt_stream_feed(j->stream, STT_PCM_S16LE, j->rate_hz, buf, n) != 0)
         return fail(j, 1007, "bad_sample_rate", "the resampler refused the sample rate");
     return 0;
+}
+
+/* A message over --max_frame_bytes: the error message, then 1009. */
+static void on_oversize(void *state, size_t bytes, size_t max)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "message of %zu bytes exceeds the %zu-byte limit", bytes, max);
+    fail(state, 1009, "message_too_large", msg);
 }
 
 /* ---- lifecycle ---- */
@@ -357,5 +367,6 @@ const stt_adapter_t stt_adapter_jambonz = {
     .open = adapter_open,
     .authorize = authorize,
     .on_message = on_message,
+    .on_oversize = on_oversize,
     .on_closed = adapter_closed,
 };

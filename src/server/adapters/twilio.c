@@ -55,7 +55,8 @@ typedef struct tw tw_t;
 typedef struct {
     tw_t *tw;
     int index;            /* 0: inbound (Vonage: mixed), 1: outbound */
-    stt_stream_t *stream; /* from its first audio until it is finished */
+    stt_stream_t *stream; /* from its first audio until its finish callback */
+    int finished;         /* handed to stt_conn_finish_stream: no more audio */
     stt_reorder_t *ro;    /* Telnyx with a window */
     int anchored;         /* anchor_s is set */
     double anchor_s;      /* the least (arrival - timestamp) seen: when timestamp 0 "was" */
@@ -139,7 +140,7 @@ static void reorder_emit(void *data, uint64_t seq, const uint8_t *bytes, size_t 
 {
     track_t *tr = data;
     tw_t *t = tr->tw;
-    if (!tr->stream)
+    if (!tr->stream || tr->finished)
         return;
     if (!bytes) {
         count(t, STT_TW_ERR_CHUNK_MISSING);
@@ -162,7 +163,7 @@ static track_t *open_track(tw_t *t, int i)
 {
     track_t *tr = &t->tracks[i];
     if (tr->stream || t->stopped)
-        return tr->stream ? tr : NULL;
+        return tr->stream && !tr->finished ? tr : NULL;
     stt_stream_params_t sp = stt_stream_default_params(t->env->rec);
     sp.log_id = t->id;
     tr->stream = stt_conn_open_stream(t->conn, t->env->rec, &sp, on_event, tr);
@@ -274,6 +275,7 @@ static void stream_finished(void *data)
 {
     track_t *tr = data;
     tw_t *t = tr->tw;
+    tr->stream = NULL;
     t->finishing--;
     maybe_end(t);
 }
@@ -289,14 +291,13 @@ static void finish_all(tw_t *t, stt_conn_t *c, const char *reason)
     t->in_finish = 1;
     for (int i = 0; i < N_TRACKS; i++) {
         track_t *tr = &t->tracks[i];
-        if (!tr->stream)
+        if (!tr->stream || tr->finished)
             continue;
         if (tr->ro)
             stt_reorder_flush(tr->ro);
-        stt_stream_t *s = tr->stream;
-        tr->stream = NULL;
+        tr->finished = 1; /* the stream stays ours for its events until stream_finished */
         t->finishing++;
-        stt_conn_finish_stream(c, s, stream_finished, tr);
+        stt_conn_finish_stream(c, tr->stream, stream_finished, tr);
     }
     t->in_finish = 0;
 }

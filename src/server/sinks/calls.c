@@ -139,6 +139,21 @@ stt_calls_t *stt_calls_create(const stt_config_t *cfg)
             return NULL;
         }
     }
+    static const char *const kinds[] = {"call_start", "speech_start", "partial", "final",
+                                        "final_failed", "dtmf", "call_end"};
+    for (size_t i = 0; i < cfg->webhook_events.count; i++) {
+        size_t k = 0;
+        while (k < sizeof(kinds) / sizeof(kinds[0]) &&
+               strcmp(kinds[k], cfg->webhook_events.items[i]) != 0)
+            k++;
+        if (k == sizeof(kinds) / sizeof(kinds[0])) {
+            STT_ERROR(0, "webhook_config",
+                      "--webhook_events '%s' is no event kind (call_start, speech_start, partial, "
+                      "final, final_failed, dtmf, call_end)",
+                      cfg->webhook_events.items[i]);
+            return NULL;
+        }
+    }
     stt_calls_t *calls = stt_calloc(1, sizeof(*calls));
     calls->cfg = cfg;
     if (url[0] || cfg->webhook_allow.count > 0) {
@@ -369,6 +384,11 @@ int stt_call_stream_event(stt_call_t *call, int track, const char *track_name,
     default:
         return 0;
     }
+}
+
+int stt_call_add_sink(stt_call_t *call, stt_sink_t *sink)
+{
+    return stt_sink_set_add(&call->sinks, sink);
 }
 
 void stt_call_dtmf(stt_call_t *call, int track, const char *track_name, const char *digit)

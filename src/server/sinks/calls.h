@@ -76,6 +76,11 @@ stt_call_t *stt_call_start(stt_calls_t *calls, const stt_call_info_t *info);
 int stt_call_stream_event(stt_call_t *call, int track, const char *track_name,
                           const stt_stream_event_t *ev);
 
+/* Adds a sink of the adapter's own to the call (retained until stt_call_end): it gets every
+ * event from the next one on. 0, or -1 when the call has STT_SINK_SET_MAX sinks already. */
+struct stt_sink;
+int stt_call_add_sink(stt_call_t *call, struct stt_sink *sink);
+
 /* A DTMF digit on a track. */
 void stt_call_dtmf(stt_call_t *call, int track, const char *track_name, const char *digit);
 

@@ -31,7 +31,9 @@ static void subs_event(stt_sink_t *sink, const stt_call_ref_t *call, const stt_c
         if (stt_conn_closing(c))
             continue;
         size_t queued = stt_conn_queued_bytes(c);
-        if (queued + ev->len > s->max_queue_bytes) {
+        /* One event alone may be larger than the cap (a long final's words): only a backlog
+         * counts, as for the connection's own 64 MiB cap. */
+        if (queued > 0 && queued + ev->len > s->max_queue_bytes) {
             (*s->dropped)++;
             STT_WARN(call->conn_id, "subscriber_too_slow",
                      "a subscriber of call %s from %s has %zu bytes unsent (cap %zu): closing it",

@@ -4,10 +4,11 @@
  * Threads: the sinks' on_event/on_call_end (the enqueue), stt_webhook_sink and the stats run on
  * the loop thread; everything that touches a socket runs on the sender thread. One mutex guards
  * the destinations list, the call queues and the counters; the loop holds it for a hash lookup
- * and a list append (then curl_multi_wakeup), the sender for a scan of the call queues between
- * two curl_multi_poll calls, never across network I/O. Ownership: the webhook owns the
- * destinations (freed once their last sink reference is gone and no queue uses them), the call
- * queues (freed by the sender once their call ended and they are empty) and the queued events
+ * and a list append (then, when the call's queue was idle, curl_multi_wakeup), the sender for a
+ * pass over the ready queues between two curl_multi_poll calls, never across network I/O.
+ * Ownership: the webhook owns the destinations (freed once their last sink reference is gone
+ * and no queue uses them), the call queues (freed once their call ended and they are empty, by
+ * whichever thread sees that last) and the queued events
  * (copied at enqueue). A request's body is its queue head, which the loop never drops while the
  * request is in flight. */
 #include "webhook.h"
@@ -51,6 +52,7 @@ typedef struct dest {
 typedef struct callq {
     struct callq *hnext; /* in its bucket */
     stt_list_t link;     /* in wh->queues */
+    stt_list_t ready;    /* in wh->ready while it has events and no request in flight */
     uint64_t key;
     dest_t *dest;
     char call_id[132];
@@ -69,61 +71,16 @@ struct stt_webhook {
     int stop;
     CURLM *multi;
     stt_list_t dests, queues;
+    /* The queues the sender may start a request for: an event waiting and none in flight (some
+     * wait for a backoff or a free slot of their destination). A wake-up looks at these only,
+     * so a healthy destination costs O(1) per event whatever the number of calls. */
+    stt_list_t ready;
     callq_t *buckets[N_BUCKETS];
     stt_webhook_stats_t st;
     unsigned seed;
 };
 
-/* ---- URLs and signatures (pure) ---- */
-
-int stt_webhook_url_valid(const char *url)
-{
-    if (!url)
-        return 0;
-    const char *p;
-    if (strncmp(url, "http://", 7) == 0)
-        p = url + 7;
-    else if (strncmp(url, "https://", 8) == 0)
-        p = url + 8;
-    else
-        return 0;
-    size_t host = strcspn(p, "/?#");
-    if (host == 0 || p[0] == ':')
-        return 0;
-    for (size_t i = 0; i < host; i++)
-        if (p[i] == '@') /* user info: "https://allowed.example@evil.net/" */
-            return 0;
-    for (const char *q = url; *q; q++)
-        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f || *q == '\\')
-            return 0;
-    /* Dot segments would let a path climb out of an allowed prefix once curl normalises it. */
-    const char *path = p + host;
-    if (strstr(path, "/../") || strstr(path, "/./"))
-        return 0;
-    size_t n = strlen(path);
-    if ((n >= 3 && strcmp(path + n - 3, "/..") == 0) || (n >= 2 && strcmp(path + n - 2, "/.") == 0))
-        return 0;
-    return 1;
-}
-
-int stt_webhook_url_allowed(const stt_strlist_t *allow, const char *url)
-{
-    if (!stt_webhook_url_valid(url))
-        return 0;
-    for (size_t i = 0; i < allow->count; i++) {
-        const char *pre = allow->items[i];
-        size_t n = strlen(pre);
-        if (n == 0 || strncmp(url, pre, n) != 0)
-            continue;
-        const char *auth = strstr(pre, "://") + 3;
-        if (auth[strcspn(auth, "/?#")] != '\0')
-            return 1; /* the prefix has a path: the host is fixed */
-        char next = url[n];
-        if (next == '\0' || next == '/' || next == '?' || next == ':' || next == '#')
-            return 1;
-    }
-    return 0;
-}
+/* ---- signatures (pure; the URL rules are src/proto/webhook_url.c) ---- */
 
 void stt_webhook_sign(const char *secret, long long timestamp, const char *body, size_t len,
                       char *out, size_t cap)
@@ -191,6 +148,7 @@ static void queue_free(stt_webhook_t *wh, callq_t *q)
         }
     }
     stt_list_remove(&q->link);
+    stt_list_remove(&q->ready);
     while (q->head) {
         queue_pop(q);
         wh->st.dropped++;
@@ -264,6 +222,7 @@ static void dest_event(stt_sink_t *sink, const stt_call_ref_t *call, const stt_c
         q->key = call->key;
         q->dest = d;
         snprintf(q->call_id, sizeof(q->call_id), "%s", call->call_id);
+        stt_list_init(&q->ready);
         uint32_t b = bucket_of(call->key, d);
         q->hnext = wh->buckets[b];
         wh->buckets[b] = q;
@@ -290,8 +249,14 @@ static void dest_event(stt_sink_t *sink, const stt_call_ref_t *call, const stt_c
         q->n++;
         wh->st.queued++;
     }
+    /* The sender needs waking only when the queue becomes ready: with a request in flight it
+     * starts the next one when that ends, and a ready queue already waits for its turn. */
+    int wake = !q->in_flight && !stt_list_linked(&q->ready);
+    if (wake)
+        stt_list_insert_tail(&wh->ready, &q->ready);
     pthread_mutex_unlock(&wh->mu);
-    curl_multi_wakeup(wh->multi);
+    if (wake)
+        curl_multi_wakeup(wh->multi);
     if (warn)
         STT_WARN(call->conn_id, "webhook_queue_full",
                  "call %s: %d webhook events waiting for %s; dropping (counted, logged once per "
@@ -305,10 +270,12 @@ static void dest_call_end(stt_sink_t *sink, const stt_call_ref_t *call)
     stt_webhook_t *wh = d->wh;
     pthread_mutex_lock(&wh->mu);
     callq_t *q = queue_find(wh, call->key, d);
-    if (q)
-        q->ended = 1; /* the sender frees it once it is empty */
+    if (q) {
+        q->ended = 1; /* freed once it is empty: now, or by the sender */
+        if (!q->head && !q->in_flight)
+            queue_free(wh, q);
+    }
     pthread_mutex_unlock(&wh->mu);
-    curl_multi_wakeup(wh->multi);
 }
 
 static void dest_destroy(stt_sink_t *sink)
@@ -403,6 +370,7 @@ static void start_request(stt_webhook_t *wh, callq_t *q)
     curl_easy_setopt(c, CURLOPT_PRIVATE, q);
     q->easy = c;
     q->headers = h;
+    stt_list_remove(&q->ready);
     q->in_flight = 1;
     q->dest->in_flight++;
     curl_multi_add_handle(wh->multi, c);
@@ -439,6 +407,7 @@ static void finish_request(stt_webhook_t *wh, callq_t *q, CURLcode res)
         q->attempts++;
         wh->st.retried++;
         q->next_try_s = stt_now_s() + backoff_s(wh, q->attempts);
+        stt_list_insert_tail(&wh->ready, &q->ready); /* schedule() waits out the backoff */
         return;
     }
     if (ok) {
@@ -454,19 +423,22 @@ static void finish_request(stt_webhook_t *wh, callq_t *q, CURLcode res)
     q->next_try_s = 0;
     queue_pop(q);
     wh->st.queued--;
+    if (q->head)
+        stt_list_insert_tail(&wh->ready, &q->ready);
+    else if (q->ended)
+        queue_free(wh, q);
 }
 
-/* Starts what may start, frees finished queues; returns the ms until a backoff ends (capped). */
+/* Starts what may start among the ready queues; returns the ms until a backoff ends (capped). */
 static long schedule(stt_webhook_t *wh)
 {
     double now = stt_now_s();
     double wait_s = 1.0;
     stt_list_t *n, *nx;
-    stt_list_foreach_safe(n, nx, &wh->queues) {
-        callq_t *q = stt_container_of(n, callq_t, link);
-        if (q->in_flight)
-            continue;
-        if (!q->head) {
+    stt_list_foreach_safe(n, nx, &wh->ready) {
+        callq_t *q = stt_container_of(n, callq_t, ready);
+        if (!q->head) { /* not expected: a ready queue has an event */
+            stt_list_remove(&q->ready);
             if (q->ended)
                 queue_free(wh, q);
             continue;
@@ -479,10 +451,9 @@ static long schedule(stt_webhook_t *wh)
             continue;
         }
         if (q->dest->in_flight < wh->cfg->webhook_concurrency)
-            start_request(wh, q);
+            start_request(wh, q); /* leaves the ready list */
     }
-    long ms = (long)(wait_s * 1000.0) + 1;
-    return ms;
+    return (long)(wait_s * 1000.0) + 1;
 }
 
 static void *sender_main(void *arg)
@@ -537,6 +508,7 @@ stt_webhook_t *stt_webhook_create(const stt_config_t *cfg)
     pthread_mutex_init(&wh->mu, NULL);
     stt_list_init(&wh->dests);
     stt_list_init(&wh->queues);
+    stt_list_init(&wh->ready);
     wh->multi = curl_multi_init();
     if (!wh->multi || pthread_create(&wh->thread, NULL, sender_main, wh) != 0) {
         STT_ERROR(0, "webhook", "cannot start the webhook sender");

@@ -8,8 +8,9 @@
  * waiting event, is dropped and counted) and at most one request in flight, so a call's events
  * arrive in order. Per destination: at most --webhook_concurrency requests in flight. A
  * request that cannot connect, times out (--webhook_timeout) or gets 5xx or 429 is retried up
- * to --webhook_retries times after a jittered exponential backoff (full jitter below
- * 0.5 s * 2^attempt, at most 30 s); other answers (2xx: ok; other 4xx: failed) are final.
+ * to --webhook_retries times after a jittered exponential backoff (a wait drawn between half
+ * and all of 0.5 s * 2^(retry-1), at most 30 s); other answers (2xx: ok; other 4xx: failed) are
+ * final.
  *
  * Each request: `POST <url>`, `Content-Type: application/json`, the event as the body, and
  * with --webhook_secret the headers `X-STT-Timestamp: <Unix seconds>` and
@@ -27,6 +28,7 @@
 
 #include "sink.h"
 #include "stt/config.h"
+#include "stt/webhook_url.h" /* the URL rules */
 
 typedef struct stt_webhook stt_webhook_t;
 
@@ -48,19 +50,11 @@ stt_sink_t *stt_webhook_sink(stt_webhook_t *wh, const char *url);
 
 void stt_webhook_stats(stt_webhook_t *wh, stt_webhook_stats_t *out);
 
-/* 1 when `url` is an http(s) URL with a host and no user info, whitespace, control characters
- * or dot segments ("/../"), else 0. */
-int stt_webhook_url_valid(const char *url);
-/* 1 when `url` is valid and starts with one of the allowed prefixes; a prefix that ends at its
- * host (no path) must be followed by '/', '?', ':' or the end of the URL, so the prefix
- * "https://a.example" does not admit "https://a.example.evil.net/". 0 otherwise. */
-int stt_webhook_url_allowed(const stt_strlist_t *allow, const char *url);
-
 /* The signature header's value: "sha256=" and the lower-case hex HMAC-SHA256 of
  * "<timestamp>.<body>" under `secret` (out: at least 72 bytes). */
 void stt_webhook_sign(const char *secret, long long timestamp, const char *body, size_t len,
                       char *out, size_t cap);
 
-/* The loop thread's cost of one enqueue is measured by tests/unit/server/test_webhook.c. */
+/* The loop thread's cost of one enqueue is measured by tests/unit/server/test_calls.c. */
 
 #endif /* STT_SERVER_SINKS_WEBHOOK_H */
