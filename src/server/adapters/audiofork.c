@@ -208,7 +208,11 @@ static void start_streams(af_t *a, const stt_af_header_t *hd, const char *how)
         a->events = hd->transcribe;
     if (hd && hd->interim >= 0)
         a->interim = hd->interim;
-    if (a->call_id[0] && stt_call_id_valid(a->call_id) == 0) {
+    if (a->call_id[0] && stt_call_id_valid(a->call_id) != 0) {
+        STT_WARN(a->id, "audiofork_call_id", "call id %s has a character a subscriber path "
+                 "cannot carry (/ ? # %% backslash, quote, space): no out-of-band results",
+                 a->call_id);
+    } else if (a->call_id[0]) {
         stt_call_info_t info = {.protocol = strcmp(a->path, "/listen") == 0 ? "listen"
                                                                             : "audiofork",
                                 .call_id = a->call_id,
