@@ -202,7 +202,7 @@ bool stt_config_check_string(const stt_option_t *opt, const char *s, char *why, 
         return false;
     }
     /* An endpoint path: the router matches it as a prefix of the request's path. */
-    if (strcmp(opt->name, "twilio_path") == 0 &&
+    if ((strcmp(opt->name, "twilio_path") == 0 || strcmp(opt->name, "jambonz_path") == 0) &&
         (s[0] != '/' || strlen(s) > 200 || strcspn(s, " ?#") != strlen(s))) {
         snprintf(why, whylen, "must be a path starting with '/' (no spaces, '?' or '#', at most "
                               "200 bytes), got '%s'", s);

@@ -219,8 +219,6 @@ static void out_clear(stt_conn_t *c)
     c->out_count = c->out_bytes = 0;
 }
 
-/* Drops a peer that stopped reading at once, without a close handshake it would not read
- * either: its queue is freed and it is counted as stuck_socket. */
 /* The client will not see more output: its streams stop delivering events. */
 static void mute_streams(stt_conn_t *c)
 {
@@ -230,16 +228,25 @@ static void mute_streams(stt_conn_t *c)
         stt_stream_mute(c->streams[i]);
 }
 
-static void drop_stuck(stt_conn_t *c, int cap_hit)
+void stt_conn_drop(stt_conn_t *c, int ws_code, const char *detail)
 {
-    size_t queued = c->out_bytes;
     if (!c->closing) {
         c->closing = 1;
-        c->close_code = 1008;
-        snprintf(c->close_reason, sizeof(c->close_reason), "client is not reading transcripts");
+        c->close_code = ws_code;
+        snprintf(c->close_reason, sizeof(c->close_reason), "%s", detail ? detail : "");
         mute_streams(c);
     }
     out_clear(c);
+    if (c->wsi)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+/* Drops a peer that stopped reading at once, without a close handshake it would not read
+ * either: its queue is freed and it is counted as stuck_socket. */
+static void drop_stuck(stt_conn_t *c, int cap_hit)
+{
+    size_t queued = c->out_bytes;
+    stt_conn_drop(c, 1008, "client is not reading transcripts");
     c->env->m->sockets_stuck++;
     if (cap_hit)
         STT_WARN(c->id, "stuck_socket", "peer is not reading: its output queue reached %zu bytes "
@@ -247,7 +254,6 @@ static void drop_stuck(stt_conn_t *c, int cap_hit)
     else
         STT_WARN(c->id, "stuck_socket", "peer read nothing for %.0f s (%zu bytes queued); "
                  "dropping it", c->env->cfg->stuck_socket_timeout, queued);
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
 int stt_conn_send(stt_conn_t *c, int binary, const void *buf, size_t len)

@@ -50,6 +50,12 @@ void stt_conn_close(stt_conn_t *c, stt_close_t why, const char *detail);
 /* Like stt_conn_close with an explicit WebSocket close code (a protocol's own code). */
 void stt_conn_close_code(stt_conn_t *c, int ws_code, const char *detail);
 
+/* Drops the connection now, for a peer that does not read: its queued output is freed and the
+ * socket is killed at once, without a close handshake it would not read either (`ws_code` and
+ * `detail` are only what the connection reports as its close). Sends are dropped from now on;
+ * on_closed follows from the loop as for any close. No-op on a socket already gone. */
+void stt_conn_drop(stt_conn_t *c, int ws_code, const char *detail);
+
 /* Bytes queued and not yet written (the stuck-peer and slow-subscriber checks). */
 size_t stt_conn_queued_bytes(const stt_conn_t *c);
 

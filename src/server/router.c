@@ -28,7 +28,8 @@
 typedef struct {
     const char *prefix; /* "/vosk" matches "/vosk", "/vosk/..." and "/vosk?..."; "/" matches all */
     const stt_adapter_t *adapter; /* NULL ends a table */
-    /* A prefix the configuration chooses (--twilio_path), instead of `prefix`. */
+    /* A prefix the configuration chooses (--twilio_path, --jambonz_path), instead of
+     * `prefix`. */
     const char *(*config_prefix)(const stt_config_t *cfg);
 } route_t;
 
@@ -37,11 +38,16 @@ static const char *twilio_path(const stt_config_t *cfg)
     return cfg->twilio_path;
 }
 
+static const char *jambonz_path(const stt_config_t *cfg)
+{
+    return cfg->jambonz_path;
+}
+
 /* One table per listener; the first matching row wins. */
 static const route_t data_routes[] = {
     {"/vosk", &stt_adapter_vosk, NULL},
     {"/v1/calls", &stt_adapter_call_events, NULL},
-    {"/jambonz", &stt_adapter_jambonz, NULL},
+    {NULL, &stt_adapter_jambonz, jambonz_path},
     {"/audio_fork", &stt_adapter_audiofork, NULL},
     {"/audio_stream", &stt_adapter_audiofork, NULL},
     {"/listen", &stt_adapter_audiofork, NULL},

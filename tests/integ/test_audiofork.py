@@ -26,7 +26,16 @@ Part 1, pocketsphinx, --ws_deflate off (protocol behaviour; always runs):
     rate=11025 -> close 1007; mixType "quad" -> close 1007;
   - close codes outside 1000-4999 sent by a raw client (16, as Asterisk sends hang-up causes;
     999; 5000) and a plain TCP drop mid-call: no crash, the streaming call beside them
-    unaffected, the server exits cleanly.
+    unaffected, the server exits cleanly;
+  - out-of-band results (after the above): subscribers of /v1/calls/{id}/events, opened before
+    the calls, of a listen call (callSid in the JSON metadata, no in-band events asked) whose
+    client drops the TCP connection in the middle of a word, and of an audio_fork call (URL
+    call_id=, opaque metadata, in-band events on) closed normally in the middle of speech: each
+    gets call_start, speech_start, partials, finals and call_end (reason "closed") in seq order
+    with its protocol ("listen", "audiofork") and track ("mono", "mixed"), including a final
+    sent after the client was gone whose end is the cut (the words still in progress), and the
+    finals overlap the part of the recording that was sent; the first client, which did not
+    ask for in-band events, received nothing on its socket.
 Part 2, whisper tiny.en real weights, --ws_deflate on (skipped, exit 77, when absent): WER per
   protocol, two streams at a time: stereo 8 kHz listen (two recordings), listen 8 kHz mono +
   audio_fork 16 kHz opaque metadata, audio_stream 8 kHz without metadata with deflate
@@ -53,6 +62,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 import harness as h
+import audiosocket_client as ac
 
 MODEL_DIR = os.environ.get("STT_WHISPER_REAL_MODEL") or os.path.join(
     h.SOURCE_DIR, ".deps", "models", "faster-whisper-tiny.en")
@@ -63,6 +73,9 @@ SETTLE_MAX_S = 40.0  # ... or after this (finals come late on a loaded 2-core ma
 MAX_WER = 0.10
 MAX_WER_ONE = 0.25   # per protocol (8 to 30 words each); a wrong rate or channel gives ~1
 MIN_OVERLAP = 0.5
+# out-of-band calls cut mid-speech: share of the words sent (estimated from the cut's place in
+# the recording) found in the subscriber's finals; measured 0.50 (listen) and 1.00 (audio_fork)
+MIN_OVERLAP_CUT = 0.3
 
 
 def pcm_at(tmp, path, rate):
@@ -340,6 +353,104 @@ async def part1(srv, tmp, failures):
                             f"{t[:80]!r}")
 
 
+async def cut_call(srv, url, header, pcm, rate, cut_s, abort, subprotocols=None):
+    """Streams pcm in real time up to cut_s, then ends the client at once: a TCP drop (abort)
+    or a WebSocket close, in the middle of speech. Returns (the time the client was gone,
+    the in-band messages it received)."""
+    ws = await websockets.connect(url, subprotocols=subprotocols, compression=None,
+                                  max_size=None, ping_interval=None, close_timeout=2)
+    got = []
+
+    async def read():
+        try:
+            async for raw in ws:
+                got.append(json.loads(raw))
+        except ConnectionClosed:
+            pass
+    reader = asyncio.create_task(read())
+    if header is not None:
+        await ws.send(header)
+    step = int(rate * 0.02) * 2
+    end = int(cut_s * rate) * 2
+    t0 = time.monotonic()
+    for i in range(0, end, step):
+        await ws.send(pcm[i:min(i + step, end)])
+        delay = t0 + (i + step) / (rate * 2) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    if abort:
+        ws.transport.abort()
+    else:
+        await ws.close()
+    gone = time.monotonic()
+    await asyncio.wait([reader], timeout=3)
+    return gone, got
+
+
+async def part1_out_of_band(srv, tmp, failures):
+    """Out-of-band: the final of the speech in progress when the client left still reaches
+    a subscriber that subscribed before the call."""
+    base = f"ws://127.0.0.1:{srv.data_port}"
+    items = h.librivox_set()
+    a_it, b_it = items[0], items[3]  # 7.1 s and 6.05 s of speech
+    cuts = {"oob-listen-1": 4.0, "oob-fork-2": 3.5}
+    subs = {cid: await ac.Subscriber(srv.data_port, cid).start() for cid in cuts}
+    pa, pb = pcm_at(tmp, a_it[1], 16000), pcm_at(tmp, b_it[1], 16000)  # pocketsphinx: 16 kHz
+    dur = {"oob-listen-1": len(pa) / 2 / 16000, "oob-fork-2": len(pb) / 2 / 16000}
+    (gone_a, got_a), (gone_b, got_b) = await asyncio.gather(
+        cut_call(srv, f"{base}/listen", json.dumps(
+            {"callSid": "oob-listen-1", "sampleRate": 16000, "mixType": "mono"}), pa, 16000,
+            cuts["oob-listen-1"], abort=True, subprotocols=["audio.jambonz.org"]),
+        cut_call(srv, f"{base}/audio_fork?rate=16k&mix=mixed&transcribe=1&call_id=oob-fork-2",
+                 "campaign=spring", pb, 16000, cuts["oob-fork-2"], abort=False,
+                 subprotocols=["audio.drachtio.org"]))
+    t_wait = time.monotonic()
+    for s in subs.values():
+        await s.wait_end(SETTLE_MAX_S)
+    h.log(f"  out-of-band: call_end {time.monotonic() - t_wait:.1f} s after the clients left")
+    for cid, gone, it, proto, track in (("oob-listen-1", gone_a, a_it, "listen", "mono"),
+                                        ("oob-fork-2", gone_b, b_it, "audiofork", "mixed")):
+        sub = subs[cid]
+        await sub.stop()
+        bad = ac.check_seq(sub.events, cid)
+        kinds = sub.kinds()
+        for k in ("call_start", "speech_start", "partial", "final", "call_end"):
+            if k not in kinds:
+                bad.append(f"no {k} event ({kinds})")
+        for e in sub.events:
+            if e.get("protocol") != proto:
+                bad.append(f"protocol {e.get('protocol')!r}, expected {proto!r}")
+                break
+            if e["event"] in ("partial", "final") and e.get("track") != track:
+                bad.append(f"track {e.get('track')!r}, expected {track!r}")
+                break
+        ends = [e for e in sub.events if e["event"] == "call_end"]
+        if ends and ends[-1].get("reason") != "closed":
+            bad.append(f"call_end reason {ends[-1].get('reason')!r}")
+        finals = sub.finals()
+        late = [e for e, t in zip(sub.events, sub.times) if e["event"] == "final" and t > gone]
+        cut = cuts[cid]
+        if not late:
+            bad.append("no final after the client was gone")
+        elif abs(late[-1].get("end", -1) - cut) > 0.5:
+            bad.append(f"the last final ends at {late[-1].get('end')} s, not at the cut {cut} s")
+        text = " ".join(e.get("text", "") for e in finals)
+        ref_words = h.normalize(it[2]).split()
+        n_sent = max(1, round(len(ref_words) * cut / dur[cid]))  # the words said before the cut
+        ov = h.word_overlap(" ".join(ref_words[:n_sent]), text)
+        h.log(f"  {cid}: {len(sub.events)} events {kinds[:3]}..{kinds[-2:]}, {len(late)} "
+              f"final(s) after the client left (last ends at {late[-1].get('end') if late else '-'}"
+              f" s, cut {cut} s), overlap with the words sent {ov:.2f}: {text[:80]!r}")
+        if ov < MIN_OVERLAP_CUT:
+            bad.append(f"finals share {ov:.2f} of the words sent")
+        for b in bad:
+            failures.append(f"out-of-band {cid}: {b}")
+    if got_a:
+        failures.append(f"out-of-band listen: in-band messages without asking: {got_a[:2]}")
+    inband = [m for m in got_b if m.get("type") == "transcription"]
+    h.log(f"  out-of-band audio_fork: {len(inband)} in-band transcription(s) before the close")
+
+
 async def part1_deflate(srv, tmp, failures):
     """--ws_deflate: mod_audio_stream's permessage-deflate offer is negotiated and the audio,
     compressed by the client, still gives the recording's words."""
@@ -420,6 +531,7 @@ def main():
     srv.start()
     try:
         h.run_async(part1(srv, tmp, failures))
+        h.run_async(part1_out_of_band(srv, tmp, failures))
     except AssertionError as e:
         failures.append(str(e))
     finally:

@@ -21,6 +21,9 @@ Part 1, pocketsphinx (protocol behaviour; always runs):
     a second start (error, 1008), a frame over --max_frame_bytes (error, 1009); an unknown
     message type is ignored; stop without start closes
     1000; a zero-length binary frame is ignored. The good call's transcript is unaffected.
+Part 1b, pocketsphinx, --jambonz_path /stt/jambonz: the key is asked there (401 without it), a
+  call there gets its finals and the close 1000, and /jambonz is no longer the endpoint (the
+  catch-all RealtimeSTT route answers 101 without a key).
 Part 2, whisper tiny.en real weights (skipped, exit 77, when absent): librivox speech converted
   by sox to 8 kHz, two calls at once (interim on: three recordings; interim off: two), stop right
   after the last audio; corpus WER (sclite) of the finals is printed and bounded. Then hints
@@ -58,6 +61,7 @@ MAX_WER = 0.10
 MAX_WER_PS = 0.75    # pocketsphinx at 8 kHz (a 16 kHz model): a sanity bound
 MIN_OVERLAP_ODD = 0.5
 MAX_FRAME = 65536    # --max_frame_bytes of the pocketsphinx server
+CUSTOM_PATH = "/stt/jambonz"  # --jambonz_path of the third server
 
 
 def start_msg(interim, call_sid, rate=RATE, **extra):
@@ -68,10 +72,10 @@ def start_msg(interim, call_sid, rate=RATE, **extra):
     return json.dumps(m)
 
 
-def upgrade_with(port, headers):
-    """One upgrade request to /jambonz with extra headers; (status, body JSON or None)."""
+def upgrade_with(port, headers, path="/jambonz"):
+    """One upgrade request to `path` with extra headers; (status, body JSON or None)."""
     key = base64.b64encode(os.urandom(16)).decode()
-    req = (f"GET /jambonz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+    req = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
            + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
@@ -100,9 +104,9 @@ def upgrade_with(port, headers):
         return status, None
 
 
-async def connect(srv, key=KEY):
+async def connect(srv, key=KEY, path="/jambonz"):
     return await websockets.connect(
-        f"ws://127.0.0.1:{srv.data_port}/jambonz", extra_headers={"Authorization": f"Bearer {key}"},
+        f"ws://127.0.0.1:{srv.data_port}{path}", extra_headers={"Authorization": f"Bearer {key}"},
         compression=None, max_size=None, ping_interval=None, open_timeout=10, close_timeout=5)
 
 
@@ -124,8 +128,8 @@ class Call:
     def final_text(self):
         return " ".join(m["alternatives"][0]["transcript"] for m in self.of(True))
 
-    async def run(self, srv, start, pcm, frame=FRAME, tail_s=0.0):
-        ws = await connect(srv)
+    async def run(self, srv, start, pcm, frame=FRAME, tail_s=0.0, path="/jambonz"):
+        ws = await connect(srv, path=path)
         reader = asyncio.create_task(self._read(ws))
         await ws.send(start)
         pcm = pcm + h.silence(tail_s, RATE)
@@ -289,6 +293,29 @@ async def part1(srv, tmp, failures):
         failures.append(f"pocketsphinx WER {rate:.3f} > {MAX_WER_PS}")
 
 
+async def part_path(srv, tmp, failures):
+    """--jambonz_path /stt/jambonz: the endpoint is there (the key is checked, a call gets its
+    final and the close 1000); /jambonz is not the jambonz endpoint any more (no key asked:
+    the catch-all RealtimeSTT route upgrades it)."""
+    port = srv.data_port
+    status, body = upgrade_with(port, {}, path=CUSTOM_PATH)
+    if status != 401 or not body or body.get("error") != "unauthorized":
+        failures.append(f"{CUSTOM_PATH} without a key: expected 401, got {status} {body}")
+    status, body = upgrade_with(port, {}, path="/jambonz")
+    if status != 101:
+        failures.append(f"/jambonz beside --jambonz_path: expected the catch-all's 101, got "
+                        f"{status} {body}")
+    it = h.librivox_set()[3]
+    pcm, _ = audio_8k(tmp, [it])
+    c = await Call("custom path").run(srv, start_msg(False, "call-path"), pcm, tail_s=1.0,
+                                      path=CUSTOM_PATH + "?x=1")
+    ov = h.word_overlap(it[2], c.final_text())
+    h.log(f"{CUSTOM_PATH}: {len(c.of(True))} finals, close {c.close_code}, overlap {ov:.2f}: "
+          f"{c.final_text()[:80]!r}")
+    if not c.of(True) or c.close_code != 1000:
+        failures.append(f"{CUSTOM_PATH}: {len(c.of(True))} finals, close {c.close_code}")
+
+
 async def part2(srv, tmp, failures):
     items = h.librivox_set()
     pcm_a, ref_a = audio_8k(tmp, items[0:3])
@@ -335,6 +362,14 @@ def main():
             failures.append("pocketsphinx server exit status not 0")
     if failures:
         h.log(srv.log_tail(40))
+    srv = h.Server("--jambonz_api_key", KEY, "--jambonz_path", CUSTOM_PATH,
+                   *h.NO_LOAD_SHEDDING, name="jambonz-path")
+    srv.start()
+    try:
+        h.run_async(part_path(srv, tmp, failures))
+    finally:
+        if srv.stop() != 0:
+            failures.append("--jambonz_path server exit status not 0")
     if not os.path.isfile(os.path.join(MODEL_DIR, "model.bin")):
         h.log(f"SKIP part 2: no faster-whisper tiny.en directory at {MODEL_DIR}")
         return h.report(failures) if failures else SKIP

@@ -17,15 +17,19 @@ while the webhook receiver misbehaves:
      with growing gaps (jittered exponential backoff: each wait between half and all of
      0.5 s, 1 s, 2 s), call_end once (no retry on other 4xx), and only after call_start gave up
      (one request in flight per call, in order);
-  4. a subscriber that stops reading (a tiny receive buffer, never read) is closed once its
-     unsent events pass --subscriber_max_queue_bytes, counted in
+  4. a subscriber that stops reading (a tiny receive buffer, never read) is dropped once its
+     unsent events pass --subscriber_max_queue_bytes: its socket is gone (the server logged
+     the subscriber's close) within MAX_DROP_S of the subscriber_too_slow line, long before
+     --stuck_socket_timeout (30 s) would have closed it; counted in
      stt_call_subscribers_dropped_total, while a reading subscriber of the same call gets every
      event (30,000 DTMF messages in bursts: events without engine work, null engine)
      and the call ends on time."""
 
 import asyncio
 import base64
+import datetime
 import os
+import re
 import socket
 import sys
 import threading
@@ -35,6 +39,7 @@ import harness as h
 import audiosocket_client as ac
 
 SECRET = "hook-secret"
+MAX_DROP_S = 1.0  # subscriber_too_slow -> its socket closed (stt_conn_drop kills it at once)
 MAX_END_S = 1.5  # close -> call_end at the subscriber (the last final comes before it); the
                  # null engine answers at once: measured 0.1-0.5 s (the stream's end-pointing)
 
@@ -230,6 +235,11 @@ async def dtmf_call(srv, port, n_dtmf):
     return c, fast
 
 
+def log_time(line):
+    """Seconds of a log line's timestamp (2026-12-05T20:06:04.079Z ...)."""
+    return datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+
+
 def slow_subscriber(failures):
     srv = h.Server("--subscriber_max_queue_bytes", 262144, *h.NO_LOAD_SHEDDING, engine="null",
                    name="sub-slow")
@@ -244,8 +254,18 @@ def slow_subscriber(failures):
               f"subscribers dropped: {dropped}")
         if dropped != 1:
             failures.append(f"slow subscriber: stt_call_subscribers_dropped_total {dropped} != 1")
-        if "subscriber_too_slow" not in srv.log_text():
+        log = srv.log_text()
+        slow_t = [log_time(ln) for ln in log.splitlines() if "[subscriber_too_slow]" in ln]
+        closed_t = [log_time(ln) for ln in log.splitlines() if "[subscriber_closed]" in ln]
+        if not slow_t:
             failures.append("slow subscriber: no subscriber_too_slow log line")
+        else:
+            gone = [t - slow_t[0] for t in closed_t if t >= slow_t[0]]
+            h.log(f"slow subscriber: its socket closed {gone[0] if gone else -1:.3f} s after "
+                  f"the drop (the reading one at the call's end)")
+            if not gone or gone[0] > MAX_DROP_S:
+                failures.append(f"slow subscriber: socket not gone {MAX_DROP_S} s after the "
+                                f"drop (closes {gone[:2]} s after)")
         bad = ac.check_seq(fast.events, c.id)
         if bad or fast.kinds().count("dtmf") != n:
             failures.append(f"slow subscriber: the reading subscriber got "

@@ -1,6 +1,6 @@
 /* The "metadata then raw PCM" WebSocket adapter: FreeSWITCH mod_audio_fork (drachtio, jambonz),
  * mod_audio_stream and jambonz's `listen` verb, at /audio_fork, /audio_stream and /listen on
- * the data port (one adapter; the path only names the client in the logs). Codec:
+ * the data port (one adapter; the path only names the client in the logs and the events). Codec:
  * src/proto/audiofork.c; protocol notes: docs/protocol.md, "FreeSWITCH audio_fork /
  * audio_stream, jambonz listen".
  *
@@ -20,13 +20,22 @@
  * JSON header or its "metadata"); then every final goes back as mod_audio_fork's
  * {"type": "transcription", "data": {...}}, and partials too with ?interim=1 ("interim": true).
  * A header error with events on is answered {"type": "error", "data": {"error": ...}} before
- * the close (1007; 1009 for a header over the cap). When the socket closes the streams are
- * closed (muted): out-of-band delivery of the last final (sinks/calls.h) is not wired here yet.
+ * the close (1007; 1009 for a header over the cap).
  *
- * Threads: the loop thread only. Ownership: the state owns its streams; it is freed when the
- * last stream's closed callback ran (or at on_closed when no stream was opened). */
+ * Out-of-band results (sinks/calls.h): when the call has an id (the URL's call_id=, else the
+ * JSON header's callSid / call_id / ...), every stream event also goes to the registry
+ * (webhooks, subscribers of /v1/calls/<id>/events), protocol "listen" on /listen, else
+ * "audiofork"; tracks "caller" and "callee" (stereo), "mixed" (mixType mixed) or "mono". When
+ * the socket closes (the call hung up, or the client dropped) the streams are finished: the
+ * utterance in progress is ended and its final still reaches the sinks, then call_end. Without a
+ * call id the streams are closed at once (nobody would see a later final).
+ *
+ * Threads: the loop thread only. Ownership: the state owns its streams and the call (until
+ * stt_call_end); it is freed when the last stream's closed callback ran (or at on_closed when
+ * no stream was opened). */
 #include "../adapter.h"
 #include "../conn.h"
+#include "../sinks/calls.h"
 
 #include "stt/audiofork.h"
 #include "stt/clock.h"
@@ -60,6 +69,10 @@ struct af {
     int url_rate_hz, url_channels; /* from the URL, 0 = not given */
     int events, interim;           /* in-band transcription events, with partials */
     char call_id[STT_AF_CALL_ID_MAX];
+    int url_call_id;  /* call_id came from the URL: the header's does not replace it */
+    stt_call_t *call; /* out-of-band delivery; NULL without a call id */
+    const char *end_reason; /* call_end's reason: "closed", "shutdown", "max_duration" */
+    stt_af_mix_t mix;
     uint8_t carry[4]; /* the start of a sample frame cut by the end of a message */
     size_t n_carry;
     chan_t ch[MAX_CHANNELS];
@@ -105,27 +118,39 @@ static void send_transcription(chan_t *c, int is_final, const char *text, double
     send_json(a, stt_af_build_transcription(&t));
 }
 
+static const char *track_name(const af_t *a, int index)
+{
+    if (a->channels == 2)
+        return index == 0 ? "caller" : "callee";
+    return a->mix == STT_AF_MIX_MIXED ? "mixed" : "mono";
+}
+
 static void on_event(void *data, const stt_stream_event_t *ev)
 {
     chan_t *c = data;
     af_t *a = c->af;
+    int delivered = 0; /* the partial reached someone (once per event) */
+    if (a->call && stt_call_stream_event(a->call, c->index, track_name(a, c->index), ev) == 1)
+        delivered = 1;
     switch (ev->kind) {
     case STT_SEV_RECORDING_START:
         free(c->last_partial);
         c->last_partial = NULL;
         return;
     case STT_SEV_PARTIAL: {
-        if (!a->events || !a->interim)
-            return;
-        char *text = trimmed(ev->result->text);
-        if (text[0] && (!c->last_partial || strcmp(text, c->last_partial) != 0)) {
-            send_transcription(c, 0, text, ev->result->confidence);
-            stt_stream_partial_delivered(c->stream, ev->utt, ev->elapsed_s);
-            free(c->last_partial);
-            c->last_partial = text;
-        } else {
-            free(text);
+        if (a->events && a->interim) {
+            char *text = trimmed(ev->result->text);
+            if (text[0] && (!c->last_partial || strcmp(text, c->last_partial) != 0)) {
+                send_transcription(c, 0, text, ev->result->confidence);
+                delivered = 1;
+                free(c->last_partial);
+                c->last_partial = text;
+            } else {
+                free(text);
+            }
         }
+        if (delivered && c->stream)
+            stt_stream_partial_delivered(c->stream, ev->utt, ev->elapsed_s);
         return;
     }
     case STT_SEV_FINAL: {
@@ -176,15 +201,27 @@ static void start_streams(af_t *a, const stt_af_header_t *hd, const char *how)
                   : hd && hd->mix            ? stt_af_mix_channels(hd->mix)
                   : a->url_channels          ? a->url_channels
                                              : 1;
-    if (hd && hd->call_id[0])
+    if (hd && hd->call_id[0] && !a->url_call_id)
         snprintf(a->call_id, sizeof(a->call_id), "%s", hd->call_id);
+    a->mix = hd && hd->mix ? hd->mix : a->mix;
     if (hd && hd->transcribe >= 0)
         a->events = hd->transcribe;
     if (hd && hd->interim >= 0)
         a->interim = hd->interim;
+    if (a->call_id[0] && stt_call_id_valid(a->call_id) != 0) {
+        STT_WARN(a->id, "audiofork_call_id", "call id %s has a character a subscriber path "
+                 "cannot carry (/ ? # %% backslash, quote, space): no out-of-band results",
+                 a->call_id);
+    } else if (a->call_id[0]) {
+        stt_call_info_t info = {.protocol = strcmp(a->path, "/listen") == 0 ? "listen"
+                                                                            : "audiofork",
+                                .call_id = a->call_id,
+                                .conn_id = a->id};
+        a->call = stt_call_start(a->env->calls, &info);
+    }
     stt_stream_params_t sp = stt_stream_default_params(a->env->rec);
     sp.log_id = a->id;
-    if (!(a->events && a->interim))
+    if (!a->call && !(a->events && a->interim))
         sp.partials = 0; /* nobody sees partials: no partial passes */
     for (int i = 0; i < a->channels; i++) {
         a->ch[i].af = a;
@@ -194,9 +231,9 @@ static void start_streams(af_t *a, const stt_af_header_t *hd, const char *how)
     }
     a->started = 1;
     STT_INFO(a->id, "audiofork_start",
-             "%s: call %s, %d Hz, %d channel(s), in-band events %s%s", how,
+             "%s: call %s, %d Hz, %d channel(s), in-band events %s%s, out-of-band %s", how,
              a->call_id[0] ? a->call_id : "-", a->rate_hz, a->channels, a->events ? "on" : "off",
-             a->events && a->interim ? " with partials" : "");
+             a->events && a->interim ? " with partials" : "", a->call ? "on" : "off");
 }
 
 static int on_header(af_t *a, const uint8_t *buf, size_t len)
@@ -329,6 +366,7 @@ static int adapter_open(const stt_adapter_env_t *env, stt_conn_t *c, const stt_r
         return 0;
     }
     a->url_channels = mix ? stt_af_mix_channels(mix) : 0;
+    a->mix = mix;
     arg(req, "channels", v, sizeof(v));
     if (v[0]) {
         if (strcmp(v, "1") != 0 && strcmp(v, "2") != 0) {
@@ -336,6 +374,15 @@ static int adapter_open(const stt_adapter_env_t *env, stt_conn_t *c, const stt_r
             return 0;
         }
         a->url_channels = v[0] - '0';
+    }
+    arg(req, "call_id", v, sizeof(v));
+    if (v[0]) {
+        if (stt_call_id_valid(v) != 0) {
+            refuse(a, 1007, "bad_call_id", "call_id must be 1..128 printable characters");
+            return 0;
+        }
+        snprintf(a->call_id, sizeof(a->call_id), "%s", v);
+        a->url_call_id = 1;
     }
     return 0;
 }
@@ -346,8 +393,23 @@ static void stream_closed(void *data)
     af_t *a = c->af;
     free(c->last_partial);
     c->last_partial = NULL;
-    if (--a->live_streams == 0)
-        free(a);
+    c->stream = NULL;
+    if (--a->live_streams > 0)
+        return;
+    if (a->call) {
+        STT_INFO(a->id, "audiofork_call_end", "call %s ended (%s, %llu final(s))", a->call_id,
+                 a->end_reason ? a->end_reason : "closed", (unsigned long long)a->finals);
+        stt_call_end(a->call, a->end_reason ? a->end_reason : "closed");
+    }
+    free(a);
+}
+
+/* Drain or --max_session_duration: only call_end's reason is ours to set. */
+static void on_shutdown(void *state, stt_close_t why)
+{
+    af_t *a = state;
+    a->end_reason = why == STT_CLOSE_GOING_AWAY ? "shutdown" : "max_duration";
+    /* The server ends the input and closes once the streams are idle (in-band finals first). */
 }
 
 static void adapter_closed(void *state)
@@ -364,11 +426,18 @@ static void adapter_closed(void *state)
         free(a);
         return;
     }
-    int n = a->channels;
+    /* With a call the streams finish: the utterance in progress is ended and its final still
+     * reaches the sinks; the stream stays ours for its events until stream_closed. Without
+     * one nobody would see it: they close. */
+    int n = a->channels, finish = a->call != NULL;
     for (int i = 0; i < n; i++) { /* the last closed_cb frees a: read nothing after it */
         stt_stream_t *s = a->ch[i].stream;
-        a->ch[i].stream = NULL;
-        stt_conn_close_stream(c, s, stream_closed, &a->ch[i]);
+        if (finish) {
+            stt_conn_finish_stream(c, s, stream_closed, &a->ch[i]);
+        } else {
+            a->ch[i].stream = NULL;
+            stt_conn_close_stream(c, s, stream_closed, &a->ch[i]);
+        }
     }
 }
 
@@ -376,7 +445,9 @@ const stt_adapter_t stt_adapter_audiofork = {
     .name = "audiofork",
     .transport = STT_TRANSPORT_WS,
     .counts_as_call = 1,
+    .out_of_band = 1, /* streams of a call with an id finish after the close (see above) */
     .open = adapter_open,
     .on_message = on_message,
+    .on_shutdown = on_shutdown,
     .on_closed = adapter_closed,
 };

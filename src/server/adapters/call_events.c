@@ -5,7 +5,7 @@
  * after call_end the subscriber stays subscribed for a later call with the same id, until it
  * closes. The client sends nothing (its messages are logged and ignored). A path without a valid
  * call id is closed at once with 1008 and a reason naming the expected path. A subscriber that
- * does not read is closed by the sink (1008 "subscriber too slow"), never the call.
+ * does not read is dropped at once by the sink (stt_conn_drop), never the call.
  *
  * Threads: the loop thread only. Ownership: the state is freed in on_closed, after the
  * subscription was removed. */

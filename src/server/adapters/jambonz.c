@@ -1,5 +1,6 @@
-/* The jambonz custom speech vendor (STT) adapter, `/jambonz` on the data port: jambonz (its
- * FreeSWITCH module mod_jambonz_transcribe) uses the server as a "custom:NAME" recognizer.
+/* The jambonz custom speech vendor (STT) adapter, at --jambonz_path (default `/jambonz`) on the
+ * data port: jambonz (its FreeSWITCH module mod_jambonz_transcribe) uses the server as a
+ * "custom:NAME" recognizer.
  * Codec: src/proto/jambonz.c; protocol notes: docs/protocol.md, "jambonz custom STT".
  *
  * Handshake: with --jambonz_api_key set, `Authorization: Bearer <key>` must match it, else HTTP

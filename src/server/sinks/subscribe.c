@@ -1,7 +1,8 @@
 /* Subscriber sockets (subscribe.h): one sink per call id; each event goes to every subscriber of
  * the id as one text message. A subscriber that does not keep up (its unsent output would pass
- * --subscriber_max_queue_bytes) is closed with 1008 "subscriber too slow" and counted: the call
- * only ever pays for a queue append per subscriber.
+ * --subscriber_max_queue_bytes) is dropped at once (its queue freed, its socket killed without a
+ * close handshake it would not read: stt_conn_drop) and counted: the call only ever pays for a
+ * queue append per subscriber.
  *
  * Threads: the loop thread only. Ownership: the sink owns its array of borrowed connections;
  * it is freed with its last reference. */
@@ -36,9 +37,10 @@ static void subs_event(stt_sink_t *sink, const stt_call_ref_t *call, const stt_c
         if (queued > 0 && queued + ev->len > s->max_queue_bytes) {
             (*s->dropped)++;
             STT_WARN(call->conn_id, "subscriber_too_slow",
-                     "a subscriber of call %s from %s has %zu bytes unsent (cap %zu): closing it",
+                     "a subscriber of call %s from %s has %zu bytes unsent (cap %zu): dropping it",
                      call->call_id, stt_conn_ip(c), queued, s->max_queue_bytes);
-            stt_conn_close_code(c, 1008, "subscriber too slow");
+            /* At once: a close frame would only queue behind what it does not read. */
+            stt_conn_drop(c, 1008, "subscriber too slow");
             continue;
         }
         stt_conn_send(c, 0, ev->json, ev->len);
