@@ -11,8 +11,9 @@
  *
  * The parser is incremental: bytes may arrive split anywhere (one byte at a time, a header
  * across two reads, ten frames in one read) and give the same messages. A payload that arrived
- * whole in one read is handed out in place; a split one is gathered in the parser's buffer
- * (at most 65,535 bytes, the format's own limit). Unknown types are reported (STT_AS_UNKNOWN),
+ * whole in one read is handed out in place; a split one is gathered in the parser's buffer,
+ * grown to the largest split payload seen (at most 65,535 bytes, the format's own limit; a
+ * 20 ms call needs 320 bytes, so 10,000 idle calls do not hold 640 MB). Unknown types are reported (STT_AS_UNKNOWN),
  * not refused, as Asterisk's code advises; so are empty audio messages (STT_AS_AUDIO with len
  * 0: Asterisk never sends one, and a call is not worth hanging up for it); a protocol violation
  * (the first message not a 16-byte UUID, a DTMF of other than one byte) ends the stream with
@@ -53,12 +54,16 @@ typedef struct {
     uint8_t hdr[3];
     size_t hdr_got;
     size_t len, got; /* current payload: length, bytes gathered */
-    uint8_t buf[STT_AS_MAX_PAYLOAD];
+    uint8_t *buf; /* owned; NULL until a payload arrives split */
+    size_t cap;
     int seen_uuid;
     int failed; /* a violation was reported: later feeds return STT_EPARSE at once */
 } stt_as_parser_t;
 
+/* Prepares a parser (any previous contents are ignored: dispose it first when reusing). */
 void stt_as_init(stt_as_parser_t *p);
+/* Frees the parser's buffer. */
+void stt_as_dispose(stt_as_parser_t *p);
 
 /* Feeds n bytes. Returns 0, the callback's non-zero value, or STT_EPARSE with one line in err
  * (the parser then stays failed). */

@@ -16,6 +16,10 @@ void stt_text_final(const char *in, char *out, size_t cap);
  * server step. */
 void stt_text_realtime(const char *in, char *out, size_t cap);
 
+/* A copy of t without leading and trailing spaces (an engine's text; NULL gives ""), owned by
+ * the caller. */
+char *stt_text_trimmed(const char *t);
+
 /* Base64 (RFC 4648, with padding). Returns the encoded length; out needs
  * stt_base64_encoded_len(n) + 1 bytes and is NUL-terminated. */
 size_t stt_base64_encoded_len(size_t n);

@@ -335,3 +335,18 @@ long stt_base64_decode(const char *in, size_t n, uint8_t *out)
     }
     return (long)o;
 }
+
+char *stt_text_trimmed(const char *t)
+{
+    if (!t)
+        t = "";
+    while (*t == ' ')
+        t++;
+    size_t n = strlen(t);
+    while (n > 0 && t[n - 1] == ' ')
+        n--;
+    char *s = stt_malloc(n + 1);
+    memcpy(s, t, n);
+    s[n] = '\0';
+    return s;
+}

@@ -1,9 +1,11 @@
 /* Asterisk AudioSocket codec (include/stt/audiosocket.h). */
 #include "stt/audiosocket.h"
 #include "stt/error.h"
+#include "stt/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void stt_as_init(stt_as_parser_t *p)
@@ -12,6 +14,15 @@ void stt_as_init(stt_as_parser_t *p)
     p->len = p->got = 0;
     p->seen_uuid = 0;
     p->failed = 0;
+    p->buf = NULL;
+    p->cap = 0;
+}
+
+void stt_as_dispose(stt_as_parser_t *p)
+{
+    free(p->buf);
+    p->buf = NULL;
+    p->cap = 0;
 }
 
 int stt_as_rate(uint8_t type)
@@ -115,6 +126,11 @@ int stt_as_feed(stt_as_parser_t *p, const uint8_t *data, size_t n, stt_as_cb cb,
             payload = data + i;
             i += want;
         } else {
+            if (p->cap < p->len) { /* the payload's length, from the header: at most 65,535 */
+                p->cap = p->len < 512 ? 512 : p->len;
+                p->buf = stt_realloc(p->buf, p->cap);
+            }
+            payload = p->buf;
             size_t take = n - i < want ? n - i : want;
             memcpy(p->buf + p->got, data + i, take);
             p->got += take;

@@ -73,6 +73,7 @@ static stt_as_parser_t parser;
 static int run(const uint8_t *data, size_t size, const uint8_t *sizes, size_t n_sizes, log_t *l,
                char *err)
 {
+    stt_as_dispose(&parser);
     stt_as_init(&parser);
     l->n = 0;
     err[0] = '\0';

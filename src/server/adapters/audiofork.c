@@ -41,6 +41,7 @@
 #include "stt/clock.h"
 #include "stt/error.h"
 #include "stt/log.h"
+#include "stt/text.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -90,21 +91,6 @@ static void send_json(af_t *a, char *json)
         free(json);
 }
 
-static char *trimmed(const char *t)
-{
-    if (!t)
-        return stt_strdup("");
-    while (*t == ' ')
-        t++;
-    size_t n = strlen(t);
-    while (n > 0 && t[n - 1] == ' ')
-        n--;
-    char *s = stt_malloc(n + 1);
-    memcpy(s, t, n);
-    s[n] = '\0';
-    return s;
-}
-
 static void send_transcription(chan_t *c, int is_final, const char *text, double confidence)
 {
     af_t *a = c->af;
@@ -139,7 +125,7 @@ static void on_event(void *data, const stt_stream_event_t *ev)
         return;
     case STT_SEV_PARTIAL: {
         if (a->events && a->interim) {
-            char *text = trimmed(ev->result->text);
+            char *text = stt_text_trimmed(ev->result->text);
             if (text[0] && (!c->last_partial || strcmp(text, c->last_partial) != 0)) {
                 send_transcription(c, 0, text, ev->result->confidence);
                 delivered = 1;
@@ -157,7 +143,7 @@ static void on_event(void *data, const stt_stream_event_t *ev)
         free(c->last_partial);
         c->last_partial = NULL;
         a->finals++;
-        char *text = trimmed(ev->result->text);
+        char *text = stt_text_trimmed(ev->result->text);
         if (a->events && text[0])
             send_transcription(c, 1, text, ev->result->confidence);
         free(text);

@@ -193,13 +193,19 @@ static void on_shutdown(void *state, stt_close_t why)
                                                 : "maximum session duration reached");
 }
 
+static void as_free(as_t *a)
+{
+    stt_as_dispose(&a->parser);
+    free(a);
+}
+
 static void stream_finished(void *data)
 {
     as_t *a = data;
     stt_call_end(a->call, a->end_reason ? a->end_reason : "closed");
     STT_INFO(a->id, "audiosocket_call_end", "call %s ended (%s, %.1f s of audio)", a->uuid,
              a->end_reason ? a->end_reason : "closed", a->audio_s);
-    free(a);
+    as_free(a);
 }
 
 static void adapter_closed(void *state)
@@ -209,7 +215,7 @@ static void adapter_closed(void *state)
     a->conn = NULL;
     if (!a->stream) { /* no UUID ever came: no call to end */
         STT_INFO(a->id, "audiosocket_closed", "AudioSocket connection closed before a call");
-        free(a);
+        as_free(a);
         return;
     }
     if (!a->end_reason)

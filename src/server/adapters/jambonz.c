@@ -28,6 +28,7 @@
 #include "stt/error.h"
 #include "stt/jambonz.h"
 #include "stt/log.h"
+#include "stt/text.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -72,22 +73,6 @@ static int fail(jambonz_t *j, int ws_code, const char *name, const char *msg)
     return -1;
 }
 
-/* The engine's text without surrounding spaces. */
-static char *trimmed(const char *t)
-{
-    if (!t)
-        return stt_strdup("");
-    while (*t == ' ')
-        t++;
-    size_t n = strlen(t);
-    while (n > 0 && t[n - 1] == ' ')
-        n--;
-    char *s = stt_malloc(n + 1);
-    memcpy(s, t, n);
-    s[n] = '\0';
-    return s;
-}
-
 static void send_transcription(jambonz_t *j, int is_final, const char *text, double confidence)
 {
     stt_jambonz_transcription_t t = {.is_final = is_final,
@@ -119,7 +104,7 @@ static void on_event(void *data, const stt_stream_event_t *ev)
     case STT_SEV_PARTIAL: {
         if (!j->interim)
             return;
-        char *text = trimmed(ev->result->text);
+        char *text = stt_text_trimmed(ev->result->text);
         if (text[0] && (!j->last_interim || strcmp(text, j->last_interim) != 0)) {
             send_transcription(j, 0, text, ev->result->confidence);
             stt_stream_partial_delivered(j->stream, ev->utt, ev->elapsed_s);
@@ -134,7 +119,7 @@ static void on_event(void *data, const stt_stream_event_t *ev)
     case STT_SEV_FINAL: {
         free(j->last_interim);
         j->last_interim = NULL;
-        char *text = trimmed(ev->result->text);
+        char *text = stt_text_trimmed(ev->result->text);
         /* An empty final (noise the VAD took for speech) would end a jambonz gather with
          * nothing: it is not sent. */
         if (text[0]) {

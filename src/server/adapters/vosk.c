@@ -18,6 +18,7 @@
 #include "stt/clock.h"
 #include "stt/error.h"
 #include "stt/log.h"
+#include "stt/text.h"
 #include "stt/vosk.h"
 
 #include <stdlib.h>
@@ -179,22 +180,6 @@ static void flush_progress(vosk_t *v, uint32_t utt)
     answer_flushes(v);
 }
 
-/* The engine's text without surrounding spaces (vosk's words are the engine's, unpunctuated). */
-static char *trimmed(const char *t)
-{
-    if (!t)
-        return stt_strdup("");
-    while (*t == ' ')
-        t++;
-    size_t n = strlen(t);
-    while (n > 0 && t[n - 1] == ' ')
-        n--;
-    char *s = stt_malloc(n + 1);
-    memcpy(s, t, n);
-    s[n] = '\0';
-    return s;
-}
-
 static void queue_final(vosk_t *v, const stt_stream_event_t *ev)
 {
     if (v->n_finals == MAX_QUEUED_FINALS) {
@@ -205,7 +190,7 @@ static void queue_final(vosk_t *v, const stt_stream_event_t *ev)
     const stt_result_t *r = ev->result;
     final_t *f = &v->finals[v->n_finals++];
     f->utt = ev->utt;
-    f->text = trimmed(r->text);
+    f->text = stt_text_trimmed(r->text);
     f->confidence = r->confidence;
     f->n_words = r->n_words;
     f->words = stt_calloc(r->n_words ? r->n_words : 1, sizeof(stt_vosk_word_t));
@@ -229,7 +214,7 @@ static void on_event(void *data, const stt_stream_event_t *ev)
         return;
     case STT_SEV_PARTIAL:
         free(v->partial);
-        v->partial = trimmed(ev->result->text);
+        v->partial = stt_text_trimmed(ev->result->text);
         stt_stream_partial_delivered(v->stream, ev->utt, ev->elapsed_s);
         return;
     case STT_SEV_FINAL:

@@ -16,6 +16,7 @@
 
 #include "stt/error.h"
 #include "stt/log.h"
+#include "stt/text.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -282,22 +283,6 @@ static void emit(stt_call_t *call, const char *kind, int track, cJSON *o)
     cJSON_free(json);
 }
 
-/* The engine's text without surrounding spaces. */
-static char *trimmed(const char *t)
-{
-    if (!t)
-        t = "";
-    while (*t == ' ')
-        t++;
-    size_t n = strlen(t);
-    while (n > 0 && t[n - 1] == ' ')
-        n--;
-    char *s = stt_malloc(n + 1);
-    memcpy(s, t, n);
-    s[n] = '\0';
-    return s;
-}
-
 static void add_result(cJSON *o, const stt_stream_event_t *ev, const char *text)
 {
     const stt_result_t *r = ev->result;
@@ -339,7 +324,7 @@ int stt_call_stream_event(stt_call_t *call, int track, const char *track_name,
         emit(call, "speech_start", track, o);
         return 0;
     case STT_SEV_PARTIAL: {
-        char *text = trimmed(ev->result ? ev->result->text : "");
+        char *text = stt_text_trimmed(ev->result ? ev->result->text : "");
         /* An empty hypothesis, or the text this track's utterance already sent, is no news. */
         if (!text[0] || (slot >= 0 && call->last[slot].text && call->last[slot].utt == ev->utt &&
                          strcmp(call->last[slot].text, text) == 0)) {
@@ -363,7 +348,7 @@ int stt_call_stream_event(stt_call_t *call, int track, const char *track_name,
             free(call->last[slot].text);
             call->last[slot].text = NULL;
         }
-        char *text = trimmed(ev->result ? ev->result->text : "");
+        char *text = stt_text_trimmed(ev->result ? ev->result->text : "");
         o = event_new(call, "final", track, track_name);
         add_result(o, ev, text);
         free(text);

@@ -231,6 +231,21 @@ static void test_base64_round_trip(void **state)
     assert_memory_equal(dec_all, all, 256);
 }
 
+static void test_trimmed(void **state)
+{
+    (void)state;
+    static const char *cases[][2] = {{" hello world  ", "hello world"}, {"", ""}, {"   ", ""},
+                                     {"a", "a"}, {" \tx ", "\tx"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *t = stt_text_trimmed(cases[i][0]);
+        assert_string_equal(t, cases[i][1]);
+        free(t);
+    }
+    char *t = stt_text_trimmed(NULL);
+    assert_string_equal(t, "");
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_base64_rfc4648_vectors),
         cmocka_unit_test(test_base64_invalid),
         cmocka_unit_test(test_base64_round_trip),
+        cmocka_unit_test(test_trimmed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

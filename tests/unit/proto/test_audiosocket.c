@@ -82,7 +82,7 @@ static void check_call(const got_t *g)
     assert_int_equal(g->m[13].kind, STT_AS_HANGUP);
 }
 
-static stt_as_parser_t p;
+static stt_as_parser_t p; /* zeroed: dispose is harmless before the first init */
 
 static void test_call(void **state)
 {
@@ -91,12 +91,14 @@ static void test_call(void **state)
     size_t n = call(b);
     char err[256] = "";
     got_t g = {.lo = b, .hi = b + n};
+    stt_as_dispose(&p);
     stt_as_init(&p);
     assert_int_equal(stt_as_feed(&p, b, n, keep, &g, err, sizeof(err)), 0);
     check_call(&g);
     assert_int_equal(g.in_place, 13); /* every non-empty payload, no copy */
 
     got_t g1 = {.lo = b, .hi = b + n};
+    stt_as_dispose(&p);
     stt_as_init(&p);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(stt_as_feed(&p, b + i, 1, keep, &g1, err, sizeof(err)), 0);
@@ -108,6 +110,7 @@ static void expect_violation(const uint8_t *b, size_t n, const char *want)
 {
     char err[256] = "";
     got_t g = {0};
+    stt_as_dispose(&p);
     stt_as_init(&p);
     assert_int_equal(stt_as_feed(&p, b, n, keep, &g, err, sizeof(err)), STT_EPARSE);
     assert_non_null(strstr(err, want));
@@ -139,6 +142,7 @@ static void test_empty_audio(void **state)
     n += frame(b + n, 0x10, pcm, 4);
     char err[256] = "";
     got_t g = {.lo = b, .hi = b + n};
+    stt_as_dispose(&p);
     stt_as_init(&p);
     assert_int_equal(stt_as_feed(&p, b, n, keep, &g, err, sizeof(err)), 0);
     assert_int_equal(g.n, 3);
@@ -156,6 +160,7 @@ static void test_stop_and_header(void **state)
     size_t n = call(b);
     char err[256] = "";
     got_t g = {.stop_at = 3};
+    stt_as_dispose(&p);
     stt_as_init(&p);
     assert_int_equal(stt_as_feed(&p, b, n, keep, &g, err, sizeof(err)), 7);
     assert_int_equal(g.n, 3);

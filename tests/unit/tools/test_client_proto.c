@@ -462,6 +462,7 @@ static void test_audiosocket_messages(void **state)
     assert_int_equal(seen[1].kind, STT_AS_AUDIO);
     assert_int_equal(seen[1].rate_hz, 8000);
     assert_int_equal(seen[1].len, 320);
+    stt_as_dispose(ps);
     free(ps);
 
     /* Other rates take their own types (0x12 = slin16); a rate with none cannot be sent. */
