@@ -35,11 +35,9 @@ error is counted in /metrics, nothing is sent back, the server stays healthy and
 Also: --twilio_path moves the endpoint (null engine)."""
 
 import asyncio
-import base64
 import json
 import os
 import random
-import struct
 import sys
 import time
 
@@ -47,12 +45,12 @@ import websockets
 
 import audiosocket_client as ac
 import harness as h
+from twilio_client import Platform, b64, frames, padded, twilio_ticks
 
 MODEL_DIR = os.environ.get("STT_WHISPER_REAL_MODEL") or os.path.join(
     h.SOURCE_DIR, ".deps", "models", "faster-whisper-tiny.en")
 SKIP = 77
 SECRET = "twilio-test-secret"
-FRAME_S = 0.02
 WINDOW = 8
 # Measured on the 2-core machine (tiny.en, two calls / three streams at once): Twilio 0.114
 # (5 errors / 44 words: "mister" -> "Mr.", "ill disposed" -> "old-sposed", "cold hearted" ->
@@ -83,47 +81,7 @@ class started:
         return self.srv.__exit__(et, ev, tb)
 
 
-def b64(b):
-    return base64.b64encode(b).decode()
-
-
-def frames(pcm, size):
-    return [pcm[i:i + size] for i in range(0, len(pcm), size)]
-
-
-def padded(pcm, rate, width, lead=0.5, tail=1.0, silence_byte=b"\x00"):
-    return silence_byte * int(lead * rate) * width + pcm + silence_byte * int(tail * rate) * width
-
-
 # ---- message layouts -------------------------------------------------------------------------
-
-def twilio_ticks(sid, call_sid, tracks_pcm, params, encoding="audio/x-mulaw", rate=8000,
-                 frame_bytes=160, stop=True):
-    """Twilio (and SignalWire) messages, one list per 20 ms tick: connected, start, media for
-    each track (interleaved when both), stop. tracks_pcm: {"inbound": bytes, "outbound": bytes}."""
-    acct = "AC25e16e9a716a4a1786a7c83f58e30482"
-    ticks = [[json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})],
-             [json.dumps({"event": "start", "sequenceNumber": "1", "start": {
-                 "accountSid": acct, "streamSid": sid, "callSid": call_sid,
-                 "tracks": list(tracks_pcm), "customParameters": params,
-                 "mediaFormat": {"encoding": encoding, "sampleRate": rate, "channels": 1}},
-                 "streamSid": sid})]]
-    seq = 2
-    fr = {t: frames(p, frame_bytes) for t, p in tracks_pcm.items()}
-    for k in range(max(len(f) for f in fr.values())):
-        tick = []
-        for t, f in fr.items():
-            if k < len(f):
-                tick.append(json.dumps({"event": "media", "sequenceNumber": str(seq), "media": {
-                    "track": t, "chunk": str(k + 1), "timestamp": str(k * 20),
-                    "payload": b64(f[k])}, "streamSid": sid}))
-                seq += 1
-        ticks.append(tick)
-    if stop:
-        ticks.append([json.dumps({"event": "stop", "sequenceNumber": str(seq), "streamSid": sid,
-                                  "stop": {"accountSid": acct, "callSid": call_sid}})])
-    return ticks
-
 
 def telnyx_ticks(stream_id, cc_id, pcm, order=None):
     """Telnyx: snake_case, PCMU, media in the given chunk order (indices into the frames)."""
@@ -193,66 +151,6 @@ def exotel_ticks(stream_sid, call_sid, pcm):
                               "stop": {"call_sid": call_sid, "account_sid": "AC1234",
                                        "reason": "callended"}})])
     return ticks
-
-
-# ---- the emulated platform ------------------------------------------------------------------
-
-def raw_close_frame(code, reason=b"bye"):
-    payload = struct.pack(">H", code) + reason
-    mask = os.urandom(4)
-    return bytes([0x88, 0x80 | len(payload)]) + mask + bytes(
-        b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-class Platform:
-    """One emulated platform connection: ticks of messages sent 20 ms apart in real time;
-    records every message the server sends and how the server closed."""
-
-    def __init__(self, port, path, name):
-        self.url = f"ws://127.0.0.1:{port}{path}"
-        self.name = name
-        self.received = []
-        self.close_code = None
-        self.close_reason = ""
-        self.server_closed = False
-        self.closed_at = None
-
-    async def _reader(self, ws):
-        try:
-            async for msg in ws:
-                self.received.append(msg)
-        except websockets.ConnectionClosed:
-            pass
-        self.close_code, self.close_reason = ws.close_code, ws.close_reason
-
-    async def run(self, ticks, close=True, raw_close=None, linger_s=0.0):
-        ws = await websockets.connect(self.url, max_size=None, compression=None)
-        rt = asyncio.ensure_future(self._reader(ws))
-        t0 = time.monotonic()
-        try:
-            for i, tick in enumerate(ticks):
-                delay = t0 + i * FRAME_S - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if rt.done():
-                    self.server_closed = True
-                    break
-                for m in tick:
-                    await ws.send(m)
-        except websockets.ConnectionClosed:
-            self.server_closed = True
-        if linger_s:
-            await asyncio.sleep(linger_s)
-            self.server_closed = self.server_closed or rt.done()
-        self.closed_at = time.monotonic()
-        if raw_close is not None and not rt.done():
-            ws.transport.write(raw_close_frame(raw_close))
-            await asyncio.wait([rt], timeout=3)
-            ws.transport.close()
-        elif close and not rt.done():
-            await ws.close()
-        await asyncio.wait([rt], timeout=3)
-        return self
 
 
 def check_events(name, sub, call_id, protocol, failures, tracks=("inbound",), stream_id=None,

@@ -1,17 +1,26 @@
 #!/usr/bin/python3
 """Webhooks never stall a call. AudioSocket calls (emulated Asterisk, librivox speech at 8 kHz in
-real time with a DTMF every 100 ms for a steady stream of events; the null engine, so what is
-timed is the server's delivery, not recognition on a shared machine) with a subscriber each,
-while the webhook receiver misbehaves:
+real time with a DTMF every 100 ms for a steady stream of events) and, on the same server, Twilio
+calls (emulated media streams at /twilio, twilio_client.py: `connected`, `start` with callSid,
+streamSid and customParameters, `media` every 20 ms with 160 bytes of base64 mu-law 8 kHz of the
+same librivox speech converted by sox, a `dtmf` every 100 ms, `stop`, close), each with a
+subscriber of /v1/calls/{id}/events opened before the call (the AudioSocket UUID, the Twilio
+callSid), while the webhook receiver misbehaves. The null engine: what is timed is the server's
+delivery, not recognition on a shared machine. Every call's events: seq 1, 2, ... from
+call_start to call_end, tagged with its call id; a Twilio call's also with protocol twilio, its
+streamSid, track "inbound" on every final/partial/dtmf, its customParameters in call_start,
+call_end reason "stop", and nothing sent back on the media stream.
 
   1. slow: it answers every POST after 10 s (--webhook_timeout 12, --webhook_concurrency 2,
-     --webhook_queue 8), three calls at once: every call's subscriber gets its finals and
-     call_end within MAX_END_S of the call's close; the receiver never has more than 2 requests
-     open at once (and does reach 2); the per-call queues overflow and /metrics counts the drops
+     --webhook_queue 8), three AudioSocket and two Twilio calls at once: every call's
+     subscriber gets its finals and call_end within MAX_END_S of the call's close; the receiver
+     never has more than 2 requests open at once (and does reach 2); every call's queue
+     overflows (its webhook_queue_full line) and /metrics counts the drops
      (stt_webhook_deliveries_total{result="dropped"}); the answered ones count as ok; every
-     signature verifies;
-  2. down: connection refused (--webhook_retries 2): the call's subscriber still gets its final
-     and call_end on time; /metrics counts failed deliveries, retries and drops;
+     signature verifies; what the receiver got of a Twilio call carries its streamSid;
+  2. down: connection refused (--webhook_retries 2), one AudioSocket and one Twilio call: each
+     call's subscriber still gets its final and call_end on time; both calls' queues overflow;
+     /metrics counts failed deliveries, retries and drops;
   3. backoff and retry rules: call_start answered 503 every time, call_end 400
      (--webhook_events call_start call_end, --webhook_retries 3): call_start is tried 4 times
      with growing gaps (jittered exponential backoff: each wait between half and all of
@@ -34,9 +43,11 @@ import socket
 import sys
 import threading
 import time
+import uuid as uuidlib
 
 import harness as h
 import audiosocket_client as ac
+import twilio_client as tc
 
 SECRET = "hook-secret"
 MAX_DROP_S = 1.0  # subscriber_too_slow -> its socket closed (stt_conn_drop kills it at once)
@@ -64,9 +75,35 @@ class SlowReceiver(ac.WebhookReceiver):
         return 200, 0.0
 
 
-async def run_calls(srv, port, pcm, n_calls):
+class TwilioCall:
+    """One emulated Twilio media stream (/twilio) for run_calls: the call id is its callSid."""
+
+    def __init__(self, port, name):
+        self.name = name
+        self.id = f"CA{uuidlib.uuid4().hex}"
+        self.sid = f"MZ{uuidlib.uuid4().hex}"
+        self.platform = tc.Platform(port, "/twilio", name)
+
+    @property
+    def closed_at(self):
+        return self.platform.closed_at
+
+    async def run(self, ul):
+        # speech (0.3 s of mu-law silence either side) with a dtmf every 100 ms, as run_calls
+        # gives the AudioSocket calls; customParameters as a TwiML <Parameter> would send them
+        pcm = tc.padded(ul, 8000, 1, lead=0.3, tail=0.3, silence_byte=b"\xff")
+        await self.platform.run(tc.twilio_ticks(self.sid, self.id, {"inbound": pcm},
+                                                {"test": "webhook", "leg": self.name},
+                                                dtmf_every=5))
+        return self
+
+
+async def run_calls(srv, port, pcm, n_calls, ul=None, n_twilio=0):
+    """n_calls AudioSocket calls and n_twilio Twilio calls (mu-law `ul`) at once, each watched
+    by a subscriber opened before it starts."""
     calls = [ac.Call(port, f"call{i}") for i in range(n_calls)]
-    subs = [await ac.Subscriber(srv.data_port, c.id).start() for c in calls]
+    twilio = [TwilioCall(srv.data_port, f"twilio{i}") for i in range(n_twilio)]
+    subs = [await ac.Subscriber(srv.data_port, c.id).start() for c in calls + twilio]
     await asyncio.sleep(0.1)
     def items(c):  # speech with a DTMF every 100 ms: events without engine work
         audio = ac.audio_items(pcm)
@@ -76,12 +113,12 @@ async def run_calls(srv, port, pcm, n_calls):
             if i % 5 == 4:
                 out.append(("raw", ac.tlv(0x03, b"1")))
         return out + ac.silence_items(0.3)
-    await asyncio.gather(*[c.run(items(c)) for c in calls])
+    await asyncio.gather(*[c.run(items(c)) for c in calls], *[t.run(ul) for t in twilio])
     for s in subs:
         await s.wait_end(15)
     for s in subs:
         await s.stop()
-    return calls, subs
+    return calls + twilio, subs
 
 
 def check_on_time(name, calls, subs, failures):
@@ -89,12 +126,52 @@ def check_on_time(name, calls, subs, failures):
         bad = ac.check_seq(s.events, c.id)
         if not s.finals():
             bad.append("no final")
+        if isinstance(c, TwilioCall):
+            bad += check_twilio(c, s)
         if s.events and s.events[-1]["event"] == "call_end":
             lag = s.times[-1] - c.closed_at
-            h.log(f"{name} {c.name}: {len(s.events)} events, call_end {lag:.2f} s after the close")
+            h.log(f"{name} {c.name}: {len(s.events)} events ({count_kinds(s)}), call_end "
+                  f"{lag:.2f} s after the close")
             if lag > MAX_END_S:
                 bad.append(f"call_end {lag:.2f} s after the close (> {MAX_END_S})")
         failures.extend(f"{name} {c.name}: {b}" for b in bad)
+
+
+def count_kinds(sub):
+    kinds = sub.kinds()
+    return ", ".join(f"{k} {kinds.count(k)}" for k in dict.fromkeys(kinds))
+
+
+def check_twilio(c, s):
+    """A Twilio call's events: protocol twilio, its streamSid, results and dtmf on the inbound
+    track, the customParameters in call_start, call_end "stop", nothing sent back."""
+    bad = []
+    if any(e.get("protocol") != "twilio" or e.get("stream_id") != c.sid for e in s.events):
+        bad.append("an event without protocol twilio and its streamSid")
+    tracks = {e.get("track") for e in s.events
+              if e["event"] in ("speech_start", "partial", "final", "dtmf")}
+    if tracks != {"inbound"}:
+        bad.append(f"tracks {tracks}, expected inbound only")
+    if "dtmf" not in s.kinds():
+        bad.append("no dtmf event")
+    if s.events and s.events[0].get("parameters", {}).get("leg") != c.name:
+        bad.append(f"call_start parameters {s.events[0].get('parameters')}")
+    if s.events and s.events[-1].get("reason") != "stop":
+        bad.append(f"call_end reason {s.events[-1].get('reason')!r}, expected 'stop'")
+    if c.platform.received:
+        bad.append(f"the server sent {len(c.platform.received)} messages on the stream")
+    return bad
+
+
+def check_queue_full(name, srv, calls, failures):
+    """Every call's webhook queue overflowed: its webhook_queue_full line (once per call) names
+    it, whichever protocol carried it."""
+    lines = [ln for ln in srv.log_text().splitlines() if "[webhook_queue_full]" in ln]
+    full = [c.name for c in calls if any(f"call {c.id}: " in ln for ln in lines)]
+    h.log(f"{name}: webhook queue full (events dropped) for {full}")
+    missing = [c.name for c in calls if c.name not in full]
+    if missing:
+        failures.append(f"{name}: no webhook_queue_full line for {missing}")
 
 
 def metrics(srv):
@@ -105,14 +182,14 @@ def metrics(srv):
         "queued": ac.prom_value(text, "stt_webhook_queued")}
 
 
-def slow_receiver(pcm, failures):
+def slow_receiver(pcm, ul, failures):
     recv = SlowReceiver(10.0)
     srv = h.Server("--webhook_url", recv.url, "--webhook_secret", SECRET, "--webhook_timeout", 12,
                    "--webhook_concurrency", 2, "--webhook_queue", 8, "--webhook_retries", 0,
                    *h.NO_LOAD_SHEDDING, engine="null", name="hook-slow")
     try:
         port = ac.start_server(srv)
-        calls, subs = h.run_async(run_calls(srv, port, pcm, 3))
+        calls, subs = h.run_async(run_calls(srv, port, pcm, 3, ul, 2))
         check_on_time("slow", calls, subs, failures)
         t_end = time.monotonic() + 15
         while time.monotonic() < t_end and (metrics(srv)["ok"] or 0) < 2:
@@ -128,19 +205,28 @@ def slow_receiver(pcm, failures):
         bad = [p for p in recv.posts if not p["ok_sig"]]
         if bad:
             failures.append(f"slow: {len(bad)} signatures did not verify")
+        check_queue_full("slow", srv, calls, failures)
+        for c in calls:
+            if isinstance(c, TwilioCall):
+                got = recv.events_of(c.id)
+                h.log(f"slow: the receiver got {[e['event'] for e in got]} of {c.name}")
+                if any(e.get("protocol") != "twilio" or e.get("stream_id") != c.sid
+                       for e in got):
+                    failures.append(f"slow: a webhook event of {c.name} without protocol "
+                                    "twilio and its streamSid")
     finally:
         srv.stop(timeout=40)  # in-flight requests get --webhook_timeout at exit
         recv.stop()
 
 
-def receiver_down(pcm, failures):
+def receiver_down(pcm, ul, failures):
     dead = h.free_ports(1)[0]  # nothing listens there
     srv = h.Server("--webhook_url", f"http://127.0.0.1:{dead}/hook", "--webhook_retries", 2,
                    "--webhook_queue", 4, *h.NO_LOAD_SHEDDING, engine="null",
                    name="hook-down")
     try:
         port = ac.start_server(srv)
-        calls, subs = h.run_async(run_calls(srv, port, pcm, 1))
+        calls, subs = h.run_async(run_calls(srv, port, pcm, 1, ul, 1))
         check_on_time("down", calls, subs, failures)
         time.sleep(2.0)
         m = metrics(srv)
@@ -152,6 +238,7 @@ def receiver_down(pcm, failures):
             failures.append(f"down: {m['ok']} deliveries ok to a port nobody listens on")
         if "webhook_failed" not in srv.log_text():
             failures.append("down: no webhook_failed log line")
+        check_queue_full("down", srv, calls, failures)
     finally:
         srv.stop()
 
@@ -282,9 +369,10 @@ def main():
     failures = []
     utt, path, ref = h.librivox_set()[0]
     pcm = ac.pcm_of(path, 8000)
+    ul = ac.pcm_of(path, 8000, "mu-law", 8)
     step = h.stepper(failures)
-    step("slow", lambda: slow_receiver(pcm, failures))
-    step("down", lambda: receiver_down(pcm, failures))
+    step("slow", lambda: slow_receiver(pcm, ul, failures))
+    step("down", lambda: receiver_down(pcm, ul, failures))
     step("backoff", lambda: backoff(pcm, failures))
     step("slow_subscriber", lambda: slow_subscriber(failures))
     return h.report(failures)
