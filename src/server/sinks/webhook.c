@@ -160,24 +160,36 @@ static void queue_free(stt_webhook_t *wh, callq_t *q)
     dest_maybe_free(d);
 }
 
-/* A full queue: the oldest waiting partial goes (a later partial or the final supersedes it),
- * else the oldest waiting event; never the head while it is in flight. Returns 0 when nothing
- * could go (then the new event is dropped). */
-static int drop_one(callq_t *q)
+/* What a full queue gives up first: a partial (a later partial or the final supersedes it),
+ * then DTMF and speech_start, then finals; call_start and call_end, a receiver's bookends of
+ * the call, last. */
+static int keep_rank(const char *kind)
 {
-    wev_t *prev = NULL, *victim = NULL, *victim_prev = NULL;
+    if (strcmp(kind, "partial") == 0)
+        return 0;
+    if (strcmp(kind, "final") == 0 || strcmp(kind, "final_failed") == 0)
+        return 2;
+    if (strcmp(kind, "call_start") == 0 || strcmp(kind, "call_end") == 0)
+        return 3;
+    return 1;
+}
+
+/* A full queue and a new event of `kind`: the oldest waiting event of the lowest rank goes,
+ * never the head while it is in flight. Returns 0 when every waiting event ranks above the new
+ * one (or none waits): then the new event is the one dropped. */
+static int drop_one(callq_t *q, const char *kind)
+{
+    wev_t *prev = q->in_flight ? q->head : NULL;
     wev_t *first = q->in_flight ? q->head->next : q->head;
-    prev = q->in_flight ? q->head : NULL;
+    wev_t *victim = NULL, *victim_prev = NULL;
+    int best = keep_rank(kind) + 1;
     for (wev_t *e = first; e; prev = e, e = e->next) {
-        if (strcmp(e->kind, "partial") == 0) {
+        int r = keep_rank(e->kind);
+        if (r < best) {
+            best = r;
             victim = e;
             victim_prev = prev;
-            break;
         }
-    }
-    if (!victim) {
-        victim = first;
-        victim_prev = q->in_flight ? q->head : NULL;
     }
     if (!victim)
         return 0;
@@ -233,7 +245,7 @@ static void dest_event(stt_sink_t *sink, const stt_call_ref_t *call, const stt_c
         wh->st.dropped++;
         warn = !q->warned_drop;
         q->warned_drop = 1;
-        if (drop_one(q)) {
+        if (drop_one(q, e->kind)) {
             wh->st.queued--;
         } else {
             free(e);

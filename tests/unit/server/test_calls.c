@@ -12,6 +12,9 @@
  *   - the per-call webhook queue bound: events past --webhook_queue dropped and counted (a
  *     destination that refuses connections, so nothing is delivered meanwhile), a registry
  *     with a refused client URL counted;
+ *   - what a full queue gives up: a real HTTP receiver on 127.0.0.1 that holds its first
+ *     request while another call's queue overflows (--webhook_concurrency 1): that call's
+ *     call_start and call_end still arrive, only DTMF went;
  *   - the loop thread's cost of one webhook enqueue, printed (a measurement, not asserted). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
@@ -364,6 +374,184 @@ static void test_queue_bound_and_refusals(void **state)
            with_s[1] * 1e6, without_s[1] * 1e6, (with_s[1] - without_s[1]) * 1e6);
 }
 
+/* A webhook receiver on 127.0.0.1: one request per connection (it answers "Connection:
+ * close"), each held until the gate opens, its body kept. */
+typedef struct {
+    int fd, port;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int gate_open, stop;
+    int held; /* requests read and waiting at the gate */
+    char *bodies[64];
+    size_t n;
+} receiver_t;
+
+static void *receiver_main(void *arg)
+{
+    receiver_t *r = arg;
+    for (;;) {
+        struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+        pthread_mutex_lock(&r->mu);
+        int stop = r->stop;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            return NULL;
+        if (poll(&pfd, 1, 50) <= 0)
+            continue;
+        int c = accept(r->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        char buf[8192];
+        size_t got = 0;
+        long body_len = -1;
+        char *body = NULL;
+        while (got < sizeof(buf) - 1) {
+            ssize_t k = recv(c, buf + got, sizeof(buf) - 1 - got, 0);
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+            buf[got] = '\0';
+            char *end = strstr(buf, "\r\n\r\n");
+            if (!end)
+                continue;
+            char *cl = strcasestr(buf, "content-length:");
+            body_len = cl ? strtol(cl + 15, NULL, 10) : 0;
+            if ((long)(got - (size_t)(end + 4 - buf)) >= body_len) {
+                body = end + 4;
+                break;
+            }
+        }
+        pthread_mutex_lock(&r->mu);
+        r->held++;
+        while (!r->gate_open && !r->stop)
+            pthread_cond_wait(&r->cv, &r->mu);
+        r->held--;
+        if (body && r->n < 64)
+            r->bodies[r->n++] = strndup(body, (size_t)body_len);
+        pthread_mutex_unlock(&r->mu);
+        static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        ssize_t w = send(c, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
+        (void)w;
+        close(c);
+    }
+}
+
+static void receiver_start(receiver_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(r->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(r->fd, 16), 0);
+    socklen_t len = sizeof(a);
+    getsockname(r->fd, (struct sockaddr *)&a, &len);
+    r->port = ntohs(a.sin_port);
+    pthread_create(&r->thread, NULL, receiver_main, r);
+}
+
+static void receiver_open_gate(receiver_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->gate_open = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static size_t receiver_count(receiver_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t n = r->n;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+static int receiver_held(receiver_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->held;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+static void receiver_stop(receiver_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    close(r->fd);
+    for (size_t i = 0; i < r->n; i++)
+        free(r->bodies[i]);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+}
+
+/* Call "held"'s call_start is in flight and held by the receiver; with one request per
+ * destination, call "waiting" queues everything: its call_start, 9 DTMF and its call_end in a
+ * queue of 3. What is dropped is DTMF: the receiver gets waiting's call_start, its last DTMF and
+ * its call_end, in that order. */
+static void test_queue_keeps_bookends(void **state)
+{
+    receiver_t r;
+    receiver_start(&r);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", r.port);
+    free(cfg.webhook_url);
+    cfg.webhook_url = strdup(url);
+    cfg.webhook_queue = 3;
+    cfg.webhook_concurrency = 1;
+    cfg.webhook_timeout = 10;
+    stt_calls_t *calls = stt_calls_create(&cfg);
+    assert_non_null(calls);
+    stt_call_info_t a = {.protocol = "twilio", .call_id = "held"};
+    stt_call_t *held = stt_call_start(calls, &a);
+    double deadline = now_s() + 5;
+    while (receiver_held(&r) == 0 && now_s() < deadline) { /* held's request is at the gate */
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(receiver_held(&r), 1);
+    stt_call_info_t b = {.protocol = "twilio", .call_id = "waiting"};
+    stt_call_t *waiting = stt_call_start(calls, &b);
+    for (int i = 0; i < 9; i++)
+        stt_call_dtmf(waiting, 0, "inbound", i == 8 ? "9" : "1");
+    stt_call_end(waiting, "stop");
+    stt_call_end(held, "stop");
+    stt_calls_stats_t st;
+    stt_calls_stats(calls, &st);
+    assert_int_equal(st.webhook_dropped, 8); /* 11 events of "waiting" in 3 places */
+    receiver_open_gate(&r);
+    deadline = now_s() + 10;
+    while (receiver_count(&r) < 5 && now_s() < deadline) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(receiver_count(&r), 5);
+    const char *want[] = {"call_start", "dtmf", "call_end"};
+    size_t k = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        cJSON *o = cJSON_Parse(r.bodies[i]);
+        assert_non_null(o);
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "call_id"));
+        const char *ev = cJSON_GetStringValue(cJSON_GetObjectItem(o, "event"));
+        if (strcmp(id, "waiting") == 0) {
+            assert_true(k < 3);
+            assert_string_equal(ev, want[k]);
+            if (k == 1) /* the newest DTMF stayed */
+                assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "digit")), "9");
+            k++;
+        }
+        cJSON_Delete(o);
+    }
+    assert_int_equal(k, 3);
+    stt_calls_destroy(calls);
+    receiver_stop(&r);
+}
+
 static void test_bad_config(void **state)
 {
     free(cfg.webhook_url);
@@ -395,6 +583,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_call_ids, setup, teardown),
         cmocka_unit_test(test_signature),
         cmocka_unit_test_setup_teardown(test_queue_bound_and_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_keeps_bookends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
