@@ -120,8 +120,13 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
         goto fail_vhost;
 
     srv->calls = stt_calls_create(cfg);
-    if (!srv->calls)
-        goto fail_vhost;
+    if (!srv->calls) { /* a --webhook_* option is wrong (logged, one line): exit status 2 */
+        lws_context_destroy(srv->ctx);
+        if (evl)
+            ev_loop_destroy(evl);
+        free(srv);
+        return 2;
+    }
     srv->rec = stt_recognizer_create(cfg, engine, workers, wakeup_loop, srv);
     srv->rec->vad_model = vad_model;
     srv->adapter_env = (stt_adapter_env_t){.cfg = cfg, .rec = srv->rec, .calls = srv->calls};

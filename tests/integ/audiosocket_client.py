@@ -214,9 +214,11 @@ def verify_signature(secret, headers, body):
 
 class WebhookReceiver:
     """A threaded HTTP server recording each POST (time, headers, body, parsed event, whether
-    its signature verified). `behaviour(n)` -> (status, delay_s) for the n-th request (0-based)."""
+    its signature verified, the TLS version it came over). `behaviour(n)` -> (status, delay_s)
+    for the n-th request (0-based). With `ssl_context` (an ssl.SSLContext for the server side)
+    it serves https only: each connection's handshake happens at accept."""
 
-    def __init__(self, secret, behaviour=None):
+    def __init__(self, secret, behaviour=None, ssl_context=None):
         self.secret = secret
         self.behaviour = behaviour or (lambda n: (200, 0.0))
         self.posts = []
@@ -232,7 +234,8 @@ class WebhookReceiver:
                 with recv.lock:
                     n = len(recv.posts)
                     rec = {"t": time.monotonic(), "headers": dict(self.headers), "body": body,
-                           "ok_sig": verify_signature(recv.secret, self.headers, body)}
+                           "ok_sig": verify_signature(recv.secret, self.headers, body),
+                           "tls": getattr(self.connection, "version", lambda: None)()}
                     try:
                         rec["event"] = json.loads(body)
                     except ValueError:
@@ -256,8 +259,10 @@ class WebhookReceiver:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if ssl_context:
+            self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{self.port}/hook"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

@@ -19,6 +19,7 @@
 #include "stt/text.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,20 @@ stt_calls_t *stt_calls_create(const stt_config_t *cfg)
             STT_ERROR(0, "webhook_config",
                       "--webhook_allow entry '%s' is not an http(s) URL prefix with a host",
                       cfg->webhook_allow.items[i]);
+            return NULL;
+        }
+    }
+    const char *ca = cfg->webhook_ca_file ? cfg->webhook_ca_file : "";
+    if (ca[0]) { /* libcurl would only say so at the first delivery */
+        FILE *f = fopen(ca, "r");
+        int err = f ? 0 : errno;
+        if (f && getc(f) == EOF)
+            err = ferror(f) ? errno : ENODATA;
+        if (f)
+            fclose(f);
+        if (err) {
+            STT_ERROR(0, "webhook_config", "--webhook_ca_file '%s' cannot be read: %s", ca,
+                      err == ENODATA ? "empty file" : strerror(err));
             return NULL;
         }
     }

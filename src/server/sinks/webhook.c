@@ -47,6 +47,7 @@ typedef struct dest {
     int released;    /* the last sink reference is gone (under the mutex) */
     int n_queues;    /* call queues that name it */
     int in_flight;
+    int warned_tls;  /* its certificate failed verification, logged (reset by a success) */
 } dest_t;
 
 typedef struct callq {
@@ -62,6 +63,7 @@ typedef struct callq {
     double next_try_s; /* monotonic: when the head may be (re)tried */
     CURL *easy;
     struct curl_slist *headers;
+    char errbuf[CURL_ERROR_SIZE]; /* curl's detail of the request in flight */
 } callq_t;
 
 struct stt_webhook {
@@ -370,6 +372,13 @@ static void start_request(stt_webhook_t *wh, callq_t *q)
     long timeout_ms = (long)(wh->cfg->webhook_timeout * 1000.0);
     curl_easy_setopt(c, CURLOPT_URL, q->dest->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Peer and host verification stay libcurl's default (on); there is no option to turn
+     * them off. A private CA comes in through --webhook_ca_file. */
+    const char *ca = wh->cfg->webhook_ca_file;
+    if (ca && ca[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    q->errbuf[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, q->errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)&e->json[0]);
@@ -401,6 +410,14 @@ static double backoff_s(stt_webhook_t *wh, int attempt)
     return ceil_s * (0.5 + 0.5 * u);
 }
 
+/* A certificate the receiver's TLS handshake did not verify against the CA store: it will not
+ * fix itself within a retry's backoff, so it fails at once, like a 4xx. */
+static int cert_error(CURLcode res)
+{
+    return res == CURLE_PEER_FAILED_VERIFICATION || res == CURLE_SSL_CACERT_BADFILE ||
+           res == CURLE_SSL_ISSUER_ERROR || res == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+}
+
 /* A request ended (under the mutex). */
 static void finish_request(stt_webhook_t *wh, callq_t *q, CURLcode res)
 {
@@ -414,7 +431,8 @@ static void finish_request(stt_webhook_t *wh, callq_t *q, CURLcode res)
     q->in_flight = 0;
     q->dest->in_flight--;
     int ok = res == CURLE_OK && code >= 200 && code < 300;
-    int retryable = res != CURLE_OK || code >= 500 || code == 429;
+    int tls = cert_error(res);
+    int retryable = (res != CURLE_OK && !tls) || code >= 500 || code == 429;
     if (!ok && retryable && q->attempts < wh->cfg->webhook_retries && !wh->stop) {
         q->attempts++;
         wh->st.retried++;
@@ -424,12 +442,24 @@ static void finish_request(stt_webhook_t *wh, callq_t *q, CURLcode res)
     }
     if (ok) {
         wh->st.ok++;
+        q->dest->warned_tls = 0;
+    } else if (tls) {
+        wh->st.failed++;
+        if (!q->dest->warned_tls)
+            STT_WARN(0, "webhook_tls",
+                     "call %s: %s event %llu to %s failed: TLS certificate not verified: %s "
+                     "(--webhook_ca_file names a private CA); its events fail without retries "
+                     "(counted, logged once per destination)",
+                     q->call_id, q->head->kind, (unsigned long long)q->head->seq, q->dest->url,
+                     q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
+        q->dest->warned_tls = 1;
     } else {
         wh->st.failed++;
         STT_WARN(0, "webhook_failed", "call %s: %s event %llu to %s failed after %d attempts: %s",
                  q->call_id, q->head->kind, (unsigned long long)q->head->seq, q->dest->url,
                  q->attempts + 1,
-                 res != CURLE_OK ? curl_easy_strerror(res) : code ? "HTTP error" : "no answer");
+                 res != CURLE_OK ? (q->errbuf[0] ? q->errbuf : curl_easy_strerror(res))
+                 : code ? "HTTP error" : "no answer");
     }
     q->attempts = 0;
     q->next_try_s = 0;

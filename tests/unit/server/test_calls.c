@@ -569,6 +569,12 @@ static void test_bad_config(void **state)
     cfg.webhook_events = (stt_strlist_t){2, kinds};
     assert_null(stt_calls_create(&cfg)); /* a typo in --webhook_events */
     cfg.webhook_events = saved;
+    char *saved_ca = cfg.webhook_ca_file;
+    cfg.webhook_ca_file = "/nonexistent/ca.pem";
+    assert_null(stt_calls_create(&cfg)); /* --webhook_ca_file that cannot be read */
+    cfg.webhook_ca_file = "/";
+    assert_null(stt_calls_create(&cfg)); /* a directory */
+    cfg.webhook_ca_file = saved_ca;
     stt_calls_t *ok = stt_calls_create(&cfg);
     assert_non_null(ok);
     stt_calls_destroy(ok);
