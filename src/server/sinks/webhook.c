@@ -375,8 +375,10 @@ static void start_request(stt_webhook_t *wh, callq_t *q)
     /* Peer and host verification stay libcurl's default (on); there is no option to turn
      * them off. A private CA comes in through --webhook_ca_file. */
     const char *ca = wh->cfg->webhook_ca_file;
-    if (ca && ca[0])
+    if (ca && ca[0]) { /* the file replaces the store: no built-in CA directory beside it */
         curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+        curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+    }
     q->errbuf[0] = '\0';
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, q->errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
