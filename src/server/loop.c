@@ -89,6 +89,12 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     srv->started_s = stt_now_s();
     srv->started_epoch = (double)time(NULL);
     stt_list_init(&srv->conns);
+    /* Before any port opens: a wrong --webhook_* option (logged, one line) exits 2. */
+    srv->calls = stt_calls_create(cfg);
+    if (!srv->calls) {
+        free(srv);
+        return 2;
+    }
 
     lws_set_log_level(
         cfg->debug_websockets ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO) : LLL_ERR, NULL);
@@ -119,14 +125,6 @@ int stt_server_run(stt_config_t *cfg, const stt_engine_vtable_t *engine, int wor
     if (stt_router_listen(srv) != 0)
         goto fail_vhost;
 
-    srv->calls = stt_calls_create(cfg);
-    if (!srv->calls) { /* a --webhook_* option is wrong (logged, one line): exit status 2 */
-        lws_context_destroy(srv->ctx);
-        if (evl)
-            ev_loop_destroy(evl);
-        free(srv);
-        return 2;
-    }
     srv->rec = stt_recognizer_create(cfg, engine, workers, wakeup_loop, srv);
     srv->rec->vad_model = vad_model;
     srv->adapter_env = (stt_adapter_env_t){.cfg = cfg, .rec = srv->rec, .calls = srv->calls};
@@ -181,6 +179,7 @@ fail_vhost:
 fail_ctx:
     if (evl)
         ev_loop_destroy(evl);
+    stt_calls_destroy(srv->calls);
     free(srv);
     return 1;
 }
