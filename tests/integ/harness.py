@@ -471,9 +471,9 @@ async def ws_connect(url, local_addr=None, **kw):
     return await websockets.connect(url, **kw)
 
 
-def upgrade_probe(url, timeout=5.0, path_extra=""):
-    """Sends one WebSocket upgrade request for url (ws://host:port/path?query) on a plain socket and
-    returns (status, headers, body) of the server's HTTP answer: 101 when it would upgrade (the
+def upgrade_probe(url, timeout=5.0, path_extra="", headers=None):
+    """Sends one WebSocket upgrade request for url (ws://host:port/path?query), with extra request
+    `headers` (a dict) if given, on a plain socket and returns (status, headers, body) of the server's HTTP answer: 101 when it would upgrade (the
     socket is closed at once), else the refusal (headers lower-cased; body bytes, as many as
     Content-Length says)."""
     m = re.match(r"ws://([^:/]+):(\d+)(/[^ ]*)?", url)
@@ -481,7 +481,8 @@ def upgrade_probe(url, timeout=5.0, path_extra=""):
     key = base64.b64encode(os.urandom(16)).decode()
     req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-           f"Sec-WebSocket-Version: 13\r\n\r\n")
+           f"Sec-WebSocket-Version: 13\r\n"
+           + "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items()) + "\r\n")
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(req.encode())
         data = b""

@@ -40,7 +40,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import sys
 import time
 
@@ -74,30 +73,7 @@ def start_msg(interim, call_sid, rate=RATE, **extra):
 
 def upgrade_with(port, headers, path="/jambonz"):
     """One upgrade request to `path` with extra headers; (status, body JSON or None)."""
-    key = base64.b64encode(os.urandom(16)).decode()
-    req = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-           + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n")
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(req.encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        status = int(head.split()[1])
-        clen = 0
-        for ln in head.decode("latin-1").split("\r\n")[1:]:
-            k, _, v = ln.partition(":")
-            if k.strip().lower() == "content-length":
-                clen = int(v)
-        while len(body) < clen:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            body += chunk
+    status, _, body = h.upgrade_probe(f"ws://127.0.0.1:{port}{path}", headers=headers)
     try:
         return status, json.loads(body) if body else None
     except ValueError:
