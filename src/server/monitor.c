@@ -390,7 +390,8 @@ static void add_calls_prometheus(pbuf_t *b, stt_server_t *srv)
                 (double)cs.subscribers_dropped);
     pf(b,
        "# HELP stt_webhook_deliveries_total Webhook events by outcome: ok (2xx), failed (given "
-       "up after retries, or a 4xx), dropped (a full per-call queue, or left at shutdown).\n"
+       "up after retries, a 4xx, or a certificate that did not verify), dropped (a full per-call "
+       "queue, or left at shutdown).\n"
        "# TYPE stt_webhook_deliveries_total counter\n"
        "stt_webhook_deliveries_total{result=\"ok\"} %llu\n"
        "stt_webhook_deliveries_total{result=\"failed\"} %llu\n"
