@@ -19,7 +19,8 @@ typedef struct stt_conn stt_conn_t; /* conn.h */
 
 /* The request that opened the connection, borrowed for the open() call. */
 typedef struct stt_request {
-    const char *path; /* "/vosk" */
+    const char *path;   /* "/vosk" */
+    const char *method; /* "GET", "POST" (HTTP transport); "GET" for upgrades, "" on raw TCP */
     const char *ip;
     const char *name; /* the `session=` argument, "" when none */
     /* Copies the value of URL argument `key` (without "=") into buf; returns its length or -1. */
@@ -53,8 +54,16 @@ typedef struct stt_adapter {
      * before the upgrade. Returns 0 to go on, or 401 (the client gets HTTP 401 with the JSON
      * reason *why, no upgrade). May be NULL: every request is authorized. */
     int (*authorize)(const stt_adapter_env_t *env, const stt_request_t *req, const char **why);
-    /* One complete WebSocket message (or the next bytes of a raw stream). 0, or -1 when the
-     * adapter closed the connection. */
+    /* Optional: the JSON body of an HTTP refusal of this adapter's requests (401 from
+     * authorize, 404, 429/503 from admission) in the protocol's own error shape (OpenAI
+     * {"error":{"message","type","code"}}, Deepgram {"err_code","err_msg"}); `code` is the
+     * machine-readable reason (unauthorized, draining, overloaded, capacity, ...). Returns a
+     * malloc'd NUL-terminated string (cJSON_PrintUnformatted). NULL: the server's own
+     * {"error": code, "message": ..., "retry_after": s}. */
+    char *(*refusal_body)(int status, const char *code, const char *message);
+    /* One complete WebSocket message (or the next bytes of a raw stream; on the HTTP transport
+     * the next bytes of the request body, unassembled, binary = 1). 0, or -1 when the adapter
+     * closed the connection. */
     int (*on_message)(void *state, int binary, const uint8_t *buf, size_t len);
     /* A message grew past the connection's cap (stt_conn_set_max_message) (`bytes` so far): the adapter answers in its
      * protocol and closes. NULL: the connection closes with TOO_BIG. */
@@ -63,6 +72,9 @@ typedef struct stt_adapter {
      * NORMAL): the adapter may finish what it is doing; the server closes once the streams are
      * idle. May be NULL. */
     void (*on_shutdown)(void *state, stt_close_t why);
+    /* HTTP transport only: the request body is complete (every byte went to on_message, in
+     * order); also called right after open() for a request without a body (GET). May be NULL. */
+    void (*on_body_end)(void *state);
     /* The socket is gone: close the streams; the adapter frees `state` when the last one's
      * closed_cb ran. The connection must not be used after this returns. */
     void (*on_closed)(void *state);
@@ -76,5 +88,8 @@ extern const stt_adapter_t stt_adapter_audiosocket;   /* Asterisk AudioSocket (r
 extern const stt_adapter_t stt_adapter_twilio;        /* Twilio-family streams (/twilio) */
 extern const stt_adapter_t stt_adapter_jambonz;       /* jambonz custom STT (/jambonz) */
 extern const stt_adapter_t stt_adapter_audiofork;     /* mod_audio_fork/_stream, listen */
+extern const stt_adapter_t stt_adapter_deepgram;      /* Deepgram-style live /v1/listen */
+extern const stt_adapter_t stt_adapter_openai_files;  /* OpenAI /v1/audio/..., /v1/models */
+extern const stt_adapter_t stt_adapter_openai_realtime; /* OpenAI /v1/realtime transcription */
 
 #endif /* STT_SERVER_ADAPTER_H */

@@ -62,6 +62,38 @@ size_t stt_conn_queued_bytes(const stt_conn_t *c);
 /* 1 once closing or gone: sends are dropped. */
 int stt_conn_closing(const stt_conn_t *c);
 
+/* ---- HTTP transport (STT_TRANSPORT_HTTP): one request, one response, then the connection
+ * closes (every response says Connection: close). The request body reaches the adapter's
+ * on_message in chunks as it arrives, then on_body_end. The response is a head
+ * (stt_conn_http_head), body bytes (stt_conn_send, any number of times: a streamed response
+ * such as SSE writes as it goes) and stt_conn_close(c, STT_CLOSE_NORMAL, NULL), which ends it
+ * once everything queued is written. A response may start before the request body has
+ * arrived (413 at the headers): the connection then reads and discards the rest of the body
+ * (up to STT_HTTP_DISCARD_MAX bytes, and within --idle_timeout) before it closes, so the
+ * client reads the answer instead of a connection reset. ---- */
+
+#define STT_HTTP_DISCARD_MAX ((size_t)64 << 20)
+
+/* Queues the response head: the status line, Content-Type, Content-Length when
+ * content_length >= 0 (else the body runs until the close: streamed responses, SSE),
+ * Cache-Control: no-store, Connection: close, and `extra` header lines ("Name: value\r\n"
+ * each, or NULL). Once per connection: returns 0, or -1 when a head was already queued or the
+ * connection is closing. */
+int stt_conn_http_head(stt_conn_t *c, int status, const char *content_type,
+                       int64_t content_length, const char *extra);
+
+/* A whole response: the head (with Content-Length), the body, and the close. Returns 0 or
+ * -1 as stt_conn_http_head. */
+int stt_conn_http_respond(stt_conn_t *c, int status, const char *content_type,
+                          const void *body, size_t len);
+
+/* 1 once the response head was queued. */
+int stt_conn_http_responded(const stt_conn_t *c);
+
+/* On the HTTP transport, stt_conn_close before any head was queued answers with the reason's
+ * HTTP status (transport.h) and a JSON body {"error": {"message": detail, "type": text}};
+ * after a head it ends the response. */
+
 /* The most streams one connection owns (stereo, two tracks, ...). */
 #define STT_CONN_MAX_STREAMS 8
 
@@ -118,6 +150,11 @@ int stt_conn_open(stt_conn_t *c, const struct stt_adapter_env *env,
  * to the adapter. Returns 0, or -1 when the connection is closing. */
 int stt_conn_on_fragment(stt_conn_t *c, const void *in, size_t len, int binary, int first,
                          int final);
+
+/* HTTP transport: the request body is complete (the router calls this on lws' body
+ * completion, and right after stt_conn_open for a request without a body): the adapter's
+ * on_body_end, or, when the response already ended, the close it waited for. */
+void stt_conn_http_body_end(stt_conn_t *c);
 
 /* The socket is writable: writes one queued message, or the close once the queue is empty.
  * Returns -1 when lws must close the connection. */
