@@ -53,6 +53,10 @@ scripts/fetch-silero.sh >/dev/null
 # The unmodified RealtimeSTT Python client, pinned, for tests/integ/test_realtimestt_client.py.
 tests/compat/realtimestt/setup.sh >/dev/null
 
+# The official OpenAI and Deepgram SDKs, pinned by the lockfile, for the compatibility tests
+# (tests/compat/sdk, run by tests/integ/test_sdk_*.py).
+(cd tests/compat/sdk && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
 # jfk.wav from whisper.cpp's samples/jfk.mp3, and the reference faster-whisper (pinned wheels),
 # for tests/integ/test_whisper_faithful.py. The wheels exist for x86-64 only: elsewhere that test
 # skips and says why.
