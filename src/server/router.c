@@ -47,6 +47,7 @@ static const char *jambonz_path(const stt_config_t *cfg)
 static const route_t data_routes[] = {
     {"/vosk", &stt_adapter_vosk, NULL},
     {"/v1/calls", &stt_adapter_call_events, NULL},
+    {"/v1/listen", &stt_adapter_deepgram, NULL},
     {NULL, &stt_adapter_jambonz, jambonz_path},
     {"/audio_fork", &stt_adapter_audiofork, NULL},
     {"/audio_stream", &stt_adapter_audiofork, NULL},
@@ -121,6 +122,28 @@ static int no_arg(const void *req, const char *key, char *buf, size_t cap)
     return -1;
 }
 
+/* The pseudo-header ":query": every URL argument as lws parsed it ("name=value", already
+ * %-decoded), '&'-joined in order, for adapters that take repeated arguments (Deepgram's
+ * keyterm). -1 when there are none or they do not fit in cap. */
+static int url_query(struct lws *wsi, char *buf, size_t cap)
+{
+    size_t used = 0;
+    char frag[1024];
+    for (int i = 0;; i++) {
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            break;
+        if (used + (used ? 1 : 0) + (size_t)n + 1 > cap)
+            return -1;
+        if (used)
+            buf[used++] = '&';
+        memcpy(buf + used, frag, (size_t)n);
+        used += (size_t)n;
+    }
+    buf[used] = '\0';
+    return used ? (int)used : -1;
+}
+
 /* A request header by name: the ones lws parses itself by token, any other one as a custom
  * header (lws keeps those whole when built with LWS_WITH_CUSTOM_HEADERS, Debian's default). */
 static int http_header(const void *req, const char *name, char *buf, size_t cap)
@@ -137,6 +160,8 @@ static int http_header(const void *req, const char *name, char *buf, size_t cap)
     struct lws *wsi = (struct lws *)req;
     if (cap == 0)
         return -1;
+    if (strcmp(name, ":query") == 0)
+        return url_query(wsi, buf, cap);
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (strcasecmp(name, known[i].name) == 0) {
             if (lws_hdr_total_length(wsi, known[i].token) <= 0)
@@ -258,8 +283,11 @@ static int filter(stt_server_t *srv, struct lws *wsi, pss_t *pss, const route_t 
                              .header = http_header, .req = wsi};
         int status = a->authorize(&srv->adapter_env, &req, &why);
         if (status != 0) {
-            STT_WARN(0, "unauthorized", "%s asked for %s: %s", ip, path, why);
-            return refuse(wsi, status, 0, "unauthorized", why);
+            /* 401, or 400 for a request the adapter can already tell is bad (Deepgram's
+             * query parameters are refused before the upgrade, as Deepgram does). */
+            STT_WARN(0, status == 401 ? "unauthorized" : "bad_request", "%s asked for %s: %s",
+                     ip, path, why);
+            return refuse(wsi, status, 0, status == 401 ? "unauthorized" : "bad_request", why);
         }
     }
     stt_refusal_t r;
@@ -425,6 +453,9 @@ static const struct lws_protocols data_protocols[] = {
     {"stt-data", cb_ws, sizeof(pss_t), 65536, 1, (void *)data_routes, 0},
     {"audio.drachtio.org", cb_ws, sizeof(pss_t), 65536, 2, (void *)data_routes, 0},
     {"audio.jambonz.org", cb_ws, sizeof(pss_t), 65536, 3, (void *)data_routes, 0},
+    /* Deepgram's browser form `Sec-WebSocket-Protocol: token, KEY`: lws picks and echoes
+     * "token"; the Deepgram adapter's authorize hook checks the key that follows it. */
+    {"token", cb_ws, sizeof(pss_t), 65536, 4, (void *)data_routes, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 WS_PROTOCOLS(vosk_protocols, "stt-vosk", vosk_routes);
 RAW_PROTOCOLS(audiosocket_protocols, "stt-audiosocket", audiosocket_routes);
