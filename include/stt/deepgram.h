@@ -100,6 +100,11 @@ typedef struct {
 int stt_dg_parse_control(const char *buf, size_t len, stt_dg_control_t *out, int *close_code,
                          char *err, size_t errlen);
 
+/* Deepgram's unpunctuated form of engine text (punctuate and smart_format off): the ASCII
+ * marks . , ? ! ; : " removed, ASCII letters lower-cased, runs of spaces made one, trimmed.
+ * Returns a malloc'd string (free() it); NULL gives "". */
+char *stt_dg_plain_text(const char *s);
+
 /* ---- server messages (each builder returns a malloc'd JSON text; free() it; never NULL) ---- */
 
 typedef struct {

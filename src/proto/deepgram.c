@@ -391,6 +391,31 @@ int stt_dg_parse_control(const char *buf, size_t len, stt_dg_control_t *out, int
     return rc;
 }
 
+/* ---- text ---- */
+
+static int is_mark(unsigned char c)
+{
+    return c == '.' || c == ',' || c == '?' || c == '!' || c == ';' || c == ':' || c == '"';
+}
+
+char *stt_dg_plain_text(const char *s)
+{
+    char *t = stt_utf8_sanitized(s ? s : "");
+    size_t o = 0;
+    for (size_t i = 0; t[i]; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (is_mark(c))
+            continue;
+        if (c == ' ' && (o == 0 || t[o - 1] == ' '))
+            continue;
+        t[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    while (o > 0 && t[o - 1] == ' ')
+        o--;
+    t[o] = '\0';
+    return t;
+}
+
 /* ---- builders ---- */
 
 static char *print(cJSON *o)
@@ -463,16 +488,7 @@ char *stt_dg_build_results(const stt_dg_results_t *r)
         cJSON *wo = cJSON_CreateObject();
         /* Deepgram's `word` is the bare lower-case word; `punctuated_word` the word as written. */
         char *pw = stt_utf8_sanitized(w->word ? w->word : "");
-        char *bare = stt_utf8_sanitized(pw);
-        size_t o2 = 0;
-        for (size_t k = 0; pw[k]; k++) {
-            unsigned char ch2 = (unsigned char)pw[k];
-            if (ch2 < 0x80 && (ch2 == '.' || ch2 == ',' || ch2 == '?' || ch2 == '!' ||
-                               ch2 == ';' || ch2 == ':' || ch2 == '"'))
-                continue;
-            bare[o2++] = (char)(ch2 >= 'A' && ch2 <= 'Z' ? ch2 + 32 : ch2);
-        }
-        bare[o2] = '\0';
+        char *bare = stt_dg_plain_text(pw);
         cJSON_AddStringToObject(wo, "word", bare[0] ? bare : pw);
         cJSON_AddNumberToObject(wo, "start", secs(w->start_s));
         cJSON_AddNumberToObject(wo, "end", secs(w->end_s > w->start_s ? w->end_s : w->start_s));

@@ -93,7 +93,11 @@ void stt_housekeeping_cleanup(stt_server_t *srv, double now)
         stt_conn_t *c = stt_conn_of_node(n);
         if (stt_conn_check_stuck(c, now) || stt_conn_closing(c) || srv->draining)
             continue;
-        if (!stt_conn_adapter(c)->counts_as_call)
+        const stt_adapter_t *a = stt_conn_adapter(c);
+        if (!a->counts_as_call)
+            continue;
+        if (a->on_tick && stt_conn_state(c) && a->on_tick(stt_conn_state(c),
+                                                          stt_conn_idle_s(c, now)))
             continue;
         if (cfg->idle_timeout > 0 && stt_conn_idle_s(c, now) > cfg->idle_timeout) {
             char why[80];
