@@ -60,6 +60,9 @@ typedef struct {
     stt_stream_t *stream;
     uint32_t rec_utt;      /* the utterance that started last (0: none yet) */
     uint32_t finalize_utt; /* the utterance a Finalize ended: its final says from_finalize */
+    uint32_t endpoint_utt; /* the last utterance the turn machine ended (speech_final) */
+    int in_finalize; /* inside stt_stream_finalize: 1 for Finalize, 2 for CloseStream */
+    int finalize_owed;     /* a Finalize found only finals in flight: the last one answers it */
     double last_word_end_s; /* stream seconds */
     int ue_pending;         /* words since the last UtteranceEnd */
     char *last_interim;
@@ -247,6 +250,12 @@ static void on_event(void *data, const stt_stream_event_t *ev)
             send_json(d, stt_dg_build_speech_started(ch->index, d->n_chan,
                                                      (double)ev->start_sample / 16000.0));
         return;
+    case STT_SEV_RECORDING_STOP:
+        if (ch->in_finalize == 1)
+            ch->finalize_utt = ev->utt;
+        else if (ch->in_finalize == 0)
+            ch->endpoint_utt = ev->utt; /* 2: ended by CloseStream, neither */
+        return;
     case STT_SEV_RECORDING_START:
         ch->rec_utt = ev->utt;
         free(ch->last_interim);
@@ -271,12 +280,16 @@ static void on_event(void *data, const stt_stream_event_t *ev)
         free(ch->last_interim);
         ch->last_interim = NULL;
         int from_finalize = ev->utt == ch->finalize_utt;
+        if (ch->finalize_owed && ev->finals_pending == 0) { /* the last final in flight */
+            from_finalize = 1;
+            ch->finalize_owed = 0;
+        }
+        int speech_final = ev->utt == ch->endpoint_utt &&
+                           d->p.endpointing_ms != STT_DG_ENDPOINTING_OFF;
         char *text = stt_text_trimmed(ev->result->text);
         /* An empty final (noise taken for speech) is not sent, unless a Finalize waits for it. */
         if (text[0] || from_finalize) {
-            send_results(ch, ev, 1,
-                         !from_finalize && d->p.endpointing_ms != STT_DG_ENDPOINTING_OFF,
-                         from_finalize);
+            send_results(ch, ev, 1, speech_final, from_finalize);
             d->finals_sent++;
         }
         free(text);
@@ -287,8 +300,11 @@ static void on_event(void *data, const stt_stream_event_t *ev)
     case STT_SEV_FINAL_FAILED:
         STT_WARN(d->id, "deepgram_final_failed", "utterance %u: %s", ev->utt,
                  ev->message ? ev->message : "engine error");
-        if (ev->utt == ch->finalize_utt) /* the Finalize still gets its answer */
+        if (ev->utt == ch->finalize_utt ||
+            (ch->finalize_owed && ev->finals_pending == 0)) { /* the Finalize gets its answer */
+            ch->finalize_owed = 0;
             send_results(ch, NULL, 1, 0, 1);
+        }
         maybe_finish(d);
         return;
     case STT_SEV_IDLE:
@@ -305,12 +321,15 @@ static void finalize_channel(chan_t *ch)
 {
     if (!ch->stream)
         return;
+    ch->in_finalize = 1;
     int rc = stt_stream_finalize(ch->stream, 1);
-    if (rc == 0 || stt_stream_finals_pending(ch->stream) > 0) {
-        ch->finalize_utt = ch->rec_utt; /* the utterance ended now, or the one whose final is due */
-    } else { /* nothing to end: an empty final answers the Finalize at once */
+    ch->in_finalize = 0;
+    if (rc == 0 && ch->finalize_utt == ch->rec_utt)
+        return; /* the recording_stop named the utterance: its final answers */
+    if (stt_stream_finals_pending(ch->stream) > 0)
+        ch->finalize_owed = 1; /* the last final in flight answers */
+    else /* nothing to end: an empty final answers the Finalize at once */
         send_results(ch, NULL, 1, 0, 1);
-    }
 }
 
 static int on_text(dg_t *d, const uint8_t *buf, size_t len)
@@ -343,7 +362,9 @@ static int on_text(dg_t *d, const uint8_t *buf, size_t len)
     if (!d->closing) {
         d->closing = 1;
         for (int i = 0; i < d->n_chan; i++) {
+            d->ch[i].in_finalize = 2;
             stt_stream_finalize(d->ch[i].stream, 1);
+            d->ch[i].in_finalize = 0;
             stt_stream_end_input(d->ch[i].stream, 0);
         }
         maybe_finish(d);
