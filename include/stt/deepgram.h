@@ -68,8 +68,9 @@ typedef struct {
     char ignored[128];              /* their names, ", "-joined as far as they fit (logs) */
 } stt_dg_params_t;
 
-/* Parses the query string (without '?': "a=1&b=2"; each name and value %XX- and '+'-decoded)
- * of len bytes, need not be NUL-terminated. 0 with *out filled, or -1 with *out at its defaults
+/* Parses the query string (without '?': "a=1&b=2") of len bytes, need not be NUL-terminated.
+ * With `decode`, each name and value is %XX- and '+'-decoded; without, taken as it is (the
+ * server's HTTP parser already decoded it). 0 with *out filled, or -1 with *out at its defaults
  * and a one-line Deepgram-style reason in err ("Invalid 'sample_rate' value of 'abc'.").
  * Booleans are "true" or "false" (any case); numbers are plain decimal integers. Every
  * parameter Deepgram documents for live streaming is accepted; the ones this server does not
@@ -77,8 +78,8 @@ typedef struct {
  * ignored too (Deepgram adds parameters often). Rules: `encoding` needs `sample_rate`;
  * `utterance_end_ms` needs interim_results=true; encodings other than linear16, mulaw, alaw
  * are refused. A repeated single-valued parameter: the last one counts. */
-int stt_dg_parse_query(const char *query, size_t len, stt_dg_params_t *out, char *err,
-                       size_t errlen);
+int stt_dg_parse_query(const char *query, size_t len, int decode, stt_dg_params_t *out,
+                       char *err, size_t errlen);
 
 /* The defaults of every parameter. */
 void stt_dg_params_init(stt_dg_params_t *p);

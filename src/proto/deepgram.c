@@ -57,14 +57,16 @@ static int hexval(char c)
     return -1;
 }
 
-/* Decodes s[0..n) (%XX, '+' = space) into out (cap bytes with the NUL). -1 when it does not
+/* Decodes s[0..n) (with `decode`: %XX, '+' = space) into out (cap bytes with the NUL). -1 when it does not
  * fit or decodes to a NUL byte; a '%' not followed by two hex digits stays as it is. */
-static int url_decode(const char *s, size_t n, char *out, size_t cap)
+static int url_decode(const char *s, size_t n, char *out, size_t cap, int decode)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '+') {
+        if (!decode) {
+            /* taken as it is */
+        } else if (c == '+') {
             c = ' ';
         } else if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
                    hexval(s[i + 2]) >= 0) {
@@ -289,8 +291,8 @@ static int one_param(stt_dg_params_t *p, const char *name, const char *v, char *
     return 0;
 }
 
-int stt_dg_parse_query(const char *query, size_t len, stt_dg_params_t *out, char *err,
-                       size_t errlen)
+int stt_dg_parse_query(const char *query, size_t len, int decode, stt_dg_params_t *out,
+                       char *err, size_t errlen)
 {
     stt_dg_params_init(out);
     if (err && errlen)
@@ -310,11 +312,11 @@ int stt_dg_parse_query(const char *query, size_t len, stt_dg_params_t *out, char
             eq++;
         char name[NAME_MAX_BYTES], value[VALUE_MAX_BYTES];
         if (end > i) {
-            if (url_decode(query + i, eq - i, name, sizeof(name)) != 0)
+            if (url_decode(query + i, eq - i, name, sizeof(name), decode) != 0)
                 return fail(err, errlen, "A query parameter name is too long or malformed.");
             const char *vs = eq < end ? query + eq + 1 : query + end;
             size_t vn = eq < end ? end - eq - 1 : 0;
-            if (url_decode(vs, vn, value, sizeof(value)) != 0)
+            if (url_decode(vs, vn, value, sizeof(value), decode) != 0)
                 return fail(err, errlen, "The value of '%s' is too long or malformed.",
                              shown(name, (char[64]){0}, 64));
             if (name[0] && one_param(&p, name, value, err, errlen) != 0)

@@ -549,7 +549,7 @@ static int check_query(const stt_adapter_env_t *env, const stt_request_t *req,
         snprintf(msg, cap, "The query string is longer than %d bytes.", STT_DG_MAX_QUERY_BYTES);
         return 400;
     }
-    if (stt_dg_parse_query(n > 0 ? q : "", n > 0 ? (size_t)n : 0, p, msg, cap) != 0)
+    if (stt_dg_parse_query(n > 0 ? q : "", n > 0 ? (size_t)n : 0, 0, p, msg, cap) != 0)
         return 400;
     stt_models_t models;
     stt_models_list(env, &models);
