@@ -127,9 +127,11 @@ static int no_arg(const void *req, const char *key, char *buf, size_t cap)
     return -1;
 }
 
-/* The pseudo-header ":query": every URL argument as lws parsed it ("name=value", already
- * %-decoded), '&'-joined in order, for adapters that take repeated arguments (Deepgram's
- * keyterm). -1 when there are none or they do not fit in cap. */
+/* The pseudo-header ":query": every URL argument as lws parsed it, '&'-joined in order, for
+ * adapters that take repeated arguments (Deepgram's keyterm). lws has %-decoded each argument
+ * (and made '+' a space): '%', '&' and '+' are encoded again, so the result is a query string
+ * to decode once more and a value holding "&" stays one value. -1 when there are none; cap
+ * (not a length: buf holds a cut prefix) when they do not fit. */
 static int url_query(struct lws *wsi, char *buf, size_t cap)
 {
     size_t used = 0;
@@ -138,15 +140,26 @@ static int url_query(struct lws *wsi, char *buf, size_t cap)
         int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
         if (n < 0)
             break;
-        if (used + (used ? 1 : 0) + (size_t)n + 1 > cap)
-            return -1;
-        if (used)
+        if (used && used + 1 < cap)
             buf[used++] = '&';
-        memcpy(buf + used, frag, (size_t)n);
-        used += (size_t)n;
+        const char *eq = memchr(frag, '=', (size_t)n); /* the name's own '=' stays */
+        for (int k = 0; k < n; k++) {
+            char c = frag[k];
+            int esc = c == '%' || c == '&' || c == '+' || (c == '=' && frag + k != eq);
+            if (used + (esc ? 3 : 1) + 1 > cap) {
+                buf[used] = '\0';
+                return (int)cap;
+            }
+            if (esc)
+                used += (size_t)snprintf(buf + used, cap - used, "%%%02X", (unsigned char)c);
+            else
+                buf[used++] = c;
+        }
     }
+    if (used == 0)
+        return -1;
     buf[used] = '\0';
-    return used ? (int)used : -1;
+    return (int)used;
 }
 
 /* A request header by name: the ones lws parses itself by token, any other one as a custom

@@ -4,6 +4,7 @@
 plain WebSocket client (python websockets 10.4) speaking Deepgram's wire protocol. The official
 SDK's run with real Whisper weights is test_sdk_deepgram.py.
 
+  - keyterm/keywords with '+', '&' and a boost reach the prompt whole (the connect log line);
   - auth (--api_key): no key, a wrong key -> HTTP 401 {"err_code":"INVALID_AUTH"} before the
     upgrade; `Authorization: Token KEY`, `Authorization: Bearer KEY` and the browser form
     `Sec-WebSocket-Protocol: token, KEY` (the server echoes "token") -> 101; the browser form
@@ -120,10 +121,16 @@ def part_auth(srv, failures):
             ("Token", {"Authorization": f"Token {KEY}"}, None),
             ("Bearer", {"Authorization": f"Bearer {KEY}"}, None),
             ("subprotocol", {"Sec-WebSocket-Protocol": f"token, {KEY}"}, "token")):
-        status, hdrs, _ = probe(srv, "encoding=linear16&sample_rate=16000", headers)
+        status, hdrs, _ = probe(srv, "encoding=linear16&sample_rate=16000&keyterm=C%2B%2B&"
+                                "keyterm=R%26D&keyterm=a+b&keywords=Norland:2", headers)
         if status != 101 or (proto and hdrs.get("sec-websocket-protocol") != proto):
             failures.append(f"auth {what}: expected 101 (protocol {proto}), got {status} "
                             f"{hdrs.get('sec-websocket-protocol')}")
+    # The keyterms arrive whole ("C++, R&D, a b, Norland": 22 bytes), '+', '&' and the
+    # keywords boost included, through the server's own URL decoding.
+    time.sleep(0.3)
+    if "4 term(s) (22 prompt bytes)" not in srv.log_text():
+        failures.append("keyterm/keywords: the log does not show 4 terms in 22 prompt bytes")
 
 
 def part_bad_params(srv, failures):

@@ -545,11 +545,11 @@ static int check_query(const stt_adapter_env_t *env, const stt_request_t *req,
 {
     char q[STT_DG_MAX_QUERY_BYTES + 2];
     int n = req->header ? req->header(req->req, ":query", q, sizeof(q)) : -1;
-    if (n >= (int)sizeof(q) - 1) {
+    if (n >= (int)sizeof(q) - 1) { /* ":query" answers sizeof(q) when the arguments do not fit */
         snprintf(msg, cap, "The query string is longer than %d bytes.", STT_DG_MAX_QUERY_BYTES);
         return 400;
     }
-    if (stt_dg_parse_query(n > 0 ? q : "", n > 0 ? (size_t)n : 0, 0, p, msg, cap) != 0)
+    if (stt_dg_parse_query(n > 0 ? q : "", n > 0 ? (size_t)n : 0, 1, p, msg, cap) != 0)
         return 400;
     stt_models_t models;
     stt_models_list(env, &models);
@@ -654,14 +654,15 @@ static int adapter_open(const stt_adapter_env_t *env, stt_conn_t *c, const stt_r
     *state = d;
     STT_INFO(d->id, "deepgram_connected",
              "[PRODUCTION] Deepgram client connected from %s: %s %d Hz x%d%s, interim %s, "
-             "endpointing %d ms, utterance_end %d ms, vad_events %s, model %s, %zu term(s)%s%s",
+             "endpointing %d ms, utterance_end %d ms, vad_events %s, model %s, %zu term(s) "
+             "(%zu prompt bytes)%s%s",
              req->ip,
              d->p.encoding_given ? (d->fmt == STT_PCM_S16LE ? "linear16"
                                     : d->fmt == STT_PCM_MULAW ? "mulaw" : "alaw")
                                  : "raw/wav",
              d->rate_hz, d->wire_channels, d->p.multichannel ? " multichannel" : "",
              d->p.interim_results ? "on" : "off", d->p.endpointing_ms, d->p.utterance_end_ms,
-             d->p.vad_events ? "on" : "off", d->model_name, d->p.n_terms,
+             d->p.vad_events ? "on" : "off", d->model_name, d->p.n_terms, strlen(d->p.prompt),
              d->p.n_ignored ? ", ignored: " : "", d->p.ignored);
     return 0;
 }
