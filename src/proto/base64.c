@@ -1,5 +1,5 @@
-/* Strict base64 decoder and encoder (include/stt/base64.h), moved here from the Twilio codec so
- * that every codec with base64 audio (Twilio family, OpenAI Realtime) shares one table decoder.
+/* Strict base64 decoder (include/stt/base64.h), moved here from the Twilio codec so that every
+ * codec with base64 audio (Twilio family, OpenAI Realtime) shares one table decoder.
  * Pure functions; any thread. */
 #include "stt/base64.h"
 
@@ -20,7 +20,7 @@ static stt_base64_err_t fail(stt_base64_err_t code, char *err, size_t errlen, co
     return code;
 }
 
-size_t stt_base64_decoded_len(const char *s, size_t len)
+size_t stt_base64_strict_len(const char *s, size_t len)
 {
     if (len % 4 != 0)
         return 0;
@@ -30,10 +30,7 @@ size_t stt_base64_decoded_len(const char *s, size_t len)
     return len / 4 * 3 - pad;
 }
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Each byte's value in the alphabet above, 255 for a byte outside it ('=' included): one load
+/* Each byte's value in the base64 alphabet (A-Z a-z 0-9 + /), 255 for a byte outside it ('=' included): one load
  * per character instead of a chain of range tests (the decoder runs on every media message). */
 static const uint8_t b64_values[256] = {
     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
@@ -59,8 +56,9 @@ static int b64_value(unsigned char c)
     return b64_values[c] == 255 ? -1 : b64_values[c];
 }
 
-stt_base64_err_t stt_base64_decode(const char *s, size_t len, uint8_t *out, size_t cap,
-                                   size_t *out_len, const char *what, char *err, size_t errlen)
+stt_base64_err_t stt_base64_strict_decode(const char *s, size_t len, uint8_t *out, size_t cap,
+                                          size_t *out_len, const char *what, char *err,
+                                          size_t errlen)
 {
     *out_len = 0;
     if (len % 4 != 0)
@@ -115,22 +113,4 @@ stt_base64_err_t stt_base64_decode(const char *s, size_t len, uint8_t *out, size
     }
     *out_len = o;
     return STT_BASE64_OK;
-}
-
-size_t stt_base64_encode(const uint8_t *in, size_t n, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t w = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            w |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            w |= in[i + 2];
-        out[o++] = b64_alphabet[w >> 18 & 63];
-        out[o++] = b64_alphabet[w >> 12 & 63];
-        out[o++] = i + 1 < n ? b64_alphabet[w >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? b64_alphabet[w & 63] : '=';
-    }
-    out[o] = '\0';
-    return o;
 }

@@ -380,9 +380,9 @@ static int parse_append(const cJSON *root, size_t max_audio, stt_oairt_event_t *
     size_t len = strlen(s);
     char why[160];
     uint8_t probe;
-    size_t n = stt_base64_decoded_len(s, len), got = 0;
+    size_t n = stt_base64_strict_len(s, len), got = 0;
     /* Validate before allocating: a string that is not base64 costs nothing. */
-    if (stt_base64_decode(s, len, &probe, 0, &got, "audio", why, sizeof(why)) ==
+    if (stt_base64_strict_decode(s, len, &probe, 0, &got, "audio", why, sizeof(why)) ==
         STT_BASE64_BAD)
         return fail(e, "invalid_value", "audio",
                     "Invalid 'audio'. Expected base64-encoded audio bytes but got an invalid "
@@ -393,7 +393,7 @@ static int parse_append(const cJSON *root, size_t max_audio, stt_oairt_event_t *
                     "Invalid 'audio': %zu bytes of audio in one append, at most %zu.", n,
                     max_audio);
     out->audio = stt_malloc(n ? n : 1);
-    stt_base64_decode(s, len, out->audio, n, &got, "audio", NULL, 0);
+    stt_base64_strict_decode(s, len, out->audio, n, &got, "audio", NULL, 0);
     out->audio_bytes = got;
     return 0;
 }

@@ -23,6 +23,7 @@
  * result gives the same struct (the fuzz driver's round trip). */
 #include "stt/twilio.h"
 #include "stt/base64.h"
+#include "stt/text.h"
 
 #include "json_text.h"
 
@@ -266,7 +267,7 @@ const char *stt_tw_param(const stt_tw_msg_t *m, const char *name)
 stt_tw_err_t stt_tw_base64_decode(const char *s, size_t len, uint8_t *out, size_t cap,
                                   size_t *out_len, const char *what, char *err, size_t errlen)
 {
-    switch (stt_base64_decode(s, len, out, cap, out_len, what, err, errlen)) {
+    switch (stt_base64_strict_decode(s, len, out, cap, out_len, what, err, errlen)) {
     case STT_BASE64_OK:
         return STT_TW_ERR_OK;
     case STT_BASE64_TOOBIG:

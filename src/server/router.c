@@ -47,6 +47,7 @@ static const char *jambonz_path(const stt_config_t *cfg)
 static const route_t data_routes[] = {
     {"/vosk", &stt_adapter_vosk, NULL},
     {"/v1/calls", &stt_adapter_call_events, NULL},
+    {"/v1/realtime", &stt_adapter_openai_realtime, NULL},
     {NULL, &stt_adapter_jambonz, jambonz_path},
     {"/audio_fork", &stt_adapter_audiofork, NULL},
     {"/audio_stream", &stt_adapter_audiofork, NULL},

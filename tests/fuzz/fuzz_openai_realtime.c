@@ -11,7 +11,7 @@
  *    session object sent back as a client update (by this driver, with cJSON): it must parse,
  *    and applying it to the defaults must give the same session (the round trip).
  * 2. As base64 text on its own: the decoder must refuse or decode to exactly
- *    stt_base64_decoded_len bytes, and re-encoding what it decoded must give the input back.
+ *    stt_base64_strict_len bytes, and re-encoding what it decoded must give the input back.
  * 3. The bytes up to the first NUL as a transcript: the delta, completed and error events must
  *    be strict UTF-8 JSON of the documented shape with the text back unchanged when it was
  *    valid UTF-8.
@@ -27,6 +27,7 @@
 #include <cjson/cJSON.h>
 
 #include "stt/base64.h"
+#include "stt/text.h"
 #include "stt/openai_realtime.h"
 
 #include "fuzz_ref.h"
@@ -153,10 +154,10 @@ static void check_base64(const uint8_t *data, size_t size)
 {
     uint8_t *out = malloc(size + 1);
     size_t n = 7;
-    if (stt_base64_decode((const char *)data, size, out, size, &n, "x", NULL, 0) ==
+    if (stt_base64_strict_decode((const char *)data, size, out, size, &n, "x", NULL, 0) ==
         STT_BASE64_OK) {
         CHECK(size % 4 == 0);
-        CHECK(n == stt_base64_decoded_len((const char *)data, size));
+        CHECK(n == stt_base64_strict_len((const char *)data, size));
         char *enc = malloc(size + 5);
         CHECK(stt_base64_encode(out, n, enc) == size);
         CHECK(memcmp(enc, data, size) == 0);
