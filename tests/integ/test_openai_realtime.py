@@ -5,8 +5,9 @@ speak it (header `OpenAI-Beta: realtime=v1`, `Authorization: Bearer KEY`, JSON e
 base64 audio). Protocol behaviour with pocketsphinx (the SDK acceptance test with real whisper
 weights is test_sdk_openai_realtime):
 
-  - auth: no key, a wrong key -> HTTP 401 before the upgrade, JSON body; the key as Bearer ->
-    101;
+  - auth: no key, a wrong key -> HTTP 401 before the upgrade with OpenAI's error body
+    {"error": {"message", "type": "invalid_request_error", "param", "code": "invalid_api_key"}};
+    the key as Bearer -> 101;
   - intent=transcription: transcription_session.created at once with OpenAI's defaults;
     without intent nothing until the first transcription event, which creates the session;
     intent=conversation -> error unsupported_intent, close 1008; ?model=bogus -> error
@@ -163,8 +164,13 @@ def check_auth(srv, failures):
             js = json.loads(body)
         except ValueError:
             js = None
-        if status != 401 or not isinstance(js, dict) or "error" not in js:
-            failures.append(f"auth {what}: expected 401 with a JSON error, got {status} {body!r}")
+        e = js.get("error") if isinstance(js, dict) else None
+        # OpenAI's shape: {"error": {"message", "type", "param", "code"}}.
+        if status != 401 or not isinstance(e, dict) or not e.get("message") or \
+                e.get("type") != "invalid_request_error" or e.get("code") != "invalid_api_key" \
+                or "param" not in e:
+            failures.append(f"auth {what}: expected 401 with OpenAI's error JSON, got {status} "
+                            f"{body!r}")
         else:
             h.log(f"  auth {what}: 401 {body.decode()[:160]}")
     status, _, _ = h.upgrade_probe(url, path_extra="?intent=transcription",
