@@ -30,8 +30,9 @@ size_t stt_base64_strict_len(const char *s, size_t len)
     return len / 4 * 3 - pad;
 }
 
-/* Each byte's value in the base64 alphabet (A-Z a-z 0-9 + /), 255 for a byte outside it ('=' included): one load
- * per character instead of a chain of range tests (the decoder runs on every media message). */
+/* Each byte's value in the base64 alphabet (A-Z a-z 0-9 + /), 255 for a byte outside it ('='
+ * included): one load per character instead of a chain of range tests (the decoder runs on
+ * every media message). */
 static const uint8_t b64_values[256] = {
     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,

@@ -52,7 +52,7 @@
 #include <string.h>
 
 #define PROTOCOL "openai_realtime"
-#define ITEM_SLOTS 4 /* utterances whose final may still come back */
+#define ITEM_SLOTS 16 /* utterances whose final may still come back */
 
 typedef struct {
     uint32_t utt; /* 0 = free */

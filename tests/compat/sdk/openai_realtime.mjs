@@ -23,17 +23,15 @@ import { OpenAIRealtimeWS } from 'openai/beta/realtime/ws';
 const [port, apiKey, audioPath, model = 'whisper-1'] = process.argv.slice(2);
 const pcm = fs.readFileSync(audioPath);
 const client = new OpenAI({ apiKey, baseURL: `http://127.0.0.1:${port}/v1` });
-const rt = new OpenAIRealtimeWS(
-  { model, options: { createConnection: (o) => net.connect({ host: o.host, port: Number(o.port) }) } },
-  client,
-);
+const plainTcp = (o) => net.connect({ host: o.host, port: Number(o.port) });
+const rt = new OpenAIRealtimeWS({ model, options: { createConnection: plainTcp } }, client);
 
 const out = { url: String(rt.url), types: [], items: [], errors: [], created: null, updated: null };
 const byId = new Map();
 const item = (id) => {
   if (!byId.has(id)) {
     const it = { item_id: id, previous_item_id: undefined, audio_start_ms: null,
-                 audio_end_ms: null, deltas: [], transcript: null };
+      audio_end_ms: null, deltas: [], transcript: null };
     byId.set(id, it);
     out.items.push(it);
   }
@@ -44,10 +42,18 @@ rt.on('event', (e) => out.types.push(e.type));
 rt.on('error', (err) => out.errors.push({ message: err.message, error: err.error ?? null }));
 rt.on('transcription_session.created', (e) => { out.created = e.session; });
 rt.on('transcription_session.updated', (e) => { out.updated = e.session; });
-rt.on('input_audio_buffer.speech_started', (e) => { item(e.item_id).audio_start_ms = e.audio_start_ms; });
-rt.on('input_audio_buffer.speech_stopped', (e) => { item(e.item_id).audio_end_ms = e.audio_end_ms; });
-rt.on('input_audio_buffer.committed', (e) => { item(e.item_id).previous_item_id = e.previous_item_id; });
-rt.on('conversation.item.input_audio_transcription.delta', (e) => { item(e.item_id).deltas.push(e.delta); });
+rt.on('input_audio_buffer.speech_started', (e) => {
+  item(e.item_id).audio_start_ms = e.audio_start_ms;
+});
+rt.on('input_audio_buffer.speech_stopped', (e) => {
+  item(e.item_id).audio_end_ms = e.audio_end_ms;
+});
+rt.on('input_audio_buffer.committed', (e) => {
+  item(e.item_id).previous_item_id = e.previous_item_id;
+});
+rt.on('conversation.item.input_audio_transcription.delta', (e) => {
+  item(e.item_id).deltas.push(e.delta);
+});
 rt.on('conversation.item.input_audio_transcription.completed', (e) => {
   item(e.item_id).transcript = e.transcript;
 });
@@ -68,14 +74,17 @@ rt.send({
   session: {
     input_audio_format: 'pcm16',
     input_audio_transcription: { model, language: 'en' },
-    turn_detection: { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 700 },
+    turn_detection: {
+      type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 700,
+    },
   },
 });
 const CHUNK = 4800; // 100 ms of 24 kHz pcm16
 const audio = Buffer.concat([pcm, Buffer.alloc(24000 * 2 * 1.5)]);
 const t0 = Date.now();
 for (let i = 0, k = 0; i < audio.length; i += CHUNK, k++) {
-  rt.send({ type: 'input_audio_buffer.append', audio: audio.subarray(i, i + CHUNK).toString('base64') });
+  const chunk = audio.subarray(i, i + CHUNK).toString('base64');
+  rt.send({ type: 'input_audio_buffer.append', audio: chunk });
   const wait = t0 + (k + 1) * 100 - Date.now();
   if (wait > 0) await sleep(wait);
 }

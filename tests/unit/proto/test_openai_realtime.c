@@ -82,7 +82,8 @@ static void test_append(void **st)
     assert_string_equal(e.code, "invalid_value");
     assert_string_equal(e.param, "audio");
     assert_non_null(strstr(e.message, "4 bytes"));
-    expect_error("{\"type\":\"input_audio_buffer.append\",\"audio\":\"AQID!A==\",\"event_id\":\"x\"}",
+    expect_error("{\"type\":\"input_audio_buffer.append\",\"audio\":\"AQID!A==\","
+                 "\"event_id\":\"x\"}",
                  "invalid_value", "audio", "x", "Expected base64-encoded audio");
     expect_error("{\"type\":\"input_audio_buffer.append\",\"audio\":\"AQI\"}", "invalid_value",
                  "audio", "", "multiple of 4");
@@ -313,7 +314,8 @@ static void test_base64(void **st)
     assert_int_equal(stt_base64_strict_decode("AQIDBAUG", 8, out, 5, &n, "x", err, 128),
                      STT_BASE64_TOOBIG);
     assert_int_equal(n, 0);
-    assert_int_equal(stt_base64_strict_decode("AQ D", 4, out, 8, &n, "x", err, 128), STT_BASE64_BAD);
+    assert_int_equal(stt_base64_strict_decode("AQ D", 4, out, 8, &n, "x", err, 128),
+                     STT_BASE64_BAD);
     assert_string_equal(err, "x: byte ' ' at offset 2 is not base64");
     char enc[16];
     assert_int_equal(stt_base64_encode((const uint8_t *)"\x01\x02\x03\x04", 4, enc), 8);
