@@ -20,7 +20,8 @@ request_id as in the Results, then the close 1000 (A was not closed by the KeepA
 Corpus WER (sclite) of the finals against the librivox references is printed and bounded.
 
 WER bound: measured 0.063 on the 2-core machine (2026-12-05, 4 errors in 63 words: "ill-disposed"
-and "old-sposed" hyphen splits and one misheard word), bound 0.12. Skipped (77) without the weights or the npm packages."""
+and "old-sposed" hyphen splits and one misheard word), bound 0.12. Skipped (77) without the
+weights or the npm packages."""
 
 import hashlib
 import json
