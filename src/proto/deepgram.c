@@ -58,8 +58,8 @@ static int hexval(char c)
 }
 
 /* Decodes s[0..n) (with `decode`: %XX, '+' = space) into out (cap bytes with the NUL). -1
- * when it does not
- * fit or decodes to a NUL byte; a '%' not followed by two hex digits stays as it is. */
+ * when it does not fit or decodes to a NUL byte; a '%' not followed by two hex digits stays as
+ * it is. */
 static int url_decode(const char *s, size_t n, char *out, size_t cap, int decode)
 {
     size_t o = 0;
