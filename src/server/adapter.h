@@ -75,8 +75,9 @@ typedef struct stt_adapter {
     /* HTTP transport only: the request body is complete (every byte went to on_message, in
      * order); also called right after open() for a request without a body (GET). May be NULL. */
     void (*on_body_end)(void *state);
-    /* Optional: every housekeeping tick (about once a second) with the seconds since the
-     * client last sent data (stt_conn_touch), for a protocol's own inactivity rule (Deepgram
+    /* Optional, for adapters whose connections are calls: every housekeeping tick (about once
+     * a second, not while draining) with the seconds since the client last sent data
+     * (stt_conn_touch), for a protocol's own inactivity rule (Deepgram
      * closes after 10 s without audio or KeepAlive). Returns 1 when the adapter closed the
      * connection (the server's --idle_timeout is then not applied), else 0. May be NULL. */
     int (*on_tick)(void *state, double idle_s);
