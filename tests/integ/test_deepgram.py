@@ -28,7 +28,8 @@ SDK's run with real Whisper weights is test_sdk_deepgram.py.
   - bad control messages on their own connections while the multichannel call streams: an
     unknown type (close 1008), not JSON (1007), a Finalize for channel 5 of a mono stream
     (1008); a client that closes without CloseStream; the good call is unaffected, and
-    stt_protocol_errors_total{protocol="deepgram"} counts each error.
+    stt_protocol_errors_total{protocol="deepgram"} counts each error;
+  - drain: SIGTERM while a call speaks -> its final, Metadata, then close 1001.
 
 Pocketsphinx at 16 kHz gets about half of librivox's words right (test_jambonz: WER 0.59 at
 8 kHz): the text checks require that half of the reference's words are found (measured 0.7 to
@@ -37,6 +38,7 @@ Pocketsphinx at 16 kHz gets about half of librivox's words right (test_jambonz: 
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 
@@ -288,6 +290,24 @@ def part_metrics(srv, failures):
             failures.append(f"metrics: no stt_protocol_errors_total for deepgram {err}")
 
 
+async def part_drain(srv, tmp, failures):
+    """SIGTERM while a call speaks: its utterance is finalized, the final and Metadata are
+    sent, then close 1001."""
+    lv = h.librivox_set()
+    mono = pcm(tmp, lv[1][1], "u1.raw", "-t", "raw", "-e", "signed-integer", "-b", "16",
+               "-r", "16000", "-c", "1")
+    c = Call(await connect(srv, "encoding=linear16&sample_rate=16000&interim_results=true"))
+    await c.send_audio(mono[:len(mono) // 2 & ~1], 32000)
+    srv.signal(signal.SIGTERM)
+    code, reason = await c.done(20)
+    kinds = [m.get("type") for m in c.msgs]
+    if code != 1001 or not c.finals() or kinds[-1:] != ["Metadata"]:
+        failures.append(f"drain: expected a final, Metadata and close 1001, got {kinds} "
+                        f"close {code} {reason!r}")
+    else:
+        h.log(f"drain: final {c.text()!r}, Metadata, close 1001")
+
+
 def main():
     h.watchdog(240)
     failures = []
@@ -302,6 +322,7 @@ def main():
             await asyncio.gather(part_idle(srv, failures), part_calls(srv, tmp, failures))
         h.run_async(both())
         part_metrics(srv, failures)
+        h.run_async(part_drain(srv, tmp, failures))
     except (AssertionError, InvalidStatusCode, asyncio.TimeoutError) as e:
         failures.append(f"{type(e).__name__}: {e}")
     finally:

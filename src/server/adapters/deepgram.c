@@ -21,6 +21,7 @@
  * UtteranceEnd once utterance_end_ms of stream time passed after the last word with no word
  * since; SpeechStarted at each voice onset with vad_events=true. Times: stream seconds.
  * Inactivity: no audio and no KeepAlive for 10 s closes with 1011 "NET-0001" (on_tick).
+ * Drain (SIGTERM) or --max_session_duration: as CloseStream, then close 1001 (drain) or 1000.
  * Bad control messages close with 1007/1008/1009 (no error message: Deepgram's listen API has
  * none); each is counted in stt_protocol_errors_total{protocol="deepgram"}.
  *
@@ -80,7 +81,8 @@ struct dg {
     uint8_t carry[16]; /* a partial frame, joined to the next message */
     size_t n_carry;
     int audio_seen;
-    int closing;       /* CloseStream received: finishing */
+    int closing;       /* CloseStream received (or the server shuts the call): finishing */
+    int shutdown;      /* 0, or the stt_close_t + 1 of the server's on_shutdown */
     int finished;      /* Metadata sent, close asked */
     uint64_t frames;   /* wire frames received (per channel) */
     EVP_MD_CTX *sha;
@@ -235,9 +237,14 @@ static void maybe_finish(dg_t *d)
                            .model_name = d->model_name,
                            .model_uuid = d->model_uuid};
     send_json(d, stt_dg_build_metadata(&m));
-    STT_INFO(d->id, "deepgram_closestream", "CloseStream: %llu final(s) sent, closing",
-             (unsigned long long)d->finals_sent);
-    stt_conn_close(d->conn, STT_CLOSE_NORMAL, "CloseStream");
+    STT_INFO(d->id, "deepgram_closestream", "%s: %llu final(s) sent, closing",
+             d->shutdown ? "shutdown" : "CloseStream", (unsigned long long)d->finals_sent);
+    if (d->shutdown)
+        stt_conn_close(d->conn, (stt_close_t)(d->shutdown - 1),
+                       d->shutdown - 1 == STT_CLOSE_GOING_AWAY ? "server shutting down"
+                                                               : "maximum session duration");
+    else
+        stt_conn_close(d->conn, STT_CLOSE_NORMAL, "CloseStream");
 }
 
 static void on_event(void *data, const stt_stream_event_t *ev)
@@ -332,6 +339,8 @@ static void finalize_channel(chan_t *ch)
         send_results(ch, NULL, 1, 0, 1);
 }
 
+static void finish_all(dg_t *d);
+
 static int on_text(dg_t *d, const uint8_t *buf, size_t len)
 {
     stt_dg_control_t ctl;
@@ -359,6 +368,22 @@ static int on_text(dg_t *d, const uint8_t *buf, size_t len)
     case STT_DG_CTL_CLOSESTREAM:
         break;
     }
+    finish_all(d);
+    return 0;
+}
+
+/* Drain or --max_session_duration: as CloseStream (the last Results and Metadata), then the
+ * close the server asked for (1001 on drain). */
+static void on_shutdown(void *state, stt_close_t why)
+{
+    dg_t *d = state;
+    if (!d->closing)
+        d->shutdown = (int)why + 1;
+    finish_all(d);
+}
+
+static void finish_all(dg_t *d)
+{
     if (!d->closing) {
         d->closing = 1;
         for (int i = 0; i < d->n_chan; i++) {
@@ -369,7 +394,6 @@ static int on_text(dg_t *d, const uint8_t *buf, size_t len)
         }
         maybe_finish(d);
     }
-    return 0;
 }
 
 static uint16_t le16(const uint8_t *p)
@@ -709,6 +733,7 @@ const stt_adapter_t stt_adapter_deepgram = {
     .refusal_body = refusal_body,
     .on_message = on_message,
     .on_oversize = on_oversize,
+    .on_shutdown = on_shutdown,
     .on_tick = on_tick,
     .on_closed = adapter_closed,
 };
