@@ -4,7 +4,7 @@ against the Deepgram-compatible live endpoint /v1/listen, with real Whisper tiny
 
 tests/compat/sdk/deepgram_live.mjs opens two live connections side by side with
 client.listen.v1.connect() (baseUrl ws://127.0.0.1:PORT, apiKey -> `Authorization: Token KEY`,
-model "nova-3", which --model_aliases maps to the loaded model) and streams librivox speech at
+model "nova-3", which --served_model_names maps to the loaded model) and streams librivox speech at
 real time through the SDK's sendMedia:
   A. linear16 16 kHz, interim_results, endpointing 300, utterance_end_ms 1000, vad_events,
      punctuate: utterance 1, 1.5 s of silence, an 11 s pause with no audio and only KeepAlive
@@ -166,7 +166,7 @@ def main():
                    os.path.join(tmp, "models"), "--device", "cpu", "--workers", "2",
                    "--whisper_threads", "1", "--language", "en", "--beam_size", "1",
                    "--no-whisper_fallback", "--initial_prompt", "", "--api_key", KEY,
-                   "--model_aliases", "nova-3", *h.NO_LOAD_SHEDDING, engine="whisper",
+                   "--served_model_names", "nova-3", *h.NO_LOAD_SHEDDING, engine="whisper",
                    name="sdk-deepgram", drain_timeout=10)
     srv.start(ready_timeout=120)
     try:

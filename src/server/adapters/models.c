@@ -59,7 +59,7 @@ void stt_models_list(const stt_adapter_env_t *env, stt_models_t *m)
     add(m, m->engine, strlen(m->engine));
     if (whisper)
         add(m, "whisper-1", strlen("whisper-1"));
-    const char *a = cfg->model_aliases ? cfg->model_aliases : "";
+    const char *a = cfg->served_model_names ? cfg->served_model_names : "";
     while (*a) {
         const char *e = strchr(a, ',');
         size_t n = e ? (size_t)(e - a) : strlen(a);

@@ -5,7 +5,7 @@
  * Names, in listing order: the loaded model's own name (the --model value's last path
  * component, "tiny.en" or "faster-whisper-tiny.en"; for pocketsphinx "pocketsphinx-en-us"),
  * the engine's name ("whisper", "pocketsphinx", "null"), "whisper-1" when the engine is whisper
- * (OpenAI clients' default), then each --model_aliases name. */
+ * (OpenAI clients' default), then each --served_model_names name. */
 #ifndef STT_SERVER_ADAPTERS_MODELS_H
 #define STT_SERVER_ADAPTERS_MODELS_H
 
