@@ -15,12 +15,24 @@
  * open in a process-wide variable (sf_strerror(NULL)), so two opens failing at the same moment
  * on two threads may swap their messages; the codes are right either way.
  *
- * Cost, measured on the development machine (2 shared cores, x86-64, RelWithDebInfo build,
- * libsndfile 1.2.0 / mpg123 1.31.2 / libFLAC 1.4.2, Debian 12), decoding to mono s16 with this
- * module (bench figures, see the report of issue 15; TIMING_TABLE below is filled in from
- * tests/unit/audio/test_decode.c's timing print):
+ * Cost (tools/stt-decode --bench 1 FILE; bench/README.md "Decoding uploads"), measured
+ * 2026-12-05 on the 2-core development machine while other builds ran (load average ~5),
+ * RelWithDebInfo, libsndfile 1.2.0 / mpg123 1.31.2 / libFLAC 1.4.2 / libopus 1.3.1:
  *
- * TIMING_TABLE
+ *   file                                   open     1 s slice mean / p99 / max   whole file
+ *   MP3 25 MB, 128 kb/s 44.1 kHz stereo,   0.2 ms   0.8 / 0.9-4.3 / 9-32 ms      1.2-1.3 s
+ *     1554 s
+ *   FLAC 26 MB, 16 kHz mono, 1554 s        0.1 ms   0.18 / 0.22 / 0.25-1.9 ms    0.28 s
+ *   FLAC 9.8 MB, 44.1 kHz stereo, 300 s    0.1 ms   0.75 / 0.86 / 2.0-2.7 ms     0.23 s
+ *   WAV 25 MB, 16 kHz mono s16, 786 s      0.07 ms  0.04 / 0.08 / 0.17 ms        0.03 s
+ *   WAV 26 MB, 44.1 kHz stereo s16, 148 s  0.07 ms  0.18 / 0.27 / 0.3 ms         0.03 s
+ *   Ogg Vorbis 2.7 MB, 44.1 kHz st, 300 s  0.6 ms   2.0 / 8-9 / 13-14 ms         0.6 s
+ *   Ogg Opus 4.3 MB, 48 kHz stereo, 300 s  0.4 ms   8-9 / 15-16 / 18-65 ms       2.4-2.7 s
+ *
+ * Opening never reads the whole file (MP3 included: no scan). So MP3, FLAC and WAV can be
+ * decoded in 1 s slices on the loop thread (about 1 ms each); Vorbis and above all Opus
+ * (10-20 ms per 1 s slice of stereo, more when the machine is loaded) belong on a worker
+ * thread, or in much smaller slices.
  */
 #include "stt/decode.h"
 
@@ -189,6 +201,22 @@ static int finish_open(stt_decoder_t *d, stt_decoder_t **out, char *err, size_t 
     return 0;
 }
 
+/* A container libsndfile cannot read, recognised by its magic bytes so the client hears what
+ * to send instead; NULL when the bytes are not one of these. */
+static const char *known_unreadable(int fd)
+{
+    uint8_t h[12];
+    if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+        return NULL;
+    if (memcmp(h + 4, "ftyp", 4) == 0)
+        return "MP4/M4A (AAC)";
+    if (memcmp(h, "\x1a\x45\xdf\xa3", 4) == 0)
+        return "WebM/Matroska";
+    if (memcmp(h, "#!AMR", 5) == 0)
+        return "AMR";
+    return NULL;
+}
+
 int stt_decoder_open_fd(int fd, stt_decoder_t **out, char *err, size_t errlen)
 {
     stt_decoder_t *d = NULL;
@@ -197,6 +225,15 @@ int stt_decoder_open_fd(int fd, stt_decoder_t **out, char *err, size_t errlen)
         return rc;
     d->sf = sf_open_virtual(&VIO, SFM_READ, &d->info, d);
     if (d->sf == NULL) {
+        const char *other = known_unreadable(fd);
+        if (other != NULL) {
+            rc = stt_error_fmt(err, errlen, STT_EUNSUPPORTED,
+                               "unsupported: %s audio cannot be decoded here (send WAV, FLAC, "
+                               "MP3, Ogg Vorbis or Ogg Opus)",
+                               other);
+            stt_decoder_close(d);
+            return rc;
+        }
         int code = sf_error(NULL);
         const char *why = sf_strerror(NULL);
         rc = stt_error_fmt(err, errlen, code == SF_ERR_UNSUPPORTED_ENCODING ? STT_EUNSUPPORTED

@@ -411,6 +411,13 @@ static void test_bad_files(void **state)
     const char *text = "model=whisper-1\nThis is not audio, just text.\n";
     write_file(path("text.wav"), text, strlen(text));
     expect_open_error(path("text.wav"), STT_EPARSE, "not an audio file libsndfile can read (");
+    /* Containers libsndfile does not read: named, with what to send instead. */
+    static const uint8_t m4a[16] = {0, 0, 0, 0x20, 'f', 't', 'y', 'p', 'M', '4', 'A', ' '};
+    write_file(path("a.m4a"), m4a, sizeof(m4a));
+    expect_open_error(path("a.m4a"), STT_EUNSUPPORTED, "unsupported: MP4/M4A (AAC) audio");
+    static const uint8_t webm[16] = {0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x86, 0x81, 1};
+    write_file(path("a.webm"), webm, sizeof(webm));
+    expect_open_error(path("a.webm"), STT_EUNSUPPORTED, "unsupported: WebM/Matroska audio");
     /* A WAV cut inside its header. */
     size_t n;
     uint8_t *wav = slurp(SPEECH, &n);
