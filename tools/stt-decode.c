@@ -76,6 +76,7 @@ int main(int argc, char **argv)
     double t_open = now_s() - t0;
     if (rc != 0) {
         fprintf(stderr, "stt-decode: %s: %s\n", file, err);
+        close(fd);
         return 2;
     }
     size_t slice = bench > 0 ? (size_t)(bench * stt_decoder_rate(d)) : 16384;
@@ -101,12 +102,13 @@ int main(int argc, char **argv)
             break;
     }
     double total = now_s() - t1;
+    int status = 0;
     if (got < 0) {
         fprintf(stderr, "stt-decode: %s: %s\n", file, stt_decoder_error(d));
-        return 2;
+        status = 2;
     }
     double audio_s = (double)frames / stt_decoder_rate(d);
-    if (bench > 0) {
+    if (status == 0 && bench > 0) {
         qsort(cost, n_slices, sizeof(double), cmp_double);
         double sum = 0;
         for (size_t k = 0; k < n_slices; k++)
@@ -121,7 +123,7 @@ int main(int argc, char **argv)
                n_slices ? sum / (double)n_slices * 1e3 : 0, n_slices ? cost[p99] * 1e3 : 0,
                n_slices ? cost[n_slices - 1] * 1e3 : 0, total * 1e3,
                total > 0 ? audio_s / total : 0);
-    } else {
+    } else if (status == 0) {
         fprintf(stderr, "%s: %s, %d Hz, %d channels, declared %.3f s, decoded %.3f s\n", file,
                 stt_decoder_format_name(d), stt_decoder_rate(d), stt_decoder_channels(d),
                 stt_decoder_duration_s(d), audio_s);
@@ -130,5 +132,5 @@ int main(int argc, char **argv)
     free(buf);
     stt_decoder_close(d);
     close(fd);
-    return 0;
+    return status;
 }
