@@ -7,8 +7,20 @@
  * file offset is neither used nor moved (an upload spooled into an unlinked temp file can be
  * handed over as is). The file must not change while a decoder reads it.
  *
- * Built on libsndfile (Debian 12: 1.2.0, with FLAC, Vorbis, Opus and mpg123). Not readable
- * here: MP4/M4A/AAC and WebM (libsndfile has no such container) and Opus outside Ogg.
+ * Built on libsndfile (Debian 12: 1.2.0, with FLAC, Vorbis, Opus and mpg123), measured in
+ * tests/unit/audio/test_decode.c against sox's and opusdec's decodes. What that means here:
+ *   - WAV (PCM 16/24-bit, float, mu-law, A-law, WAVE_FORMAT_EXTENSIBLE), FLAC, Ogg Vorbis:
+ *     exact (to the downmix's rounding) and the declared duration is exact.
+ *   - MP3 (MPEG-1/2 layer III, with or without an ID3v2 tag): libsndfile 1.2.0 does not trim
+ *     the encoder delay and padding, so a file decodes about 1,100 samples longer than its
+ *     source; the declared duration is mpg123's estimate (wrong after a large ID3 tag).
+ *   - Ogg Opus: decoded at the input rate its header records when Opus supports that rate (8,
+ *     12, 16, 24, 48 kHz), else at 48 kHz (a 44.1 kHz source comes back at 48 kHz).
+ *   - Impossible with libsndfile 1.2.0: MP4/M4A/AAC, WebM/Matroska (what browsers'
+ *     MediaRecorder makes), AMR, Opus outside Ogg. MP4/M4A, WebM and AMR are recognised by
+ *     their magic bytes and refused as STT_EUNSUPPORTED with a message naming them.
+ *   - libsndfile 1.2.0 leaks about 5.8 KB (libvorbis' codec setup) each time an Ogg Vorbis
+ *     file cut or corrupted in its headers fails to open (tests/unit/audio/decode.lsan.supp).
  *
  * Threads: one decoder is used by one thread at a time; decoders share nothing. Opening reads
  * only the headers (for MP3 the first frames); reading decodes on the caller's thread (see

@@ -61,7 +61,8 @@ typedef struct stt_multipart stt_multipart_t;
 
 /* Callbacks, each called from inside stt_multipart_feed; any may be NULL. A nonzero return stops
  * the parser: that feed and every later call return STT_MP_E_ABORTED. After any error no
- * callback is called again (so a part begun may never see part_end). */
+ * callback is called again (so a part begun may never see part_end). A callback must not feed,
+ * finish or destroy the parser that called it. */
 typedef struct {
     /* A part begins. name: the Content-Disposition name (never NULL; "" only when sent as
      * name=""); filename: its filename (filename* when given), "" when absent; content_type: the

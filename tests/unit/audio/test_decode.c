@@ -291,6 +291,23 @@ static void test_pcm_wav(void **state)
     assert_true(max_abs_diff(ours, ref, n) <= 1);
     free(ours);
     free(ref);
+    /* Four identical channels (WAVE_FORMAT_EXTENSIBLE): their mean is the mono file, exactly. */
+    sh("sox '%s' -c 4 '%s'", SPEECH, path("quad.wav"));
+    ref = sox_decode(SPEECH, &nref);
+    ours = our_decode(path("quad.wav"), 8000, &n, &info);
+    assert_int_equal(info.channels, 4);
+    assert_int_equal(n, nref);
+    assert_memory_equal(ours, ref, n * 2);
+    free(ours);
+    free(ref);
+    /* G.711 in WAV: the same table as sox. */
+    sh("sox '%s' -e mu-law '%s'", SPEECH, path("ulaw.wav"));
+    ref = sox_decode(path("ulaw.wav"), &nref);
+    ours = our_decode(path("ulaw.wav"), 8000, &n, &info);
+    assert_int_equal(n, nref);
+    assert_memory_equal(ours, ref, n * 2);
+    free(ours);
+    free(ref);
 }
 
 static void test_flac(void **state)
