@@ -175,9 +175,10 @@ static uint8_t *read_corpus(const char *name, size_t *len)
 }
 
 /* A captured body: first line the boundary (as the client's Content-Type named it), then the
- * body exactly as the client sent it. */
-static void check_captured(const char *file, const char *want_filename,
-                           const char *const *want_names, int n_names)
+ * body exactly as the client sent it. values[i] is the text of field names[i] (NULL for the
+ * file, the 0.3 s 8 kHz WAV of 4,844 bytes that was sent). */
+static void check_captured(const char *file, const char *want_filename, const char *file_ctype,
+                           const char *const *names, const char *const *values, int n_names)
 {
     size_t len;
     uint8_t *raw = read_corpus(file, &len);
@@ -193,22 +194,18 @@ static void check_captured(const char *file, const char *want_filename,
         assert_int_equal(parse(boundary, body, blen, chunk, &r), 0);
         assert_int_equal(r.n, n_names);
         for (int i = 0; i < n_names; i++) {
-            assert_string_equal(r.name[i], want_names[i]);
+            assert_string_equal(r.name[i], names[i]);
             assert_true(r.ended[i]);
-            if (strcmp(want_names[i], "file") == 0) {
+            if (values[i] == NULL) {
                 assert_string_equal(r.filename[i], want_filename);
-                assert_string_equal(r.ctype[i], "audio/wav");
-                assert_int_equal(r.len[i], 4844); /* the 0.3 s 8 kHz WAV that was sent */
+                assert_string_equal(r.ctype[i], file_ctype);
+                assert_int_equal(r.len[i], 4844);
                 assert_memory_equal(r.data[i], "RIFF", 4);
             } else {
                 assert_string_equal(r.filename[i], "");
                 assert_string_equal(r.ctype[i], "");
-            }
-            if (strcmp(want_names[i], "model") == 0)
-                assert_memory_equal(r.data[i], "whisper-1", r.len[i]);
-            if (strcmp(want_names[i], "prompt") == 0) {
-                assert_int_equal(r.len[i], 8);
-                assert_memory_equal(r.data[i], "say \"hi\"", 8);
+                assert_int_equal(r.len[i], strlen(values[i]));
+                assert_memory_equal(r.data[i], values[i], r.len[i]);
             }
         }
         rec_reset(&r);
@@ -219,11 +216,13 @@ static void check_captured(const char *file, const char *want_filename,
 static void test_curl_body(void **state)
 {
     (void)state;
-    /* curl -F model=whisper-1 -F file=@tiny.wav;type=audio/wav -F 'prompt=say "hi"'
+    /* curl 7.88 -F model=whisper-1 -F file=@tiny.wav;type=audio/wav -F 'prompt=say "hi"'
      *      -F response_format=verbose_json -F 'timestamp_granularities[]=word' */
     static const char *const names[] = {"model", "file", "prompt", "response_format",
                                         "timestamp_granularities[]"};
-    check_captured("curl_F_openai_form.bin", "tiny.wav", names, 5);
+    static const char *const values[] = {"whisper-1", NULL, "say \"hi\"", "verbose_json",
+                                         "word"};
+    check_captured("curl_F_openai_form.bin", "tiny.wav", "audio/wav", names, values, 5);
 }
 
 static void test_node_body(void **state)
@@ -232,7 +231,26 @@ static void test_node_body(void **state)
     /* node 20 FormData (undici): a file named 'tiny "q".wav' is sent percent-encoded, as the
      * HTML standard says; the parser passes the name on as sent. */
     static const char *const names[] = {"model", "file", "language"};
-    check_captured("node_formdata_openai_form.bin", "tiny %22q%22.wav", names, 3);
+    static const char *const values[] = {"whisper-1", NULL, "en"};
+    check_captured("node_formdata_openai_form.bin", "tiny %22q%22.wav", "audio/wav", names, values,
+                   3);
+}
+
+static void test_openai_sdk_body(void **state)
+{
+    (void)state;
+    /* The official openai 4.104.0 node SDK: client.audio.transcriptions.create({file:
+     * fs.createReadStream('tiny.wav'), model, language, timestamp_granularities: ['word',
+     * 'segment'], response_format: 'verbose_json', prompt: 'Ünïcode "quoted"'}). */
+    static const char *const names[] = {"model",           "language",
+                                        "timestamp_granularities[]", "timestamp_granularities[]",
+                                        "response_format", "prompt",
+                                        "file"};
+    static const char *const values[] = {"whisper-1",    "en", "word", "segment",
+                                         "verbose_json", "\xc3\x9c" "n\xc3\xaf" "code \"quoted\"",
+                                         NULL};
+    check_captured("openai_sdk_4.104_transcription.bin", "tiny.wav", "application/octet-stream",
+                   names, values, 7);
 }
 
 static void test_quoting_and_lines(void **state)
@@ -487,7 +505,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_boundary),         cmocka_unit_test(test_curl_body),
-        cmocka_unit_test(test_node_body),        cmocka_unit_test(test_quoting_and_lines),
+        cmocka_unit_test(test_node_body),        cmocka_unit_test(test_openai_sdk_body),
+        cmocka_unit_test(test_quoting_and_lines),
         cmocka_unit_test(test_errors),           cmocka_unit_test(test_caps),
         cmocka_unit_test(test_abort_and_sticky), cmocka_unit_test(test_near_misses),
     };
