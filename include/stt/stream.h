@@ -23,18 +23,12 @@
 #include <stdint.h>
 
 #include "stt/engine.h"
+#include "stt/pcm.h" /* stt_pcm_format_t */
 #include "stt/turn.h"
 #include "stt/vad.h"
 
 typedef struct stt_stream stt_stream_t;
 typedef struct stt_recognizer stt_recognizer_t; /* src/core/recognizer.h: pool, breaker, model */
-
-typedef enum {
-    STT_PCM_S16LE = 0, /* 2 bytes per sample */
-    STT_PCM_MULAW,     /* G.711 mu-law, 1 byte per sample */
-    STT_PCM_ALAW,      /* G.711 A-law, 1 byte per sample */
-    STT_PCM_F32LE      /* 4 bytes per sample, [-1, 1] */
-} stt_pcm_format_t;
 
 /* Bytes per sample of a format. */
 size_t stt_pcm_sample_bytes(stt_pcm_format_t fmt);
