@@ -78,6 +78,10 @@ typedef struct stt_adapter {
     /* The socket is gone: close the streams; the adapter frees `state` when the last one's
      * closed_cb ran. The connection must not be used after this returns. */
     void (*on_closed)(void *state);
+    /* Optional: every loop tick (50 ms) while the connection is open and not closing, for
+     * work an adapter paces itself (the file API feeds decoded audio as the engine takes
+     * it). Must return quickly. May be NULL. */
+    void (*on_tick)(void *state, double now);
 } stt_adapter_t;
 
 extern const stt_adapter_t stt_adapter_rtstt;         /* RealtimeSTT data socket (8012) */

@@ -64,6 +64,9 @@ static const route_t data_routes[] = {
 /* Plain HTTP requests on the data port (no upgrade): the standard APIs' file endpoints. A path
  * no row matches gets 404. */
 static const route_t http_routes[] = {
+    {"/v1/audio/transcriptions", &stt_adapter_openai_files, NULL},
+    {"/v1/audio/translations", &stt_adapter_openai_files, NULL},
+    {"/v1/models", &stt_adapter_openai_files, NULL},
     {NULL, NULL, NULL},
 };
 static const route_t control_routes[] = {
@@ -138,6 +141,8 @@ static int http_header(const void *req, const char *name, char *buf, size_t cap)
         {"user-agent", WSI_TOKEN_HTTP_USER_AGENT},
         {"sec-websocket-protocol", WSI_TOKEN_PROTOCOL},
         {"host", WSI_TOKEN_HOST},
+        {"content-type", WSI_TOKEN_HTTP_CONTENT_TYPE},
+        {"content-length", WSI_TOKEN_HTTP_CONTENT_LENGTH},
     };
     struct lws *wsi = (struct lws *)req;
     if (cap == 0)
