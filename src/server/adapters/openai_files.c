@@ -87,6 +87,7 @@ typedef struct {
     /* body */
     uint64_t content_length, body_bytes;
     stt_multipart_t *mp;
+    int in_feed; /* inside stt_multipart_feed: the parser must outlive its callbacks */
     int in_file, file_seen;
     int fd;
     uint64_t file_bytes;
@@ -133,8 +134,10 @@ static void release_slot(oaf_t *o)
 /* Everything of the upload but the state and the stream: parser, file, decoder, buffers. */
 static void release_upload(oaf_t *o)
 {
-    stt_multipart_destroy(o->mp);
-    o->mp = NULL;
+    if (!o->in_feed) { /* else on_message destroys it once the feed returned */
+        stt_multipart_destroy(o->mp);
+        o->mp = NULL;
+    }
     stt_decoder_close(o->dec);
     o->dec = NULL;
     if (o->fd >= 0)
@@ -433,9 +436,8 @@ static void on_event(void *data, const stt_stream_event_t *ev)
     default:
         break;
     }
-    if (ev->kind == STT_SEV_IDLE || ev->kind == STT_SEV_FINAL ||
-        ev->kind == STT_SEV_FINAL_FAILED)
-        maybe_finish(o);
+    /* No maybe_finish here: a stream is not closed from inside its own callback; the next
+     * tick (50 ms) answers. */
 }
 
 /* ---- feeding ---- */
@@ -614,8 +616,15 @@ static int on_message(void *state, int binary, const uint8_t *buf, size_t len)
         fail_too_big(o, o->body_bytes);
         return -1;
     }
+    o->in_feed = 1;
     int rc = stt_multipart_feed(o->mp, buf, len);
-    if (rc != 0 && !o->answered)
+    o->in_feed = 0;
+    if (o->answered) { /* a callback answered (a bad field): the parser goes now */
+        stt_multipart_destroy(o->mp);
+        o->mp = NULL;
+        return -1;
+    }
+    if (rc != 0)
         fail(o, 400, NULL, "invalid_multipart", STT_UPLOAD_BAD_REQUEST, "bad_multipart",
              "Could not parse multipart form: %s", stt_multipart_error(rc));
     return o->answered ? -1 : 0;
