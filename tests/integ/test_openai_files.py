@@ -38,7 +38,10 @@ import harness as h  # noqa: E402
 KEY = "sk-test-files-0123456789"
 MAX_BYTES = 400000          # --upload_max_bytes
 MAX_DURATION = 12           # --upload_max_duration, seconds
-MAX_WER_PS = 0.45           # pocketsphinx on 16 kHz librivox (measured 0.19-0.25), a sanity bound
+# pocketsphinx on librivox 0890 ("unless to be rather cold hearted..."): measured 0.429 (30 errors
+# of 70 words over the 5 formats, the same text each time) and 0.273 on 0870 (the live call): a
+# sanity bound; the accuracy checks are test_sdk_openai_files's, with Whisper.
+MAX_WER_PS = 0.6
 
 BOUNDARY = "----sttTestBoundary7MA4YWxkTrZu0gW"
 
@@ -107,16 +110,17 @@ def openai_error(status_body, failures, what, status, in_msg=None, param="?", co
 
 
 def metric(srv, name):
+    """One sample of the Prometheus text (name with its labels), or None."""
     st, _, body = get_monitor(srv, "/metrics")
     for line in body.decode().splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{") and line.split(" ")[0] == name:
+        if line.startswith(name + " "):
             return float(line.rsplit(" ", 1)[1])
     return None
 
 
 def get_monitor(srv, path):
     c = http.client.HTTPConnection("127.0.0.1", srv.monitor_port, timeout=10)
-    c.request("GET", path)
+    c.request("GET", path, headers={"Accept": h.PROM_ACCEPT_PLAIN})
     r = c.getresponse()
     data = r.read()
     c.close()
@@ -305,10 +309,12 @@ def main():
                      "Content-Length over the limit", 413, str(MAX_BYTES))
         h.log(f"  413 answered in {time.monotonic() - t0:.2f} s")
         long_wav = os.path.join(tmp, "long.wav")
-        h.sox(utts[0][1], utts[1][1], utts[2][1], long_wav)  # 15.4 s > 12 s
+        # 15.4 s > 12 s, at 8 kHz so that the body stays under --upload_max_bytes
+        h.sox(utts[0][1], utts[1][1], utts[2][1], "-r", 8000, long_wav)
         openai_error(post(srv, "/v1/audio/transcriptions",
                           form(ok_fields, open(long_wav, "rb").read())),
-                     failures, "duration over the limit", 413, f"{MAX_DURATION}")
+                     failures, "duration over the limit", 413,
+                     f"the maximum is {MAX_DURATION} seconds", param="file")
 
         # The one upload slot held by a client mid-body: a second upload gets 429.
         body = form(ok_fields, wav)
@@ -357,7 +363,7 @@ def main():
               f"disconnected {gone} audio {secs} s active {active}")
         if (ok, uns, big_n, busy, gone, active) != (6, 3, 2, 1, 1, 0) or bad is None or bad < 12:
             failures.append("upload counters do not add up")
-        if secs is None or abs(secs - 6 * 5.3 - 12) > 0.5:  # 6 WAVs and the first 12 s of long
+        if secs is None or abs(secs - 6 * 5.3) > 0.1:  # the long file is refused by its header
             failures.append(f"stt_upload_audio_seconds_total {secs}")
     except AssertionError as e:
         failures.append(str(e))

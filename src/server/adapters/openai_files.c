@@ -735,8 +735,14 @@ static void on_body_end(void *state)
     if (o->req.prompt[0])
         stt_oaf_tail_utf8(o->req.prompt, sp.utt.prompt, sizeof(sp.utt.prompt));
     sp.utt.translate = o->kind == KIND_TRANSLATE;
+    /* The language verbose_json reports when the engine does not say: the one asked, else
+     * the configured one, else English for an English-only model. */
     snprintf(o->language, sizeof(o->language), "%s",
-             o->kind == KIND_TRANSLATE ? "en" : o->req.language);
+             o->kind == KIND_TRANSLATE ? "en"
+             : o->req.language[0]      ? o->req.language
+             : sp.utt.language[0]      ? sp.utt.language
+             : !ms.multilingual        ? "en"
+                                       : "");
     o->stream = stt_conn_open_stream(o->conn, o->env->rec, &sp, on_event, o);
     if (!o->stream) {
         fail(o, 500, NULL, "server_error", STT_UPLOAD_FAILED, "no_stream",
