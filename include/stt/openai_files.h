@@ -119,6 +119,7 @@ typedef struct {
     const char *text; /* borrowed; trimmed */
     double start_s, end_s;
     double avg_logprob; /* log(confidence) when known, else 0 */
+    double no_speech_prob; /* the engine's (whisper), else 0 */
 } stt_oaf_segment_t;
 
 /* A finished transcription: segments in order, words in order (stream seconds). */

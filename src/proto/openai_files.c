@@ -498,7 +498,7 @@ static char *build_verbose(const stt_oaf_transcript_t *t, const char *text)
             cJSON_AddNumberToObject(o, "temperature", 0.0);
             cJSON_AddNumberToObject(o, "avg_logprob", ms3(s->avg_logprob));
             cJSON_AddNumberToObject(o, "compression_ratio", 0.0); /* not computed */
-            cJSON_AddNumberToObject(o, "no_speech_prob", 0.0);    /* not known */
+            cJSON_AddNumberToObject(o, "no_speech_prob", ms3(s->no_speech_prob));
             cJSON_AddItemToArray(segs, o);
         }
     }

@@ -181,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             texts[ns] = malloc(vlen + 1);
             memcpy(texts[ns], value, vlen);
             texts[ns][vlen] = '\0';
-            segs[ns] = (stt_oaf_segment_t){texts[ns], ns * 2.0, ns * 2.0 + 1.5, 0};
+            segs[ns] = (stt_oaf_segment_t){texts[ns], ns * 2.0, ns * 2.0 + 1.5, 0, 0};
             words[ns] = (stt_oaf_word_t){texts[ns], ns * 2.0, ns * 2.0 + 1.0};
             ns++;
         }

@@ -67,7 +67,7 @@ typedef enum { KIND_TRANSCRIBE, KIND_TRANSLATE, KIND_MODELS } kind_t;
 
 typedef struct {
     char *text;
-    double start_s, end_s, avg_logprob;
+    double start_s, end_s, avg_logprob, no_speech_prob;
 } seg_t;
 
 typedef struct {
@@ -278,7 +278,7 @@ static void collect_transcript(oaf_t *o, stt_oaf_transcript_t *t, stt_oaf_segmen
     *words = stt_calloc(o->n_words + 1, sizeof(**words));
     for (size_t i = 0; i < o->n_segs; i++)
         (*segs)[i] = (stt_oaf_segment_t){o->segs[i].text, o->segs[i].start_s, o->segs[i].end_s,
-                                         o->segs[i].avg_logprob};
+                                         o->segs[i].avg_logprob, o->segs[i].no_speech_prob};
     for (size_t i = 0; i < o->n_words; i++)
         (*words)[i] = (stt_oaf_word_t){o->words[i].word, o->words[i].start_s, o->words[i].end_s};
     *t = (stt_oaf_transcript_t){.task = o->kind == KIND_TRANSLATE ? "translate" : "transcribe",
@@ -379,8 +379,15 @@ static void add_final(oaf_t *o, const stt_stream_event_t *ev)
         o->cap_segs = o->cap_segs ? o->cap_segs * 2 : 16;
         o->segs = stt_realloc(o->segs, o->cap_segs * sizeof(*o->segs));
     }
+    /* whisper's no-speech probability: of the first segment (whisper computes it once per
+     * 30 s window, from the window's first token). */
+    double nsp = 0;
+    const cJSON *seg0 = r->segments ? cJSON_GetArrayItem(r->segments, 0) : NULL;
+    const cJSON *p = seg0 ? cJSON_GetObjectItemCaseSensitive(seg0, "no_speech_prob") : NULL;
+    if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble <= 1)
+        nsp = p->valuedouble;
     o->segs[o->n_segs++] = (seg_t){text, start, end,
-                                   r->confidence > 0 ? log(r->confidence) : 0.0};
+                                   r->confidence > 0 ? log(r->confidence) : 0.0, nsp};
     for (size_t i = 0; i < r->n_words; i++) {
         if (o->n_words == o->cap_words) {
             o->cap_words = o->cap_words ? o->cap_words * 2 : 64;

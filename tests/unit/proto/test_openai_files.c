@@ -173,9 +173,9 @@ static void test_error_body(void **st)
 }
 
 static const stt_oaf_segment_t SEGS[] = {
-    {"Hello there.", 0.5, 2.25, -0.105},
-    {"", 3.0, 3.5, 0},
-    {"General \"Kenobi\".", 61.0, 3725.0015, 0},
+    {"Hello there.", 0.5, 2.25, -0.105, 0.25},
+    {"", 3.0, 3.5, 0, 0},
+    {"General \"Kenobi\".", 61.0, 3725.0015, 0, 0},
 };
 static const stt_oaf_word_t WORDS[] = {
     {"Hello", 0.5, 0.9}, {"there.", 1.0, 2.25}, {"General", 61.0, 61.5},
@@ -218,7 +218,7 @@ static void test_formats(void **st)
         s, "{\"task\":\"transcribe\",\"language\":\"english\",\"duration\":3726.2,\"text\":"
            "\"Hello there. General \\\"Kenobi\\\".\",\"segments\":[{\"id\":0,\"seek\":50,"
            "\"start\":0.5,\"end\":2.25,\"text\":\" Hello there.\",\"tokens\":[],\"temperature\":"
-           "0,\"avg_logprob\":-0.105,\"compression_ratio\":0,\"no_speech_prob\":0},{\"id\":1,"
+           "0,\"avg_logprob\":-0.105,\"compression_ratio\":0,\"no_speech_prob\":0.25},{\"id\":1,"
            "\"seek\":300,\"start\":3,\"end\":3.5,\"text\":\" \",\"tokens\":[],\"temperature\":0,"
            "\"avg_logprob\":0,\"compression_ratio\":0,\"no_speech_prob\":0},{\"id\":2,\"seek\":"
            "6100,\"start\":61,\"end\":3725.002,\"text\":\" General \\\"Kenobi\\\".\",\"tokens\":"
