@@ -3,7 +3,9 @@
 tests/compat/sdk) and real Whisper tiny.en weights: tests/compat/sdk/openai_files.mjs calls
 client.audio.transcriptions.create on a WAV, a FLAC and an MP3 (two librivox recordings joined
 by sox, 8.3 s, 24 words) in json, text, srt, vtt, verbose_json with word timestamps, and
-stream: true, plus client.models.list() and one error the SDK must raise as an APIError.
+stream: true, and headerless 8 kHz mu-law (our own `encoding`/`sample_rate` fields, which the
+SDK passes through as extra form fields), plus client.models.list() and one error the SDK must
+raise as an APIError.
 
 Asserts: every transcript within MAX_WER of the reference (sclite); srt/vtt cues numbered or
 headed as the formats want, times monotonic and within the duration; verbose_json duration
@@ -88,6 +90,8 @@ def main():
     mp3 = os.path.join(tmp, "speech.mp3")
     h.sox(wav, "-C", "64", mp3)
     dur = float(subprocess.run(["soxi", "-D", wav], capture_output=True, text=True).stdout)
+    ulaw = os.path.join(tmp, "speech.ul")  # headerless: our own encoding/sample_rate fields
+    h.sox(wav, "-r", 8000, "-t", "ul", ulaw)
     jobs = [
         {"name": "wav-json", "file": wav, "format": "json"},
         {"name": "flac-text", "file": flac, "format": "text"},
@@ -95,6 +99,8 @@ def main():
         {"name": "wav-vtt", "file": wav, "format": "vtt"},
         {"name": "flac-verbose-words", "file": flac, "format": "verbose_json", "words": True},
         {"name": "mp3-stream", "file": mp3, "format": "json", "stream": True},
+        {"name": "raw-mulaw-8k", "file": ulaw, "format": "json",
+         "extra": {"encoding": "mulaw", "sample_rate": 8000}},
     ]
     jobs_path = os.path.join(tmp, "jobs.json")
     with open(jobs_path, "w") as f:

@@ -3,7 +3,7 @@
 // with word timestamps and with stream: true, and client.models.list().
 //
 // Usage: node openai_files.mjs PORT API_KEY JOBS.json
-//   JOBS.json: [{"name", "file", "format", "words"?: bool, "stream"?: bool}, ...]
+//   JOBS.json: [{"name", "file", "format", "words"?: bool, "stream"?: bool, "extra"?: {}}, ...]
 // Prints one JSON object on stdout: {"models": [ids], "results": [{name, format, ok, value |
 // error, stream_events?}]}; the Python driver (tests/integ/test_sdk_openai_files.py) asserts on
 // it. Each SDK call is what an application writes, nothing more.
@@ -29,6 +29,7 @@ for (const job of jobs) {
     };
     if (job.words) params.timestamp_granularities = ['word', 'segment'];
     if (job.language) params.language = job.language;
+    Object.assign(params, job.extra ?? {}); // our own fields (raw PCM), sent as form fields
     if (job.stream) {
       params.stream = true;
       const stream = await client.audio.transcriptions.create(params);
