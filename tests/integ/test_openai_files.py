@@ -19,6 +19,7 @@ Checked:
     verbose_json, stream with srt; not multipart; unknown model (names listed); translation
     with an English-only model;
   - --max_uploads: the second upload at once gets 429 with Retry-After;
+  - a client that stops sending mid-body: 408 after --idle_timeout;
   - --api_key: 401 in OpenAI's shape without or with a wrong key, 200 with it;
   - stt_uploads_total{result} and stt_upload_audio_seconds_total count all of it; no temp file
     is left open in the server.
@@ -40,6 +41,7 @@ import harness as h  # noqa: E402
 KEY = "sk-test-files-0123456789"
 MAX_BYTES = 400000          # --upload_max_bytes
 MAX_DURATION = 12           # --upload_max_duration, seconds
+IDLE_TIMEOUT = 4            # --idle_timeout: a stalled upload is answered 408
 # pocketsphinx on librivox 0890 ("unless to be rather cold hearted..."): measured 0.429 (30 errors
 # of 70 words over the 5 formats, the same text each time) and 0.273 on 0870 (the live call): a
 # sanity bound; the accuracy checks are test_sdk_openai_files's, with Whisper.
@@ -181,7 +183,8 @@ def main():
     spool = os.path.join(tmp, "spool")
     os.makedirs(spool)
     srv = h.Server("--upload_max_bytes", MAX_BYTES, "--upload_max_duration", MAX_DURATION,
-                   "--max_uploads", 1, *h.NO_LOAD_SHEDDING, name="openai-files")
+                   "--max_uploads", 1, "--idle_timeout", IDLE_TIMEOUT, *h.NO_LOAD_SHEDDING,
+                   name="openai-files")
     srv.tmpdir = spool
     env = dict(os.environ, TMPDIR=spool)
     orig_spawn = h.spawn
@@ -354,6 +357,29 @@ def main():
         st, _, body2 = post(srv, "/v1/audio/transcriptions", form(ok_fields, wav))
         if st != 200:
             failures.append(f"upload after a client left mid-body: {st} {body2[:200]!r}")
+        # A client that stops sending mid-body and stays: 408 after --idle_timeout.
+        body = form(ok_fields, wav)
+        s = socket.create_connection(("127.0.0.1", srv.data_port))
+        s.settimeout(IDLE_TIMEOUT + 5)
+        t0 = time.monotonic()
+        s.sendall((f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
+                   f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:1000])
+        answer = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:
+            pass
+        s.close()
+        took = time.monotonic() - t0
+        h.log(f"  stalled upload: {answer[:12]!r} after {took:.1f} s")
+        if not answer.startswith(b"HTTP/1.1 408") or b"stalled" not in answer \
+                or not IDLE_TIMEOUT <= took <= IDLE_TIMEOUT + 2.5:
+            failures.append(f"stalled upload: {answer[:300]!r} after {took:.1f} s")
         # A client that leaves mid-transcription: the whole body sent (11.4 s of audio), gone
         # 0.5 s later. The stream is closed, the spool file too, the slot given back.
         mid_wav = os.path.join(tmp, "mid.wav")
@@ -397,7 +423,7 @@ def main():
         active = metric(srv, "stt_uploads_active")
         h.log(f"metrics: ok {ok} bad {bad} unsupported {uns} too_large {big_n} busy {busy} "
               f"disconnected {gone} audio {secs} s active {active}")
-        if (ok, uns, big_n, busy, gone, active) != (7, 3, 2, 1, 2, 0) or bad is None or bad < 12:
+        if (ok, uns, big_n, busy, gone, active) != (7, 3, 2, 1, 2, 0) or bad is None or bad < 13:
             failures.append("upload counters do not add up")
         # 7 files of 5.3 s and part of the 11.4 s one (the long file is refused by its header)
         if secs is None or not 7 * 5.3 < secs < 7 * 5.3 + 11.4:

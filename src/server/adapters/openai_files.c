@@ -8,7 +8,8 @@
  *   open       the method and path are checked, then, for an upload, Content-Length against
  *              --upload_max_bytes (413 at once), the multipart boundary of Content-Type (400)
  *              and --max_uploads (429 with Retry-After); the upload holds a slot from here.
- *   body       streamed through the multipart parser: the `file` part goes to an unlinked
+ *   body       streamed through the multipart parser (a body that stalls for --idle_timeout
+ *              answers 408): the `file` part goes to an unlinked
  *              temp file in $TMPDIR (never the body in memory), each other field (capped at
  *              STT_OAF_FIELD_MAX_BYTES) through stt_oaf_field as it ends. A bad field answers
  *              400 at once; a body growing past --upload_max_bytes answers 413 at once.
@@ -509,6 +510,16 @@ static void feed_some(oaf_t *o)
 static void on_tick(void *state, double now)
 {
     oaf_t *o = state;
+    /* A client that stopped sending mid-body would hold its upload slot for ever (upload
+     * connections are not calls: the housekeeping's idle timeout skips them). */
+    double idle_max = o->env->cfg->idle_timeout;
+    if (o->mp && !o->answered && idle_max > 0 && stt_conn_idle_s(o->conn, now) > idle_max) {
+        fail(o, 408, NULL, "upload_timeout", STT_UPLOAD_BAD_REQUEST, "upload_stalled",
+             "The upload stalled: no data for %.0f seconds (%llu of %llu bytes received)",
+             idle_max, (unsigned long long)o->body_bytes,
+             (unsigned long long)o->content_length);
+        return;
+    }
     if (o->stream && !o->input_done)
         feed_some(o);
     else if (o->stream)
