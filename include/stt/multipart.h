@@ -25,7 +25,7 @@
 /* Limits: each is checked before the bytes it counts are kept. */
 #define STT_MP_MAX_HEADER_BYTES 8192   /* one part's header block, its closing CRLFCRLF included */
 #define STT_MP_MAX_PARTS 64            /* an OpenAI transcription form has about a dozen fields */
-#define STT_MP_MAX_PREAMBLE_BYTES 4096 /* bytes before the first boundary (clients send none) */
+#define STT_MP_MAX_PREAMBLE_BYTES 4096 /* before the first boundary's CRLF (clients send none) */
 #define STT_MP_MAX_BOUNDARY 70         /* RFC 2046: 1..70 characters */
 
 /* Error codes (all < 0) and their messages. Every code a function returns is in this table. */

@@ -534,7 +534,8 @@ int stt_multipart_feed(stt_multipart_t *mp, const uint8_t *buf, size_t len)
             if (match_byte(mp, buf[i++])) {
                 mp->state = ST_AFTER_DELIM;
                 mp->after = AD_START;
-            } else if (mp->abs > STT_MP_MAX_PREAMBLE_BYTES + mp->dlen) {
+            } else if (mp->abs > STT_MP_MAX_PREAMBLE_BYTES + mp->k) {
+                /* A delimiter could now only start after more than the allowed preamble. */
                 rc = STT_MP_E_PREAMBLE;
             }
             continue;

@@ -236,7 +236,8 @@ static const char BCHARS[] =
 static void random_text(char *s, size_t max, int allow_empty)
 {
     static const char *pieces[] = {"a", "b", "file", "model", "x y", "\"", "\\", ";", "=", "'",
-                                   "\xc3\xa9", "\xe2\x82\xac", "%", "--", "timestamp_granularities[]"};
+                                   "\xc3\xa9", "\xe2\x82\xac", "%", "--",
+                                   "timestamp_granularities[]"};
     size_t n = below(5) + (allow_empty ? 0 : 1), len = 0;
     s[0] = 0;
     for (size_t i = 0; i < n; i++) {
