@@ -410,7 +410,9 @@ def main():
             r, n, e = h.wer([(utts[0][2], live["text"])])
             h.log(f"live call beside the uploads: {live['text']!r}, WER {r:.3f}, "
                   f"{live['took']:.1f} s for 7.1 s of audio")
-            if r > MAX_WER_PS or live["took"] > 7.1 + 5:
+            # Measured: 7.4-8.4 s beside the uploads, 7.5-7.6 s alone (7.1 s of audio at real
+            # time, then the final), and the same text either way.
+            if r > MAX_WER_PS or live["took"] > 7.1 + 3.5:
                 failures.append(f"live call hurt: WER {r:.3f}, {live['took']:.1f} s")
 
         ok = metric(srv, 'stt_uploads_total{result="ok"}')
