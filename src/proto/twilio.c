@@ -22,6 +22,8 @@
  * Building writes the same members back under a dialect's names with cJSON, so a parse of the
  * result gives the same struct (the fuzz driver's round trip). */
 #include "stt/twilio.h"
+#include "stt/base64.h"
+#include "stt/text.h"
 
 #include "json_text.h"
 
@@ -260,111 +262,24 @@ const char *stt_tw_param(const stt_tw_msg_t *m, const char *name)
     return NULL;
 }
 
-/* ---- base64 ---- */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Each byte's value in the alphabet above, 255 for a byte outside it ('=' included): one load
- * per character instead of a chain of range tests (the decoder runs on every media message). */
-static const uint8_t b64_values[256] = {
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,  62, 255, 255, 255,  63,
-     52,  53,  54,  55,  56,  57,  58,  59,  60,  61, 255, 255, 255, 255, 255, 255,
-    255,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
-     15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, 255, 255, 255, 255, 255,
-    255,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
-     41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-};
-
-static int b64_value(unsigned char c)
-{
-    return b64_values[c] == 255 ? -1 : b64_values[c];
-}
+/* ---- base64 (src/proto/base64.c) ---- */
 
 stt_tw_err_t stt_tw_base64_decode(const char *s, size_t len, uint8_t *out, size_t cap,
                                   size_t *out_len, const char *what, char *err, size_t errlen)
 {
-    *out_len = 0;
-    if (len % 4 != 0)
-        return fail(STT_TW_ERR_BASE64, err, errlen,
-                    "%s: base64 of %zu characters (not a multiple of 4)", what, len);
-    size_t pad = 0;
-    if (len >= 4 && s[len - 1] == '=')
-        pad = s[len - 2] == '=' ? 2 : 1;
-    size_t n = len / 4 * 3 - pad;
-    /* Every character valid (the common case) is one pass of loads and ORs; only a message
-     * that fails is searched for its first bad byte. */
-    unsigned bad = 0;
-    for (size_t i = 0; i < len - pad; i++)
-        bad |= b64_values[(unsigned char)s[i]];
-    for (size_t i = 0; bad & 0x80 && i < len - pad; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (b64_value(c) < 0) {
-            if (c >= 0x20 && c < 0x7f)
-                return fail(STT_TW_ERR_BASE64, err, errlen,
-                            "%s: byte '%c' at offset %zu is not base64", what, c, i);
-            return fail(STT_TW_ERR_BASE64, err, errlen,
-                        "%s: byte 0x%02x at offset %zu is not base64", what, c, i);
-        }
+    switch (stt_base64_strict_decode(s, len, out, cap, out_len, what, err, errlen)) {
+    case STT_BASE64_OK:
+        return STT_TW_ERR_OK;
+    case STT_BASE64_TOOBIG:
+        return STT_TW_ERR_PAYLOAD_TOOBIG;
+    default:
+        return STT_TW_ERR_BASE64;
     }
-    if (len > 0) { /* the bits after the data in the last character must be zero */
-        int last = b64_value((unsigned char)s[len - 1 - pad]);
-        if ((pad == 2 && (last & 0x0f)) || (pad == 1 && (last & 0x03)))
-            return fail(STT_TW_ERR_BASE64, err, errlen,
-                        "%s: the last base64 character has bits set past the data", what);
-    }
-    if (n > cap)
-        return fail(STT_TW_ERR_PAYLOAD_TOOBIG, err, errlen,
-                    "%s decodes to %zu bytes (at most %zu)", what, n, cap);
-    size_t o = 0;
-    size_t whole = pad ? len - 4 : len; /* groups without padding: all valid, 3 bytes each */
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < whole; i += 4) {
-        uint32_t w = (uint32_t)b64_values[u[i]] << 18 | (uint32_t)b64_values[u[i + 1]] << 12 |
-                     (uint32_t)b64_values[u[i + 2]] << 6 | (uint32_t)b64_values[u[i + 3]];
-        out[o] = (uint8_t)(w >> 16);
-        out[o + 1] = (uint8_t)(w >> 8);
-        out[o + 2] = (uint8_t)w;
-        o += 3;
-    }
-    if (pad) { /* the last group: "xx==" gives one byte, "xxx=" two */
-        uint32_t w = (uint32_t)b64_values[u[whole]] << 18 |
-                     (uint32_t)b64_values[u[whole + 1]] << 12 |
-                     (pad == 1 ? (uint32_t)b64_values[u[whole + 2]] << 6 : 0);
-        out[o++] = (uint8_t)(w >> 16);
-        if (pad == 1)
-            out[o++] = (uint8_t)(w >> 8);
-    }
-    *out_len = o;
-    return STT_TW_ERR_OK;
 }
 
 size_t stt_tw_base64_encode(const uint8_t *in, size_t n, char *out)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t w = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            w |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            w |= in[i + 2];
-        out[o++] = b64_alphabet[w >> 18 & 63];
-        out[o++] = b64_alphabet[w >> 12 & 63];
-        out[o++] = i + 1 < n ? b64_alphabet[w >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? b64_alphabet[w & 63] : '=';
-    }
-    out[o] = '\0';
-    return o;
+    return stt_base64_encode(in, n, out);
 }
 
 /* ---- member names per dialect ---- */

@@ -3,12 +3,17 @@
  * admitted at the filter stage, before the upgrade: a refusal is an HTTP response (503 with
  * Retry-After and a JSON reason, 404 for an unknown path), so a client sees why without a
  * WebSocket handshake. An accepted upgrade gets a connection (conn.c) bound to its adapter.
+ * Plain HTTP requests on the data port (the file APIs) go through the same steps from their
+ * own table, `http_routes`, and get a connection on the HTTP transport: the body reaches the
+ * adapter as it arrives, the adapter answers through conn.c. Refusal bodies take the adapter's
+ * error shape when it has one (refusal_body).
  *
  * Adding a protocol: an adapter in adapters/ plus one row in a route table below; a protocol
  * that owns a whole port: a route table, a WS_PROTOCOLS line and a row in `listeners`.
  *
  * Threads: the loop thread runs every callback. Ownership: the per-connection lws user data
- * (pss_t) points at the stt_conn_t, which the router frees on LWS_CALLBACK_CLOSED. */
+ * (pss_t) points at the stt_conn_t, which the router frees on LWS_CALLBACK_CLOSED (or
+ * LWS_CALLBACK_CLOSED_HTTP). */
 #include "router.h"
 
 #include "admit.h"
@@ -47,6 +52,7 @@ static const char *jambonz_path(const stt_config_t *cfg)
 static const route_t data_routes[] = {
     {"/vosk", &stt_adapter_vosk, NULL},
     {"/v1/calls", &stt_adapter_call_events, NULL},
+    {"/v1/realtime", &stt_adapter_openai_realtime, NULL},
     {NULL, &stt_adapter_jambonz, jambonz_path},
     {"/audio_fork", &stt_adapter_audiofork, NULL},
     {"/audio_stream", &stt_adapter_audiofork, NULL},
