@@ -7,7 +7,8 @@
  *    request must stay in range: a known format, temperature in 0..1, a language Whisper names,
  *    a rate in 8000..48000, 1..8 channels, granularity count within its cap, and a prompt that
  *    is the tail of the last prompt sent, shorter than its cap and not cut inside a character.
- *    A refused field leaves the request as it was. The end check must fail exactly when the reference rules (written here) say so.
+ *    A refused field leaves the request as it was. The end check must fail exactly when the
+ *    reference rules (written here) say so.
  * 2. Each line's value that is valid UTF-8 becomes a segment (times from the line number) and
  *    its words: the json and verbose_json responses must read back (text = the segments
  *    joined, segment count, word count), srt must have one numbered cue per non-empty segment,
@@ -77,7 +78,8 @@ static void check_request(const stt_oaf_request_t *r, const char *last_prompt, s
         CHECK(n <= plen && memcmp(r->prompt, last_prompt + (plen - n), n) == 0);
         CHECK(((unsigned char)r->prompt[0] & 0xC0) != 0x80);
         /* Only as much dropped as the cap forces, plus at most 3 continuation bytes. */
-        CHECK(plen - n <= (plen > STT_OAF_PROMPT_MAX - 1 ? plen - (STT_OAF_PROMPT_MAX - 1) : 0) + 3);
+        size_t forced = plen > STT_OAF_PROMPT_MAX - 1 ? plen - (STT_OAF_PROMPT_MAX - 1) : 0;
+        CHECK(plen - n <= forced + 3);
     }
 }
 

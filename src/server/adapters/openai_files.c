@@ -487,7 +487,8 @@ static void feed_some(oaf_t *o)
             snprintf(why, sizeof(why), "%s", stt_decoder_error(o->dec));
             if (o->req.stream) { /* the head went out: an error event, then the end */
                 o->failed = 1;
-                snprintf(o->fail_msg, sizeof(o->fail_msg), "the audio file is corrupt at %.1f s: %.120s",
+                snprintf(o->fail_msg, sizeof(o->fail_msg),
+                         "the audio file is corrupt at %.1f s: %.120s",
                          (double)o->decoded / o->rate_hz, why);
                 end_input(o);
                 break;
@@ -848,7 +849,8 @@ static int adapter_open(const stt_adapter_env_t *env, stt_conn_t *c, const stt_r
     }
     char boundary[STT_MP_MAX_BOUNDARY + 1];
     int ct = req->header(req->req, "content-type", v, sizeof(v));
-    int rc = ct > 0 ? stt_multipart_boundary(v, boundary, sizeof(boundary)) : STT_MP_E_NOT_MULTIPART;
+    int rc = ct > 0 ? stt_multipart_boundary(v, boundary, sizeof(boundary))
+                    : STT_MP_E_NOT_MULTIPART;
     if (rc != 0) {
         fail(o, 400, NULL, "invalid_content_type", STT_UPLOAD_BAD_REQUEST, "not_multipart",
              "Invalid Content-Type header (%.100s): expected multipart/form-data with a "
@@ -882,7 +884,8 @@ static void adapter_closed(void *state)
     if (!o->counted && o->kind != KIND_MODELS) {
         STT_INFO(o->id, "openai_files_gone",
                  "the client left before the answer (%llu body bytes, %.1f s decoded)",
-                 (unsigned long long)o->body_bytes, o->rate_hz ? (double)o->decoded / o->rate_hz : 0);
+                 (unsigned long long)o->body_bytes,
+                 o->rate_hz ? (double)o->decoded / o->rate_hz : 0);
         count(o, STT_UPLOAD_DISCONNECTED);
     }
     stt_conn_t *c = o->conn;

@@ -259,7 +259,8 @@ static void test_sse(void **st)
     assert_int_equal(len, strlen(s));
     free(s);
     s = stt_oaf_sse_done("Hello world", &len);
-    assert_string_equal(s, "data: {\"type\":\"transcript.text.done\",\"text\":\"Hello world\"}\n\n");
+    assert_string_equal(s,
+                        "data: {\"type\":\"transcript.text.done\",\"text\":\"Hello world\"}\n\n");
     free(s);
     stt_oaf_error_t e;
     stt_oaf_error_set(&e, 500, NULL, "engine_error", "transcription failed");
