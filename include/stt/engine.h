@@ -31,6 +31,10 @@ typedef struct {
      * when none. whisper puts them in its prompt after --initial_prompt (finals) and
      * --initial_prompt_realtime (partials); pocketsphinx and the test engines ignore them. */
     char prompt[STT_UTT_PROMPT_MAX];
+    /* 1: the final is an English translation (OpenAI /v1/audio/translations); whisper with a
+     * multilingual model only, the other engines and English-only models ignore it (the file
+     * API refuses such requests before they get here). */
+    int translate;
 } stt_utt_options_t;
 
 struct cJSON;

@@ -31,6 +31,23 @@ typedef struct {
     uint64_t count;
 } stt_protocol_error_t;
 
+/* Results of the file API's requests (POST /v1/audio/...), for stt_uploads_total{result}. */
+#define STT_UPLOAD_RESULT_MAP(XX)                                                                \
+    XX(OK, "ok")                      /* transcribed and answered */                             \
+    XX(BAD_REQUEST, "bad_request")    /* 400: a bad field, no file, truncated multipart */       \
+    XX(UNSUPPORTED, "unsupported")    /* 400: not audio the decoder reads */                     \
+    XX(TOO_LARGE, "too_large")        /* 413: --upload_max_bytes or --upload_max_duration */     \
+    XX(BUSY, "busy")                  /* 429: --max_uploads */                                   \
+    XX(FAILED, "failed")              /* 500/503: the engine failed */                           \
+    XX(DISCONNECTED, "disconnected")  /* the client left before the answer */
+
+typedef enum {
+#define STT_UPLOAD_ENUM(name, str) STT_UPLOAD_##name,
+    STT_UPLOAD_RESULT_MAP(STT_UPLOAD_ENUM)
+#undef STT_UPLOAD_ENUM
+    STT_UPLOAD_RESULTS
+} stt_upload_result_t;
+
 typedef struct {
     uint64_t sessions_total, sessions_rejected_capacity, sessions_rejected_draining;
     uint64_t sessions_rejected_overload, sessions_rejected_unavailable;
@@ -57,6 +74,9 @@ typedef struct {
                                 * (Twilio family): see adapters/twilio.c note_lateness() */
     stt_protocol_error_t protocol_errors[STT_PROTOCOL_ERROR_SLOTS];
     size_t n_protocol_errors;
+    uint64_t uploads[STT_UPLOAD_RESULTS]; /* the file API's requests, by result */
+    double upload_audio_seconds;          /* audio decoded from uploads */
+    int uploads_active;                   /* file API transcriptions now (--max_uploads) */
 } stt_metrics_t;
 
 /* Counts one protocol error (protocol and error: static strings). */

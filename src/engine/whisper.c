@@ -97,6 +97,7 @@ struct stt_utt {
     char *window_text; /* that pass's text */
     char *committed;   /* partial text of the audio before win_start */
     char *hints;       /* the call's vocabulary hints (stt_utt_options_t.prompt), "" if none */
+    int translate;     /* finals translated to English (stt_utt_options_t.translate) */
 };
 
 static atomic_uint_fast64_t g_gen;
@@ -683,6 +684,7 @@ static int wh_begin(stt_model_t *m, const stt_utt_options_t *opt, stt_utt_t **ou
     u->beam_rt = opt->beam_size_realtime > 0 ? opt->beam_size_realtime : 1;
     u->committed = stt_strdup("");
     u->hints = stt_strdup(opt->prompt);
+    u->translate = opt->translate;
     *out = u;
     return 0;
 }
@@ -826,6 +828,7 @@ static int wh_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *out)
         job_ctx_t c = {u, m};
         char *prompt = join_words(m->prompt, u->hints);
         struct whisper_full_params p = make_params(m, u->language, u->beam, prompt, &c);
+        p.translate = u->translate != 0;
         /* Token times for the words of every final (--word_timestamps only decides whether the
          * segments carry them too). They come from the timestamp tokens' probabilities the
          * decoder computes anyway, plus one pass over the signal's energy: the decoded text is

@@ -84,6 +84,11 @@ typedef struct stt_adapter {
     /* The socket is gone: close the streams; the adapter frees `state` when the last one's
      * closed_cb ran. The connection must not be used after this returns. */
     void (*on_closed)(void *state);
+    /* Optional: every loop tick (50 ms) while the connection is open and not closing, for
+     * work an adapter paces itself (the file API feeds decoded audio as the engine takes
+     * it). Must return quickly. May be NULL. The loop walks its connections for this only
+     * while at least one connection of such an adapter is open (srv->n_paced). */
+    void (*on_pace)(void *state, double now);
 } stt_adapter_t;
 
 extern const stt_adapter_t stt_adapter_rtstt;         /* RealtimeSTT data socket (8012) */

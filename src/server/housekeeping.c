@@ -111,6 +111,19 @@ void stt_housekeeping_cleanup(stt_server_t *srv, double now)
     }
 }
 
+void stt_housekeeping_tick_adapters(stt_server_t *srv, double now)
+{
+    if (srv->n_paced == 0)
+        return; /* the common case: no walk over thousands of calls every 50 ms */
+    stt_list_t *n, *nx;
+    stt_list_foreach_safe(n, nx, &srv->conns) {
+        stt_conn_t *c = stt_conn_of_node(n);
+        const stt_adapter_t *a = stt_conn_adapter(c);
+        if (a->on_pace && !stt_conn_closing(c) && stt_conn_state(c))
+            a->on_pace(stt_conn_state(c), now);
+    }
+}
+
 void stt_housekeeping_consistency(stt_server_t *srv, double now)
 {
     const stt_config_t *cfg = srv->cfg;

@@ -8,6 +8,9 @@
 /* Once a second: stuck peers are dropped, idle and over-age calls closed. */
 void stt_housekeeping_cleanup(stt_server_t *srv, double now);
 
+/* Every tick: the adapters' on_pace hooks of the open connections that have one. */
+void stt_housekeeping_tick_adapters(stt_server_t *srv, double now);
+
 /* Every --consistency_check_interval: counts, jobs, fds; hands heap back to the kernel. */
 void stt_housekeeping_consistency(stt_server_t *srv, double now);
 

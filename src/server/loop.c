@@ -71,6 +71,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
             stt_housekeeping_cleanup(srv, now);
         }
         stt_housekeeping_consistency(srv, now);
+        stt_housekeeping_tick_adapters(srv, now);
     }
     if (g_signal && !srv->draining)
         stt_housekeeping_begin_drain(srv);

@@ -454,6 +454,22 @@ static char *metrics_prometheus(stt_server_t *srv)
                 (double)m->frames_total);
     prom_scalar(&b, "stt_audio_seconds_total", "counter", "Seconds of audio received.",
                 m->audio_seconds);
+    {
+        static const char *const upload_names[] = {
+#define STT_UPLOAD_NAME(name, str) str,
+            STT_UPLOAD_RESULT_MAP(STT_UPLOAD_NAME)
+#undef STT_UPLOAD_NAME
+        };
+        pf(&b, "# HELP stt_uploads_total File API transcription requests, by result.\n"
+               "# TYPE stt_uploads_total counter\n");
+        for (int r = 0; r < STT_UPLOAD_RESULTS; r++)
+            pf(&b, "stt_uploads_total{result=\"%s\"} %llu\n", upload_names[r],
+               (unsigned long long)m->uploads[r]);
+    }
+    prom_scalar(&b, "stt_upload_audio_seconds_total", "counter",
+                "Seconds of audio decoded from file API uploads.", m->upload_audio_seconds);
+    prom_scalar(&b, "stt_uploads_active", "gauge", "File API transcriptions in progress.",
+                (double)m->uploads_active);
     pf(&b, "# HELP stt_frame_errors_total Malformed data frames, by error.\n"
            "# TYPE stt_frame_errors_total counter\n");
     for (int e = 1; e <= STT_FRAME_TOOBIG; e++)

@@ -71,6 +71,9 @@ static const route_t data_routes[] = {
 /* Plain HTTP requests on the data port (no upgrade): the standard APIs' file endpoints. A path
  * no row matches gets 404. */
 static const route_t http_routes[] = {
+    {"/v1/audio/transcriptions", &stt_adapter_openai_files, NULL},
+    {"/v1/audio/translations", &stt_adapter_openai_files, NULL},
+    {"/v1/models", &stt_adapter_openai_files, NULL},
     {NULL, NULL, NULL},
 };
 static const route_t control_routes[] = {
@@ -180,6 +183,8 @@ static int http_header(const void *req, const char *name, char *buf, size_t cap)
         {"user-agent", WSI_TOKEN_HTTP_USER_AGENT},
         {"sec-websocket-protocol", WSI_TOKEN_PROTOCOL},
         {"host", WSI_TOKEN_HOST},
+        {"content-type", WSI_TOKEN_HTTP_CONTENT_TYPE},
+        {"content-length", WSI_TOKEN_HTTP_CONTENT_LENGTH},
     };
     struct lws *wsi = (struct lws *)req;
     if (cap == 0)
@@ -350,6 +355,8 @@ static stt_conn_t *accept_conn(stt_server_t *srv, struct lws *wsi, pss_t *pss,
     } else {
         srv->n_other++;
     }
+    if (a->on_pace)
+        srv->n_paced++;
     stt_request_t req = {.path = path,
                          .method = method,
                          .ip = ip,
@@ -373,7 +380,7 @@ static int established(stt_server_t *srv, struct lws *wsi, pss_t *pss)
     return 0;
 }
 
-/* The socket is gone (WebSocket or raw). */
+/* The socket is gone (WebSocket, HTTP or raw). */
 static void conn_gone(stt_server_t *srv, pss_t *pss)
 {
     stt_conn_t *c = pss->conn;
@@ -384,6 +391,8 @@ static void conn_gone(stt_server_t *srv, pss_t *pss)
     } else {
         srv->n_other--;
     }
+    if (pss->adapter->on_pace)
+        srv->n_paced--;
     stt_conn_on_socket_closed(c);
 }
 

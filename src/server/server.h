@@ -25,6 +25,7 @@ typedef struct stt_server {
     stt_list_t conns;              /* every open connection (stt_conn_t) */
     int n_calls;                   /* connections whose adapter counts_as_call */
     int n_other;                   /* control connections and the like */
+    int n_paced;                   /* open connections whose adapter has on_pace (uploads) */
     uint64_t next_conn_id;
     double started_s;
     double started_epoch;

@@ -18,7 +18,7 @@
 #include "stt/config.h"
 #include "stt/engine.h"
 
-static const stt_utt_options_t OPT = {"en", 1, 1, ""};
+static const stt_utt_options_t OPT = {.language = "en", .beam_size = 1, .beam_size_realtime = 1};
 
 static stt_model_t *load(void)
 {

@@ -147,7 +147,7 @@ static int words_found(const char *ref, const char *hyp)
     return found;
 }
 
-static const stt_utt_options_t OPT = {"en", 5, 3, ""};
+static const stt_utt_options_t OPT = {.language = "en", .beam_size = 5, .beam_size_realtime = 3};
 
 /* One utterance streamed with partials: the partials show words before the end, and the final
  * holds most of the reference transcript. */

@@ -127,7 +127,7 @@ static stt_model_t *load_model(int word_timestamps)
     return m;
 }
 
-static const stt_utt_options_t OPT = {"en", 1, 1, ""};
+static const stt_utt_options_t OPT = {.language = "en", .beam_size = 1, .beam_size_realtime = 1};
 
 /* The words keep engine.h's promise for `samples` of audio, and are the text's words. */
 static void assert_words_sane(const stt_result_t *r, size_t samples)
