@@ -587,7 +587,8 @@ static void check_final_order(int mode)
         assert_int_equal(final_events(l, 1, &at1), 1);
         assert_int_equal(final_events(l, 2, &at2), 1);
         assert_true(at1 < at2);
-        assert_int_equal(l->ev[at1].kind, mode == ORDER_RETRY ? STT_SEV_FINAL : STT_SEV_FINAL_FAILED);
+        assert_int_equal(l->ev[at1].kind,
+                         mode == ORDER_RETRY ? STT_SEV_FINAL : STT_SEV_FINAL_FAILED);
         assert_int_equal(l->ev[at2].kind, STT_SEV_FINAL);
         assert_string_equal(l->ev[at2].text, "in order");
         assert_int_equal(l->ev[at1].finals_pending, 1);
