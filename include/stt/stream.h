@@ -42,7 +42,8 @@ size_t stt_pcm_sample_bytes(stt_pcm_format_t fmt);
     XX(RECORDING_STOP, "recording_stop") /* the utterance's audio is complete */                  \
     XX(UTTERANCE_END, "utterance_end")   /* its final is on its way; pcm = its audio */           \
     XX(PARTIAL, "partial")               /* result = a new partial hypothesis */                  \
-    XX(FINAL, "final")                   /* result = the final; pcm = the audio when held */      \
+    XX(FINAL, "final")                   /* result = the final; pcm = the audio when held;       \
+                                          * FINAL/FINAL_FAILED come in utterance order */         \
     XX(FINAL_FAILED, "final_failed")     /* no final for `utt`: status, message */                \
     XX(AUDIO_DROPPED, "audio_dropped")   /* audio that will not be transcribed: counts, message */\
     XX(ENGINE_STATE, "engine_state")     /* code: engine_unavailable|engine_recovered|           \
@@ -145,7 +146,8 @@ int stt_stream_recording(const stt_stream_t *s);
 /* 1 when nothing is recording and no final or job is outstanding. */
 int stt_stream_idle(const stt_stream_t *s);
 
-/* Utterances ended and waiting for their final. */
+/* Utterances ended and waiting for their final: a final decoded while an earlier utterance still
+ * waits for its own counts until it is delivered (finals go out in utterance order). */
 int stt_stream_finals_pending(const stt_stream_t *s);
 
 /* Samples of 16 kHz audio the stream has taken in (its stream time now). */

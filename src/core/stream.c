@@ -10,7 +10,14 @@
  * engine (one in flight at a time); when it stops, the utterance waits on the `finishing` list
  * for its FINAL job (retried after failures for --final_hold). An utterance is referenced by at
  * most one job at a time and freed when its FINAL/ABORT job came back, or at once if it never
- * reached the engine. */
+ * reached the engine.
+ *
+ * Finals in utterance order: with several workers, a short utterance's final job can come back
+ * before a longer earlier one's (or before the earlier one's retry). Every protocol assumes a
+ * stream's finals arrive in utterance order (the original server decoded one at a time), so a
+ * final that comes back while an earlier utterance still waits for its own is parked: the
+ * utterance keeps its place on the finishing list (still pending) holding the job's result, and
+ * is delivered (FINAL or FINAL_FAILED) right after the earlier ones are (deliver_parked). */
 #include "core/recognizer.h"
 #include "core/stream_internal.h"
 
@@ -50,6 +57,9 @@ typedef struct utt {
     double stop_wall_s; /* monotonic time of recording_stop */
     double start_wall_s;
     int partials_sent;
+    int parked;              /* final done, waiting for an earlier utterance's (see above) */
+    int parked_status;       /* its job's status */
+    stt_result_t parked_res; /* its job's result (owned) */
     uint8_t *speech; /* per 512-sample chunk of the recording: 1 if the VAD heard speech */
     size_t n_chunks, chunks_cap;
 } utt_t;
@@ -88,7 +98,7 @@ struct stt_stream {
     /* recognition */
     uint32_t utt_seq;
     utt_t *cur;          /* utterance being recorded */
-    stt_list_t finishing; /* ended utterances awaiting their final */
+    stt_list_t finishing; /* ended utterances awaiting their final, newest first */
     utt_t *stopped;      /* just stopped; UTTERANCE_END not yet delivered */
     int n_finishing;
     int jobs_out;        /* jobs with the pool */
@@ -267,6 +277,7 @@ int stt_stream_owns_job(const stt_job_t *j)
 static void utt_free(utt_t *u)
 {
     stt_list_remove(&u->link);
+    stt_result_dispose(&u->parked_res);
     free(u->speech);
     free(u->final_pcm);
     free(u);
@@ -664,25 +675,22 @@ static void emit_final_failed(stt_stream_t *s, utt_t *u, int status, const char 
     emit(s, &ev);
 }
 
-/* Returns 1 when the utterance stays (its final will be retried), 0 when it is done. */
-static int handle_final(stt_stream_t *s, utt_t *u, stt_job_t *j)
+/* Delivers an utterance's final outcome and takes it off the finishing list: FINAL_FAILED when
+ * status != 0, else FINAL with `result` (dropped when the client is gone). final_latency runs from
+ * the end of the utterance to this delivery, so it includes any wait for an earlier final. */
+static void final_deliver(stt_stream_t *s, utt_t *u, int status, const stt_result_t *result)
 {
     stt_metrics_t *m = &s->rec->m;
-    if (j->status != 0 && j->status != STT_ECANCELED)
-        m->transcription_errors++;
-    if (j->status != 0 && final_retry(s, u, j))
-        return 1;
     finishing_remove(s, u);
-    if (j->status != 0) {
+    if (status != 0) {
         m->finals_failed++;
-        STT_ERROR(s->p.log_id, "final_failed", "utterance %u: %s", u->seq,
-                  stt_strerror(j->status));
-        emit_final_failed(s, u, j->status, stt_strerror(j->status));
-        return 0;
+        STT_ERROR(s->p.log_id, "final_failed", "utterance %u: %s", u->seq, stt_strerror(status));
+        emit_final_failed(s, u, status, stt_strerror(status));
+        return;
     }
     if (s->closing || s->muted) { /* the client is gone or being closed */
         m->finals_dropped++;
-        return 0;
+        return;
     }
     stt_hist_observe(&m->final_latency, stt_now_s() - u->stop_wall_s);
     m->finals_sent++;
@@ -690,12 +698,48 @@ static int handle_final(stt_stream_t *s, utt_t *u, stt_job_t *j)
                              .utt = u->seq,
                              .start_sample = u->origin + u->fed_start,
                              .end_sample = u->origin + u->final_n,
-                             .result = &j->result,
+                             .result = result,
                              .pcm = u->final_base ? NULL : u->final_pcm,
                              .n_samples = u->final_base ? 0 : u->final_n};
     emit(s, &ev);
     STT_INFO(s->p.log_id, "final", "utterance %u: %zu chars, %.2f s audio", u->seq,
-             j->result.text ? strlen(j->result.text) : 0, (double)u->final_n / 16000.0);
+             result->text ? strlen(result->text) : 0, (double)u->final_n / 16000.0);
+}
+
+/* 1 while an utterance older than u still waits for its final (the list runs newest first). */
+static int earlier_final_pending(const stt_stream_t *s, const utt_t *u)
+{
+    return s->finishing.prev != &u->link;
+}
+
+/* Delivers the parked finals whose earlier utterances are all delivered, oldest first. */
+static void deliver_parked(stt_stream_t *s)
+{
+    while (!stt_list_empty(&s->finishing)) {
+        utt_t *u = stt_container_of(s->finishing.prev, utt_t, link);
+        if (!u->parked)
+            return;
+        final_deliver(s, u, u->parked_status, &u->parked_res);
+        utt_free(u);
+    }
+}
+
+/* Returns 1 when the utterance stays (its final will be retried, or waits for an earlier one:
+ * parked, the result taken from the job), 0 when it is done. */
+static int handle_final(stt_stream_t *s, utt_t *u, stt_job_t *j)
+{
+    if (j->status != 0 && j->status != STT_ECANCELED)
+        s->rec->m.transcription_errors++;
+    if (j->status != 0 && final_retry(s, u, j))
+        return 1;
+    if (earlier_final_pending(s, u)) {
+        u->parked = 1;
+        u->parked_status = j->status;
+        u->parked_res = j->result;
+        memset(&j->result, 0, sizeof(j->result));
+        return 1;
+    }
+    final_deliver(s, u, j->status, &j->result);
     return 0;
 }
 
@@ -769,11 +813,13 @@ static void job_done(stt_job_t *j, void *data)
         if (j->status != STT_ECANCELED)
             stt_hist_observe(&rec->m.job_final, dur);
         if (!u->abandoned && handle_final(s, u, j))
-            ; /* kept for a retry (its handle was freed by utt_end) */
+            ; /* kept for a retry or parked (its handle was freed by utt_end) */
         else if (u->handle) /* cancelled before it ran: the engine still holds the utterance */
             utt_release(u);
         else
             utt_free(u);
+        if (!s->closing)
+            deliver_parked(s); /* u was the oldest: the finals that waited for it */
     }
     stt_result_dispose(&j->result);
     free(j->pcm);
@@ -812,18 +858,28 @@ void stt_stream_tick(stt_stream_t *s, double now)
         return;
     }
     int up = stt_recognizer_engine_up(s->rec);
-    /* Utterances that waited for a decoder, for the model, or for the engine to come back. */
-    stt_list_t *n, *nx;
-    stt_list_foreach_safe(n, nx, &s->finishing) {
+    /* Utterances that waited for a decoder, for the model, or for the engine to come back,
+     * oldest first. Only the oldest is given up (finals go out in utterance order): a later one
+     * waits until the earlier ones are delivered. */
+    stt_list_t *n, *prev;
+    for (n = s->finishing.prev; n != &s->finishing; n = prev) {
+        prev = n->prev;
         utt_t *u = stt_container_of(n, utt_t, link);
-        if (u->inflight || u == s->stopped)
+        if (u->inflight || u->parked || u == s->stopped)
             continue;
-        if (now - u->stop_wall_s >= s->rec->cfg->final_hold && !up)
+        if (now - u->stop_wall_s >= s->rec->cfg->final_hold && !up) {
+            if (earlier_final_pending(s, u)) {
+                wait_tick(s);
+                continue;
+            }
             final_give_up(s, u, now);
-        else if (up && now >= u->retry_at_s)
+            deliver_parked(s);
+            prev = s->finishing.prev; /* the oldest left (deliver_parked may free `prev`) */
+        } else if (up && now >= u->retry_at_s) {
             utt_submit_final(u);
-        else
+        } else {
             wait_tick(s);
+        }
     }
     utt_pump(s, now);
     check_idle(s); /* a final given up may have been the last thing a finishing stream awaited */
@@ -954,6 +1010,8 @@ size_t stt_stream_backlog_samples(const stt_stream_t *s)
     const stt_list_t *l;
     stt_list_foreach(l, &s->finishing) {
         const utt_t *u = stt_container_of(l, const utt_t, link);
+        if (u->parked)
+            continue; /* decoded, waiting for an earlier final */
         n += u->final_n > u->fed ? u->final_n - u->fed : 0;
         if (u->inflight && u->job)
             n += u->job->n_samples;

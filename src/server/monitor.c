@@ -589,7 +589,9 @@ static char *metrics_prometheus(stt_server_t *srv)
     prom_scalar(&b, "stt_decoder_waits_total", "counter",
                 "Jobs that found no free decoder and were retried.", (double)m->decoder_waits);
     prom_hist(&b, "stt_final_latency_seconds",
-              "Seconds from recording_stop to the final transcript being queued.", "",
+              "Seconds from recording_stop to the final transcript being queued, including a "
+              "wait for an earlier utterance's final (finals go out in utterance order).",
+              "",
               &m->final_latency, 1);
     prom_hist(&b, "stt_first_partial_latency_seconds",
               "Seconds from recording_start to the first realtime transcript.", "",

@@ -101,11 +101,13 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static stt_recognizer_t *rec_new(void)
+/* A recognizer on `engine`: "null", or "fault" (the fault-injection engine over null). */
+static stt_recognizer_t *rec_new_engine(const char *engine)
 {
     stt_config_init(&g_cfg);
     g_cfg.consistency_check_interval = 0;
-    const stt_engine_vtable_t *e = stt_engine_find("null");
+    g_cfg.fault_injection = 1;
+    const stt_engine_vtable_t *e = stt_engine_find(engine);
     stt_recognizer_t *rec = stt_recognizer_create(&g_cfg, e, 2, wake, NULL);
     double deadline = stt_now_s() + 20;
     while (stt_recognizer_tick(rec, stt_now_s()) != STT_REC_READY) {
@@ -113,6 +115,11 @@ static stt_recognizer_t *rec_new(void)
         sleep_ms(5);
     }
     return rec;
+}
+
+static stt_recognizer_t *rec_new(void)
+{
+    return rec_new_engine("null");
 }
 
 static void rec_free(stt_recognizer_t *rec)
@@ -476,6 +483,154 @@ static void test_finish(void **state)
     rec_free(rec);
 }
 
+/* ---- finals in utterance order ---- */
+
+enum { ORDER_RETRY, ORDER_FAILED, ORDER_CLOSE, ORDER_MUTE };
+
+static int final_events(const log_t *l, uint32_t utt, size_t *at)
+{
+    int n = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if ((l->ev[i].kind == STT_SEV_FINAL || l->ev[i].kind == STT_SEV_FINAL_FAILED) &&
+            l->ev[i].utt == utt) {
+            n++;
+            if (at)
+                *at = i;
+        }
+    }
+    return n;
+}
+
+static void pump_for(stt_recognizer_t *rec, double secs)
+{
+    double end = stt_now_s() + secs;
+    while (stt_now_s() < end) {
+        pump(rec);
+        stt_recognizer_tick(rec, stt_now_s());
+        sleep_ms(2);
+    }
+}
+
+/* A stream's finals come in utterance order whatever order their jobs finish in. Two workers:
+ * utterance 1's final job hangs (the fault engine) for HANG_S and then fails, while utterance
+ * 2's final is decoded at once on the other worker. Utterance 2's result then waits, still
+ * pending, until utterance 1's final is delivered: after a retry (ORDER_RETRY), or as
+ * FINAL_FAILED when --final_hold allows no retry (ORDER_FAILED). A waiting result is freed and
+ * counted as dropped when the stream closes (ORDER_CLOSE) or its client is gone (ORDER_MUTE). */
+#define HANG_S 3.0
+static void check_final_order(int mode)
+{
+    stt_recognizer_t *rec = rec_new_engine("fault");
+    if (mode == ORDER_FAILED)
+        g_cfg.final_hold = 0;
+    stt_null_set_text("in order");
+    log_t *l = calloc(1, sizeof(*l));
+    stt_stream_params_t p = stt_stream_default_params(rec);
+    p.partials = 0;
+    stt_stream_t *s = stt_stream_create(rec, &p, on_event, l);
+    size_t n;
+    int16_t *pcm = speech(5.0, 0.5, 5.0, RATE, &n);
+    size_t cut = 2 * RATE;
+    feed_all(rec, s, STT_PCM_S16LE, RATE, (const uint8_t *)pcm, cut);
+    assert_true(stt_stream_recording(s));
+    double deadline = stt_now_s() + 10;
+    while (rec->jobs_in_flight > 0 && stt_now_s() < deadline) /* utterance 1 is all fed */
+        pump_for(rec, 0.005);
+    assert_int_equal(rec->jobs_in_flight, 0);
+
+    /* the next job, utterance 1's final, hangs */
+    stt_fault_params_t f, f0;
+    stt_fault_get(&f0);
+    f = f0;
+    f.hang_next = 1;
+    f.hang_s = HANG_S;
+    stt_fault_set(&f);
+    double t_stop1 = stt_now_s();
+    assert_int_equal(stt_stream_finalize(s, 1), 0);
+    do {
+        pump_for(rec, 0.005);
+        stt_fault_get(&f);
+    } while (f.hang_next > 0 && stt_now_s() < deadline);
+    assert_int_equal(f.hang_next, 0);
+
+    /* utterance 2 (the speech goes on), ended by finish; its final is decoded at once */
+    feed_all(rec, s, STT_PCM_S16LE, RATE, (const uint8_t *)(pcm + cut), n - cut);
+    assert_true(stt_stream_recording(s));
+    if (mode == ORDER_MUTE)
+        stt_stream_mute(s);
+    stt_stream_finish(s, on_closed, l);
+    double t_stop2 = stt_now_s(); /* utterance 2 ended before this */
+    while (rec->m.job_final.count < 1 && stt_now_s() < deadline)
+        pump_for(rec, 0.005);
+    assert_int_equal(rec->m.job_final.count, 1); /* utterance 2's; utterance 1's still hangs */
+    assert_true(stt_now_s() - t_stop1 < HANG_S); /* else the test proves nothing */
+    assert_int_equal(final_events(l, 1, NULL) + final_events(l, 2, NULL), 0);
+    assert_int_equal(stt_stream_finals_pending(s), 2); /* the decoded one still counts */
+    assert_false(stt_stream_idle(s));
+    assert_int_equal(l->closed, 0);
+
+    if (mode == ORDER_CLOSE) {
+        close_stream(rec, s, l);
+        assert_int_equal(rec->m.finals_dropped, 2);
+        assert_int_equal(final_events(l, 1, NULL) + final_events(l, 2, NULL), 0);
+    } else {
+        settle(rec, has_closed, l); /* finish closes the stream after IDLE */
+        assert_int_equal(l->closed, 1);
+    }
+    if (mode == ORDER_MUTE) { /* utterance 1 failed (no retry for a gone client), 2 dropped */
+        assert_int_equal(final_events(l, 1, NULL) + final_events(l, 2, NULL), 0);
+        assert_int_equal(rec->m.finals_failed, 1);
+        assert_int_equal(rec->m.finals_dropped, 1);
+    }
+    if (mode == ORDER_RETRY || mode == ORDER_FAILED) {
+        size_t at1 = 0, at2 = 0, at_idle = 0;
+        assert_int_equal(final_events(l, 1, &at1), 1);
+        assert_int_equal(final_events(l, 2, &at2), 1);
+        assert_true(at1 < at2);
+        assert_int_equal(l->ev[at1].kind,
+                         mode == ORDER_RETRY ? STT_SEV_FINAL : STT_SEV_FINAL_FAILED);
+        assert_int_equal(l->ev[at2].kind, STT_SEV_FINAL);
+        assert_string_equal(l->ev[at2].text, "in order");
+        assert_int_equal(l->ev[at1].finals_pending, 1);
+        assert_int_equal(l->ev[at2].finals_pending, 0);
+        assert_true(l->ev[at1].end_sample <= l->ev[at2].start_sample);
+        assert_non_null(find(l, STT_SEV_IDLE, at2, &at_idle));
+        assert_int_equal(at_idle, l->n - 1); /* IDLE after the last final */
+        assert_int_equal(rec->m.finals_retried, mode == ORDER_RETRY ? 1 : 0);
+        assert_int_equal(rec->m.finals_failed, mode == ORDER_FAILED ? 1 : 0);
+        assert_int_equal(rec->m.finals_sent, mode == ORDER_RETRY ? 2 : 1);
+        assert_int_equal(rec->m.finals_dropped, 0);
+        /* utterance 2's latency includes its wait for utterance 1 */
+        assert_int_equal(rec->m.final_latency.count, mode == ORDER_RETRY ? 2 : 1);
+        assert_true(rec->m.final_latency.sum >= t_stop1 + HANG_S - t_stop2);
+    }
+    stt_fault_set(&f0);
+    stt_null_set_text(NULL);
+    free(pcm);
+    free(l);
+    rec_free(rec);
+}
+
+static void test_final_order_retry(void **state)
+{
+    check_final_order(ORDER_RETRY);
+}
+
+static void test_final_order_failed(void **state)
+{
+    check_final_order(ORDER_FAILED);
+}
+
+static void test_final_order_close(void **state)
+{
+    check_final_order(ORDER_CLOSE);
+}
+
+static void test_final_order_mute(void **state)
+{
+    check_final_order(ORDER_MUTE);
+}
+
 /* G.711 against the ITU formulas' well-known points. */
 static void test_g711(void **state)
 {
@@ -507,6 +662,10 @@ int main(void)
         cmocka_unit_test(test_close_mid_utterance),
         cmocka_unit_test(test_end_input),
         cmocka_unit_test(test_finish),
+        cmocka_unit_test(test_final_order_retry),
+        cmocka_unit_test(test_final_order_failed),
+        cmocka_unit_test(test_final_order_close),
+        cmocka_unit_test(test_final_order_mute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
