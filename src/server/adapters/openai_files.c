@@ -60,6 +60,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The silence that ends a segment of an uploaded file (at least; a longer live default stays). */
+#define FILE_SEGMENT_SILENCE_S 1.0
+
 #define PROTOCOL "openai_files"
 #define BACKLOG_MAX_S 4.0    /* audio queued for the engine before feeding pauses */
 #define TICK_BUDGET_S 0.004  /* loop time one upload may take per tick */
@@ -750,6 +753,13 @@ static void on_body_end(void *state)
     sp.log_id = o->id;
     sp.batch = 1;
     sp.partials = 0; /* finals only: partial passes would cost engine time for nothing */
+    /* A file has no listener waiting for the end of a turn: longer segments give Whisper more
+     * context. jfk.wav at the live default (0.7 s) came out as "...Americans. Ask not!'. What
+     * your country...", at 1.0 s as the one sentence it is (same WER on librivox, 0.028).
+     * No early (speculative) finals either: they would only cost engine time. */
+    if (sp.turn.post_speech_silence_s < FILE_SEGMENT_SILENCE_S)
+        sp.turn.post_speech_silence_s = FILE_SEGMENT_SILENCE_S;
+    sp.turn.early_transcription_on_silence_s = 0;
     sp.keep_utterance_audio = 0;
     if (o->req.language[0])
         snprintf(sp.utt.language, sizeof(sp.utt.language), "%s", o->req.language);
