@@ -32,6 +32,7 @@ typedef struct stt_worker {
     stt_pool_t *pool;
     pthread_t thread;
     stt_job_t *job;
+    int batch; /* job is a batch job: it holds one of the pool's batch slots */
     int retired;
     int needs_reset; /* its last job failed: recreate the engine state before the next one */
 } stt_worker_t;
@@ -47,6 +48,9 @@ struct stt_pool {
     stt_worker_t *workers;
     int retired_running; /* retired workers still inside an engine call */
     int busy;
+    /* The bulkhead (stt_pool_set_batch_workers): at most batch_max workers run batch jobs at
+     * once; batch_busy of them do now. */
+    int batch_max, batch_busy;
     double busy_s;    /* total seconds workers spent running jobs */
     double cpu_s;     /* total CPU seconds of the worker threads while running jobs */
     double wait_s;    /* total seconds jobs waited in the queues */
@@ -243,15 +247,17 @@ static void *worker_main(void *arg)
          * run and come back, so a stopping worker exits only once the queues are empty. */
         while (!(p->model &&
                  ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds)) ||
-                  (j = q_pop(&p->batch)))) &&
+                  (p->batch_busy < p->batch_max && (j = q_pop(&p->batch))))) &&
                !p->stopping) {
             p->idle++;
             pthread_cond_wait(&p->cv, &p->mu);
             p->idle--;
         }
-        if (!j) /* stopping and nothing left */
+        if (!j) /* stopping and nothing left (but batch jobs a batch worker will take) */
             break;
         p->busy++;
+        w->batch = j->batch;
+        p->batch_busy += w->batch;
         p->started++;
         j->started_s = stt_now_s(); /* under the lock: the watchdog reads it */
         p->wait_s += j->started_s - j->submitted_s;
@@ -268,6 +274,12 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&p->mu);
         w->job = NULL;
+        if (w->batch) { /* its slot is free: another worker may take the next batch job */
+            w->batch = 0;
+            p->batch_busy--;
+            if (p->batch.len > 0)
+                pthread_cond_signal(&p->cv);
+        }
         double ran = j->finished_s - j->started_s;
         p->busy--;
         p->busy_s += ran;
@@ -355,6 +367,10 @@ size_t stt_pool_watchdog(stt_pool_t *p, double now, double grace_s, stt_job_t **
             (!retired || nr < max)) {
             /* The engine ignores the abort: give up on this thread, start another. */
             w->retired = 1;
+            if (w->batch) { /* its replacement may run batch jobs: the slot goes with it */
+                w->batch = 0;
+                p->batch_busy--;
+            }
             *wp = w->next;
             p->n_workers--;
             p->retired_running++;
@@ -393,6 +409,7 @@ stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
     q_init(&p->done);
     q_init(&p->staged);
     pthread_mutex_lock(&p->mu);
+    p->batch_max = n_workers;
     for (int i = 0; i < n_workers; i++)
         add_worker(p);
     p->running = 1;
@@ -404,6 +421,14 @@ void stt_pool_set_slice(stt_pool_t *p, size_t samples)
 {
     pthread_mutex_lock(&p->mu);
     p->slice = samples;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void stt_pool_set_batch_workers(stt_pool_t *p, int n)
+{
+    pthread_mutex_lock(&p->mu);
+    p->batch_max = n > 0 ? n : 1;
+    pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -547,6 +572,8 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
     out->queued_final = p->finals.len;
     out->queued_feed = p->feeds.len + p->urgent.len;
     out->queued_batch = p->batch.len;
+    out->busy_batch = p->batch_busy;
+    out->batch_workers = p->batch_max;
     out->busy_s = p->busy_s;
     out->cpu_s = p->cpu_s;
     out->wait_s = p->wait_s;
