@@ -14,7 +14,8 @@ typedef struct {
 
 /* 0: admit a connection for adapter `a` from `ip`; -1: refused (counted, logged, *r says how
  * to answer). Calls (adapters that count_as_call) face the draining, circuit breaker, load and
- * --max_sessions checks; other connections (control) are always admitted. */
+ * --max_sessions checks; HTTP requests (uploads) the draining and engine checks; other
+ * connections (control, subscribers) are always admitted. */
 int stt_admit(stt_server_t *srv, const stt_adapter_t *a, const char *ip, stt_refusal_t *r);
 
 #endif /* STT_SERVER_ADMIT_H */

@@ -10,7 +10,9 @@
 #include "stt/clock.h"
 #include "stt/log.h"
 
+#include <cjson/cJSON.h>
 #include <libwebsockets.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +53,10 @@ struct stt_conn {
     unsigned shutdown_marked; /* 1 << stt_close_t of each shutdown done */
     stt_stream_t *streams[STT_CONN_MAX_STREAMS];
     size_t n_streams;
+    /* HTTP transport */
+    int http_head;      /* the response head was queued */
+    int http_body_done; /* the request body was read to its end */
+    size_t http_discarded; /* body bytes read and thrown away after the response began */
 };
 
 static const struct {
@@ -300,7 +306,93 @@ void stt_conn_close_code(stt_conn_t *c, int ws_code, const char *detail)
 
 void stt_conn_close(stt_conn_t *c, stt_close_t why, const char *detail)
 {
+    if (c->transport == STT_TRANSPORT_HTTP && !c->http_head && !stt_conn_closing(c)) {
+        /* No answer yet: the reason's status, with a JSON body saying why. */
+        cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+        cJSON_AddStringToObject(e, "message", detail ? detail : stt_close_text(why));
+        cJSON_AddStringToObject(e, "type", stt_close_text(why));
+        char *body = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        stt_conn_http_respond(c, stt_close_http_status(why), "application/json", body,
+                              strlen(body));
+        cJSON_free(body);
+        c->close_code = stt_close_ws_code(why);
+        return;
+    }
     stt_conn_close_code(c, stt_close_ws_code(why), detail ? detail : stt_close_text(why));
+}
+
+/* ---- HTTP transport ---- */
+
+static const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+int stt_conn_http_head(stt_conn_t *c, int status, const char *content_type,
+                       int64_t content_length, const char *extra)
+{
+    if (c->transport != STT_TRANSPORT_HTTP || c->http_head || stt_conn_closing(c))
+        return -1;
+    char len[48] = "";
+    if (content_length >= 0)
+        snprintf(len, sizeof(len), "Content-Length: %lld\r\n", (long long)content_length);
+    size_t cap = 256 + strlen(content_type) + (extra ? strlen(extra) : 0);
+    char *head = stt_malloc(cap);
+    int n = snprintf(head, cap,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%sCache-Control: no-store\r\n"
+                     "Connection: close\r\n%s\r\n",
+                     status, http_reason(status), content_type, len, extra ? extra : "");
+    c->http_head = 1;
+    int rc = n > 0 && (size_t)n < cap ? stt_conn_send(c, 1, head, (size_t)n) : -1;
+    free(head);
+    return rc;
+}
+
+int stt_conn_http_respond(stt_conn_t *c, int status, const char *content_type,
+                          const void *body, size_t len)
+{
+    if (stt_conn_http_head(c, status, content_type, (int64_t)len, NULL) != 0)
+        return -1;
+    if (len > 0 && stt_conn_send(c, 1, body, len) != 0)
+        return -1;
+    stt_conn_close_code(c, 1000, "");
+    return 0;
+}
+
+int stt_conn_http_responded(const stt_conn_t *c)
+{
+    return c->http_head;
+}
+
+void stt_conn_http_body_end(stt_conn_t *c)
+{
+    if (c->http_body_done)
+        return;
+    c->http_body_done = 1;
+    if (stt_conn_closing(c)) {
+        if (c->wsi) /* the response ended first: its close waited for the body */
+            lws_callback_on_writable(c->wsi);
+        return;
+    }
+    if (c->adapter->on_body_end)
+        c->adapter->on_body_end(c->state);
 }
 
 int stt_conn_on_writable(stt_conn_t *c)
@@ -311,9 +403,10 @@ int stt_conn_on_writable(stt_conn_t *c)
         c->out_count--;
         c->out_bytes -= m->len;
         c->out_sent++;
-        enum lws_write_protocol how = c->transport == STT_TRANSPORT_RAW ? LWS_WRITE_RAW
-                                      : m->binary                       ? LWS_WRITE_BINARY
-                                                                        : LWS_WRITE_TEXT;
+        enum lws_write_protocol how = c->transport == STT_TRANSPORT_RAW    ? LWS_WRITE_RAW
+                                      : c->transport == STT_TRANSPORT_HTTP ? LWS_WRITE_HTTP
+                                      : m->binary                          ? LWS_WRITE_BINARY
+                                                                           : LWS_WRITE_TEXT;
         int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, how);
         free(m);
         if (n < 0)
@@ -323,6 +416,11 @@ int stt_conn_on_writable(stt_conn_t *c)
         return 0;
     }
     if (c->closing) {
+        /* An HTTP answer given before the request body arrived (413 at the headers) waits for
+         * the body to be read and thrown away: closing now would reset the connection, and the
+         * client would see the reset instead of the answer. */
+        if (c->transport == STT_TRANSPORT_HTTP && !c->http_body_done)
+            return 0;
         if (c->transport == STT_TRANSPORT_WS)
             lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
                              (unsigned char *)c->close_reason, strlen(c->close_reason));
@@ -353,8 +451,14 @@ int stt_conn_check_stuck(stt_conn_t *c, double now)
 int stt_conn_on_fragment(stt_conn_t *c, const void *in, size_t len, int binary, int first,
                          int final)
 {
-    if (stt_conn_closing(c))
+    if (stt_conn_closing(c)) {
+        if (c->transport == STT_TRANSPORT_HTTP && c->wsi && !c->http_body_done) {
+            c->http_discarded += len;
+            if (c->http_discarded > STT_HTTP_DISCARD_MAX) /* a client that never stops */
+                stt_conn_drop(c, c->close_code, "request body discarded past the limit");
+        }
         return -1;
+    }
     if (first) {
         c->rx_len = 0;
         c->rx_dropping = 0;

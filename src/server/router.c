@@ -3,12 +3,17 @@
  * admitted at the filter stage, before the upgrade: a refusal is an HTTP response (503 with
  * Retry-After and a JSON reason, 404 for an unknown path), so a client sees why without a
  * WebSocket handshake. An accepted upgrade gets a connection (conn.c) bound to its adapter.
+ * Plain HTTP requests on the data port (the file APIs) go through the same steps from their
+ * own table, `http_routes`, and get a connection on the HTTP transport: the body reaches the
+ * adapter as it arrives, the adapter answers through conn.c. Refusal bodies take the adapter's
+ * error shape when it has one (refusal_body).
  *
  * Adding a protocol: an adapter in adapters/ plus one row in a route table below; a protocol
  * that owns a whole port: a route table, a WS_PROTOCOLS line and a row in `listeners`.
  *
  * Threads: the loop thread runs every callback. Ownership: the per-connection lws user data
- * (pss_t) points at the stt_conn_t, which the router frees on LWS_CALLBACK_CLOSED. */
+ * (pss_t) points at the stt_conn_t, which the router frees on LWS_CALLBACK_CLOSED (or
+ * LWS_CALLBACK_CLOSED_HTTP). */
 #include "router.h"
 
 #include "admit.h"
@@ -59,6 +64,11 @@ static const route_t data_routes[] = {
     {"/exotel", &stt_adapter_twilio, NULL},
     {"/vonage", &stt_adapter_twilio, NULL},
     {"/", &stt_adapter_rtstt, NULL},
+    {NULL, NULL, NULL},
+};
+/* Plain HTTP requests on the data port (no upgrade): the standard APIs' file endpoints. A path
+ * no row matches gets 404. */
+static const route_t http_routes[] = {
     {NULL, NULL, NULL},
 };
 static const route_t control_routes[] = {
@@ -199,6 +209,8 @@ static const char *status_text(int status)
         return "Unauthorized";
     case 404:
         return "Not Found";
+    case 411:
+        return "Length Required";
     case 413:
         return "Payload Too Large";
     case 429:
@@ -213,20 +225,23 @@ static const char *status_text(int status)
 /* An HTTP/1.1 answer instead of the upgrade: status, Retry-After, and a JSON body
  * {"error": code, "message": ..., "retry_after": s}, written in one piece on the socket that
  * asked (a few hundred bytes: the kernel takes them whole). Returns -1: lws then closes. */
-static int refuse(struct lws *wsi, int status, int retry_after_s, const char *code,
-                  const char *message)
+static int refuse(struct lws *wsi, const stt_adapter_t *a, int status, int retry_after_s,
+                  const char *code, const char *message)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", code);
-    cJSON_AddStringToObject(o, "message", message);
-    if (retry_after_s > 0)
-        cJSON_AddNumberToObject(o, "retry_after", retry_after_s);
-    char *body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
+    char *body = a && a->refusal_body ? a->refusal_body(status, code, message) : NULL;
+    if (!body) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "error", code);
+        cJSON_AddStringToObject(o, "message", message);
+        if (retry_after_s > 0)
+            cJSON_AddNumberToObject(o, "retry_after", retry_after_s);
+        body = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+    }
     char ra[48] = "";
     if (retry_after_s > 0)
         snprintf(ra, sizeof(ra), "Retry-After: %d\r\n", retry_after_s);
-    unsigned char buf[LWS_PRE + 2048];
+    unsigned char buf[LWS_PRE + 4096];
     int n = snprintf((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE,
                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\n%sCache-Control: no-store\r\n"
@@ -241,6 +256,29 @@ static int refuse(struct lws *wsi, int status, int retry_after_s, const char *co
 
 /* ---- WebSocket listeners ---- */
 
+/* Authorization, then admission, of a request for adapter `a`: 0 with pss->adapter set, or
+ * the refusal answered (-1: lws closes). */
+static int check_request(stt_server_t *srv, struct lws *wsi, pss_t *pss, const stt_adapter_t *a,
+                         const char *path, const char *ip, const char *method)
+{
+    if (a->authorize) {
+        const char *why = "unauthorized";
+        stt_request_t req = {.path = path, .method = method, .ip = ip, .name = "",
+                             .arg = url_arg, .header = http_header, .req = wsi};
+        int status = a->authorize(&srv->adapter_env, &req, &why);
+        if (status != 0) {
+            STT_WARN(0, "unauthorized", "%s asked for %s: %s", ip, path, why);
+            return refuse(wsi, a, status, 0, status == 401 ? "unauthorized" : "bad_request",
+                          why);
+        }
+    }
+    stt_refusal_t r;
+    if (stt_admit(srv, a, ip, &r) != 0)
+        return refuse(wsi, a, stt_close_http_status(r.why), r.retry_after_s, r.code, r.message);
+    pss->adapter = a;
+    return 0;
+}
+
 static int filter(stt_server_t *srv, struct lws *wsi, pss_t *pss, const route_t *routes)
 {
     char path[256] = "/", ip[64];
@@ -250,28 +288,15 @@ static int filter(stt_server_t *srv, struct lws *wsi, pss_t *pss, const route_t 
     const stt_adapter_t *a = route(routes, path, srv->cfg);
     if (!a) {
         STT_WARN(0, "no_route", "%s asked for %s: no such endpoint", ip, path);
-        return refuse(wsi, 404, 0, "not_found", "no such endpoint");
+        return refuse(wsi, NULL, 404, 0, "not_found", "no such endpoint");
     }
-    if (a->authorize) {
-        const char *why = "unauthorized";
-        stt_request_t req = {.path = path, .ip = ip, .name = "", .arg = url_arg,
-                             .header = http_header, .req = wsi};
-        int status = a->authorize(&srv->adapter_env, &req, &why);
-        if (status != 0) {
-            STT_WARN(0, "unauthorized", "%s asked for %s: %s", ip, path, why);
-            return refuse(wsi, status, 0, "unauthorized", why);
-        }
-    }
-    stt_refusal_t r;
-    if (stt_admit(srv, a, ip, &r) != 0)
-        return refuse(wsi, stt_close_http_status(r.why), r.retry_after_s, r.code, r.message);
-    pss->adapter = a;
-    return 0;
+    return check_request(srv, wsi, pss, a, path, ip, "GET");
 }
 
 /* An admitted connection: its stt_conn_t, counted, its adapter opened. */
-static void accept_conn(stt_server_t *srv, struct lws *wsi, pss_t *pss, const char *ip,
-                        const char *name, const char *path)
+static stt_conn_t *accept_conn(stt_server_t *srv, struct lws *wsi, pss_t *pss,
+                               const char *ip, const char *name, const char *path,
+                               const char *method)
 {
     const stt_adapter_t *a = pss->adapter;
     uint64_t id = a->counts_as_call ? ++srv->next_conn_id : 0;
@@ -287,6 +312,7 @@ static void accept_conn(stt_server_t *srv, struct lws *wsi, pss_t *pss, const ch
         srv->n_other++;
     }
     stt_request_t req = {.path = path,
+                         .method = method,
                          .ip = ip,
                          .name = name,
                          .arg = a->transport == STT_TRANSPORT_RAW ? no_arg : url_arg,
@@ -294,6 +320,7 @@ static void accept_conn(stt_server_t *srv, struct lws *wsi, pss_t *pss, const ch
                          .req = wsi};
     if (stt_conn_open(c, &srv->adapter_env, &req) != 0)
         stt_conn_close(c, STT_CLOSE_POLICY, "request refused");
+    return c;
 }
 
 static int established(stt_server_t *srv, struct lws *wsi, pss_t *pss)
@@ -303,7 +330,7 @@ static int established(stt_server_t *srv, struct lws *wsi, pss_t *pss)
     url_session(wsi, name, sizeof(name));
     if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
         snprintf(path, sizeof(path), "/");
-    accept_conn(srv, wsi, pss, ip, name, path);
+    accept_conn(srv, wsi, pss, ip, name, path, "GET");
     return 0;
 }
 
@@ -319,6 +346,65 @@ static void conn_gone(stt_server_t *srv, pss_t *pss)
         srv->n_other--;
     }
     stt_conn_on_socket_closed(c);
+}
+
+/* ---- plain HTTP requests on the data port ---- */
+
+static const char *http_method(struct lws *wsi)
+{
+    static const struct {
+        enum lws_token_indexes token;
+        const char *name;
+    } methods[] = {
+        {WSI_TOKEN_GET_URI, "GET"},         {WSI_TOKEN_POST_URI, "POST"},
+        {WSI_TOKEN_OPTIONS_URI, "OPTIONS"}, {WSI_TOKEN_PUT_URI, "PUT"},
+        {WSI_TOKEN_PATCH_URI, "PATCH"},     {WSI_TOKEN_DELETE_URI, "DELETE"},
+        {WSI_TOKEN_HEAD_URI, "HEAD"},
+    };
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (lws_hdr_total_length(wsi, methods[i].token) > 0)
+            return methods[i].name;
+    return "";
+}
+
+/* A request without a body (no Content-Length, or 0) is complete at once. */
+static int http_has_body(struct lws *wsi)
+{
+    char v[32];
+    if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return 0;
+    return strtoull(v, NULL, 10) > 0;
+}
+
+/* LWS_CALLBACK_HTTP on the data port: route by path, authorize, admit, then a connection on
+ * the HTTP transport whose adapter reads the body as it arrives and answers. */
+static int http_request(stt_server_t *srv, struct lws *wsi, pss_t *pss, const char *uri)
+{
+    char path[256], ip[64];
+    snprintf(path, sizeof(path), "%s", uri && uri[0] ? uri : "/");
+    peer_ip(wsi, ip, sizeof(ip));
+    const char *method = http_method(wsi);
+    const stt_adapter_t *a = route(http_routes, path, srv->cfg);
+    if (!a) {
+        STT_WARN(0, "no_route", "%s asked for %s %s: no such endpoint", ip, method, path);
+        return refuse(wsi, NULL, 404, 0, "not_found", "no such endpoint");
+    }
+    /* libwebsockets 4.1 does not decode a chunked request body (it never completes): such a
+     * request is answered at once instead of hanging. Clients send Content-Length for
+     * multipart uploads of files (curl -F, the OpenAI SDKs). */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        STT_WARN(0, "chunked_body", "%s sent %s %s with a chunked body: refused", ip, method,
+                 path);
+        return refuse(wsi, a, 411, 0, "length_required",
+                      "send the request body with a Content-Length header "
+                      "(chunked transfer encoding is not supported)");
+    }
+    if (check_request(srv, wsi, pss, a, path, ip, method) != 0)
+        return -1;
+    stt_conn_t *c = accept_conn(srv, wsi, pss, ip, "", path, method);
+    if (!http_has_body(wsi))
+        stt_conn_http_body_end(c);
+    return 0;
 }
 
 /* Every WebSocket listener's callback; its route table is the protocol's `user` pointer. */
@@ -354,6 +440,26 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         if (c)
             conn_gone(srv, pss);
         return 0;
+    case LWS_CALLBACK_HTTP:
+        if (routes != data_routes)
+            return lws_callback_http_dummy(wsi, reason, user, in, len);
+        return http_request(srv, wsi, pss, (const char *)in);
+    case LWS_CALLBACK_HTTP_BODY:
+        if (c) {
+            stt_conn_touch(c);
+            stt_conn_on_fragment(c, in, len, 1, 1, 1);
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (c)
+            stt_conn_http_body_end(c);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return c ? stt_conn_on_writable(c) : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (c)
+            conn_gone(srv, pss);
+        return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
@@ -384,7 +490,7 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return -1; /* hang up */
         }
         pss->adapter = routes[0].adapter;
-        accept_conn(srv, wsi, pss, ip, "", "");
+        accept_conn(srv, wsi, pss, ip, "", "", "");
         return 0;
     }
     case LWS_CALLBACK_RAW_RX:
