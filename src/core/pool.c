@@ -11,7 +11,10 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 /* A FIFO of jobs on the intrusive list (stt/list.h) through stt_job_t.qlink; a job knows the
  * queue it is in (job->queue), so taking it out is O(1). */
@@ -33,6 +36,7 @@ typedef struct stt_worker {
     pthread_t thread;
     stt_job_t *job;
     int batch; /* job is a batch job: it holds one of the pool's batch slots */
+    int niced; /* the thread runs at the batch jobs' lower CPU priority now */
     int retired;
     int needs_reset; /* its last job failed: recreate the engine state before the next one */
 } stt_worker_t;
@@ -51,6 +55,7 @@ struct stt_pool {
     /* The bulkhead (stt_pool_set_batch_workers): at most batch_max workers run batch jobs at
      * once; batch_busy of them do now. */
     int batch_max, batch_busy;
+    int batch_nice; /* nice value of a worker thread while it runs a batch job; 0 = none */
     double busy_s;    /* total seconds workers spent running jobs */
     double cpu_s;     /* total CPU seconds of the worker threads while running jobs */
     double wait_s;    /* total seconds jobs waited in the queues */
@@ -236,6 +241,40 @@ static void reset_worker_state(stt_pool_t *p)
                                     "failed job");
 }
 
+/* The calling thread's nice value (Linux: per thread). Returns 0 or -1. */
+static int set_thread_nice(int nice)
+{
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
+
+/* Whether this process may lower a thread's nice value back to 0 after raising it (root, or
+ * CAP_SYS_NICE, or RLIMIT_NICE >= 20): tried on a thread of its own, which then exits. */
+static void *probe_renice(void *arg)
+{
+    int *ok = arg;
+    *ok = set_thread_nice(1) == 0 && set_thread_nice(0) == 0;
+    return NULL;
+}
+
+static int can_renice(void)
+{
+    pthread_t t;
+    int ok = 0;
+    if (pthread_create(&t, NULL, probe_renice, &ok) != 0)
+        return 0;
+    pthread_join(t, NULL);
+    return ok;
+}
+
+/* Puts the worker's thread at the batch priority while it runs a batch job and back to normal
+ * for a live one (only when it changes: a system call). Called without the pool lock. */
+static void worker_priority(stt_worker_t *w, int nice)
+{
+    int want = w->batch && nice > 0;
+    if (want != w->niced && set_thread_nice(want ? nice : 0) == 0)
+        w->niced = want;
+}
+
 static void *worker_main(void *arg)
 {
     stt_worker_t *w = arg;
@@ -264,7 +303,10 @@ static void *worker_main(void *arg)
         w->job = j;
         int reset = w->needs_reset && p->engine->worker_reset;
         w->needs_reset = 0;
+        int nice = p->batch_nice;
         pthread_mutex_unlock(&p->mu);
+
+        worker_priority(w, nice);
 
         if (reset)
             reset_worker_state(p);
@@ -432,6 +474,19 @@ void stt_pool_set_batch_workers(stt_pool_t *p, int n)
     pthread_mutex_unlock(&p->mu);
 }
 
+int stt_pool_set_batch_nice(stt_pool_t *p, int nice)
+{
+    if (nice < 0)
+        nice = 0;
+    if (nice > 19)
+        nice = 19;
+    int ok = nice == 0 || can_renice();
+    pthread_mutex_lock(&p->mu);
+    p->batch_nice = ok ? nice : 0;
+    pthread_mutex_unlock(&p->mu);
+    return ok ? 0 : STT_EUNSUPPORTED;
+}
+
 void stt_pool_set_batched(stt_pool_t *p, int on)
 {
     stt_pool_flush(p);
@@ -574,6 +629,7 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
     out->queued_batch = p->batch.len;
     out->busy_batch = p->batch_busy;
     out->batch_workers = p->batch_max;
+    out->batch_nice = p->batch_nice;
     out->busy_s = p->busy_s;
     out->cpu_s = p->cpu_s;
     out->wait_s = p->wait_s;

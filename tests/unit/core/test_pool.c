@@ -20,7 +20,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -182,7 +185,13 @@ static struct {
     int entered;     /* calls that reached the gate */
     int hold_finals; /* ends wait at the gate too (else they only count samples) */
     size_t samples;  /* samples given to feed and end calls, in total */
-} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0};
+    int nice_feed, nice_end; /* the thread's nice value in the last feed and end calls */
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0};
+
+static int thread_nice(void)
+{
+    return getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+}
 
 /* Waits at the gate; returns nonzero if the test never opened it. */
 static int gate_pass(size_t n)
@@ -206,6 +215,10 @@ static int gate_pass(size_t n)
 static int gate_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
                      stt_result_t *partial)
 {
+    int nice = thread_nice();
+    pthread_mutex_lock(&gate.mu);
+    gate.nice_feed = nice;
+    pthread_mutex_unlock(&gate.mu);
     if (gate_pass(n) != 0)
         return STT_EENGINE; /* the test never opened the gate: fail the job, don't hang */
     return stt_engine_null.utt_feed(u, pcm, n, want_partial, partial);
@@ -213,7 +226,9 @@ static int gate_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partia
 
 static int gate_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *final_result)
 {
+    int nice = thread_nice();
     pthread_mutex_lock(&gate.mu);
+    gate.nice_end = nice;
     int hold = gate.hold_finals;
     if (!hold)
         gate.samples += n;
@@ -1211,6 +1226,8 @@ static void test_batch_bulkhead(void **state)
     stt_model_t *m;
     stt_pool_t *p = gate_pool(2, &w, &m); /* no slicing: a batch feed holds its worker */
     stt_pool_set_batch_workers(p, 1);
+    /* Batch jobs at nice 10 where the process may lower it again (root in CI), else none. */
+    int niced = stt_pool_set_batch_nice(p, 10) == 0;
     stt_job_t *a = job_new(STT_JOB_FEED, 0, 160, 0), *b = job_new(STT_JOB_FEED, 1, 160, 0);
     a->batch = b->batch = 1;
     stt_pool_submit(p, a);
@@ -1231,12 +1248,24 @@ static void test_batch_bulkhead(void **state)
     assert_int_equal(d.v[0]->utt_seq, 2);
     assert_int_equal(d.v[0]->status, 0);
     assert_int_equal(gate_entered(), 1);
+    pthread_mutex_lock(&gate.mu);
+    assert_int_equal(gate.nice_feed, niced ? 10 : 0); /* the batch feed */
+    assert_int_equal(gate.nice_end, 0);               /* the live final */
+    pthread_mutex_unlock(&gate.mu);
     gate_set_open(); /* a ends, its slot goes to b */
     wait_done(p, &w, &d, 3);
     assert_int_equal(d.v[1]->utt_seq, 0);
     assert_int_equal(d.v[2]->utt_seq, 1);
     stt_pool_stats(p, &st);
     assert_int_equal(st.busy_batch, 0);
+    assert_int_equal(st.batch_nice, niced ? 10 : 0);
+    /* A live job on a worker that ran a batch job is back at normal priority. */
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, 3, 100, 0));
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, 4, 100, 0));
+    wait_done(p, &w, &d, 5);
+    pthread_mutex_lock(&gate.mu);
+    assert_int_equal(gate.nice_end, 0);
+    pthread_mutex_unlock(&gate.mu);
     done_list_free(&d, &gate_engine);
     gate_pool_free(p, m, &w);
 
