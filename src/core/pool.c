@@ -267,10 +267,11 @@ static int can_renice(void)
 }
 
 /* Puts the worker's thread at the batch priority while it runs a batch job and back to normal
- * for a live one (only when it changes: a system call). Called without the pool lock. */
-static void worker_priority(stt_worker_t *w, int nice)
+ * for a live one (only when it changes: a system call). Called by the worker itself, without
+ * the pool lock (w->niced is the worker's own). */
+static void worker_priority(stt_worker_t *w, int batch, int nice)
 {
-    int want = w->batch && nice > 0;
+    int want = batch && nice > 0;
     if (want != w->niced && set_thread_nice(want ? nice : 0) == 0)
         w->niced = want;
 }
@@ -303,10 +304,10 @@ static void *worker_main(void *arg)
         w->job = j;
         int reset = w->needs_reset && p->engine->worker_reset;
         w->needs_reset = 0;
-        int nice = p->batch_nice;
+        int nice = p->batch_nice, batch = w->batch; /* (the watchdog may clear w->batch) */
         pthread_mutex_unlock(&p->mu);
 
-        worker_priority(w, nice);
+        worker_priority(w, batch, nice);
 
         if (reset)
             reset_worker_state(p);
