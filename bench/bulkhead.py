@@ -7,16 +7,18 @@ live calls on 2 cores within p95 <= 1 s) and `stt-loadgen` with --calls live Rea
 in real time (talk ratio 0.4, 20 ms frames, calls connecting over --ramp) for --duration
 seconds; in an "uploads" run, --uploads clients POST a long WAV each (--upload-min minutes of
 librivox speech made with sox) to /v1/audio/transcriptions (multipart, the OpenAI-compatible
-file API) on the data port, again and again, from the moment the first call connects until the
-load ends. Runs alternate alone / with uploads, --rounds times; the figures are the medians
-over rounds of each run's p50 and p95 final latency (after the end of speech, as stt-loadgen
-measures it), the ratio of the two medians, and the uploads: completed, their real-time factor
-(wall seconds per second of audio), and the audio the engine decoded for them (from the
-server's engine counters: audio seconds decoded minus the live calls' share). The load average
+file API) on the data port, again and again, starting --upload-warmup seconds before the live
+calls (so the calls meet uploads that are transcribing, not arriving) until the load ends.
+Runs alternate alone / with uploads (/ with uploads and no bulkhead: --compare-off), --rounds
+times; the figures are the medians over rounds of each run's p50 and p95 final latency (after
+the end of speech, as stt-loadgen measures it), the ratio of the two medians, and the uploads:
+completed, their real-time factor (wall seconds per second of audio), and the audio the engine
+decoded for them (the server's engine counters: audio seconds decoded per second, less the
+"alone" runs' rate). The load average
 of the machine is recorded before each run (other processes share the 2 cores).
 
 Usage (writes bench/results-bulkhead.json and a table on stderr):
-  bench/bulkhead.py [--rounds 3] [--duration 60] [--calls 20] [--uploads 10]
+  bench/bulkhead.py [--rounds 3] [--duration 60] [--calls 20] [--uploads 10] [--compare-off]
                     [-- extra server args, e.g. --batch_workers 2]
   bench/bulkhead.py --live-only        (the live half alone, e.g. without a file API)
 """
@@ -134,6 +136,26 @@ def run_one(args, extra, upload=None):
     sampler = c.HealthSampler(srv)
     ups = []
     try:
+        if upload:
+            # The uploads first, until they transcribe (bodies received, decoders leased): the
+            # live calls meet uploads in their steady state, which is what lasts.
+            body, ctype, audio_s = upload
+            ups = [Uploader(srv.data_port, body, ctype, audio_s, args.model)
+                   for _ in range(args.uploads)]
+            for u in ups:
+                u.start()
+        # Both kinds of run warm up alike, unmeasured: the same calls for a few seconds, so
+        # the server holds a decoder for each of them (pocketsphinx makes spares from idle CPU
+        # only; a decoder made inline costs a call ~0.6 s, and uploads returning theirs would
+        # otherwise favour the runs with uploads).
+        t_warm = time.monotonic()
+        subprocess.run([c.LOADGEN, "--url", srv.data_url(), "--calls", str(args.calls),
+                        "--duration", "12", "--ramp", "2", "--talk-ratio", "0.6",
+                        "--wav", c.WAV, "-q", "--json", os.path.join(srv.dir, "warm.json")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        left = args.upload_warmup - (time.monotonic() - t_warm)
+        if left > 0:
+            time.sleep(left)
         c.wait_prewarm(srv, 2 * int(args.workers))
         sampler.start()
         t_start = time.monotonic()
@@ -142,12 +164,6 @@ def run_one(args, extra, upload=None):
                                "--talk-ratio", "0.4", "--wav", c.WAV,
                                "--server-pid", str(srv.proc.pid), "--json", out_json, "-q"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if upload:
-            body, ctype, audio_s = upload
-            ups = [Uploader(srv.data_port, body, ctype, audio_s, args.model)
-                   for _ in range(args.uploads)]
-            for u in ups:
-                u.start()
         _, err = lg.communicate(timeout=args.duration + 120)
         for u in ups:
             u.stop()
@@ -215,9 +231,14 @@ def main():
     ap.add_argument("--calls", type=int, default=20)
     ap.add_argument("--uploads", type=int, default=10)
     ap.add_argument("--upload-min", type=float, default=5.0)
+    ap.add_argument("--upload-warmup", type=float, default=15.0,
+                    help="seconds the uploads run before the live calls start")
     ap.add_argument("--workers", default=str(os.cpu_count()))
     ap.add_argument("--model", default="pocketsphinx")
     ap.add_argument("--live-only", action="store_true")
+    ap.add_argument("--compare-off", action="store_true",
+                    help="a third run per round: uploads without the bulkhead "
+                         "(--batch_workers = --workers, --batch_nice 0)")
     ap.add_argument("--out", default=os.path.join(HERE, "results-bulkhead.json"))
     args = ap.parse_args(argv)
     args.talk_ratio = 0.4  # for capacity.engine_use
@@ -230,38 +251,56 @@ def main():
         body, ctype = multipart(wav, args.model)
         upload = (body, ctype, audio_s)
         c.log(f"upload file: {audio_s:.1f} s of audio, {len(body) / 1e6:.1f} MB multipart")
-    alone, loaded = [], []
+    # What each round runs, rotated round by round so a drift of the VM's speed (or of the
+    # other processes' load) does not always hit the same one.
+    kinds = [("alone", None, extra)]
+    if upload:
+        kinds.append(("uploads", upload, extra))
+        if args.compare_off:
+            kinds.append(("uploads_no_bulkhead", upload,
+                          extra + ["--batch_workers", args.workers, "--batch_nice", "0"]))
+    runs = {k: [] for k, _, _ in kinds}
     t0 = time.time()
     for k in range(args.rounds):
-        # Alternate which goes first, so a drift of the VM's speed within a round cancels.
-        order = [None] if upload is None else [None, upload] if k % 2 == 0 else [upload, None]
-        for up in order:
-            r = run_one(args, extra, up)
-            (loaded if up else alone).append(r)
-            c.log(f"round {k + 1} {'uploads' if up else 'alone  '}: load {r['load_before']} "
+        order = kinds[k % len(kinds):] + kinds[:k % len(kinds)]
+        for label, up, ex in order:
+            r = run_one(args, ex, up)
+            runs[label].append(r)
+            c.log(f"round {k + 1} {label:19s}: load {r['load_before']} "
                   f"final p50/p95 {r['final_p50_s']:.2f}/{r['final_p95_s']:.2f} s, "
                   f"finals {r['finals_expected'] - r['finals_missing']}/"
                   f"{r['finals_expected']}, cpu {r['server_cpu_cores']}, engine audio "
                   f"{r['engine_audio_s_per_s']} s/s, uploads done {r['uploads_completed']} "
-                  f"rtf {r['upload_rtf']} errors {r['upload_errors']}")
+                  f"errors {r['upload_errors']}")
+    alone, loaded = runs["alone"], runs.get("uploads", [])
+    off = runs.get("uploads_no_bulkhead", [])
     out = {
         "when_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime(t0)),
         "command": " ".join(["bench/bulkhead.py"] + sys.argv[1:]),
         "server_extra": extra,
         "calls": args.calls, "uploads": args.uploads, "duration_s": args.duration,
         "upload_audio_s": upload[2] if upload else None,
-        "alone": alone, "with_uploads": loaded,
+        "alone": alone, "with_uploads": loaded, "with_uploads_no_bulkhead": off,
         "median_alone_p50_s": med(alone, "final_p50_s"),
         "median_alone_p95_s": med(alone, "final_p95_s"),
         "median_uploads_p50_s": med(loaded, "final_p50_s"),
         "median_uploads_p95_s": med(loaded, "final_p95_s"),
     }
+    if off:
+        out["median_no_bulkhead_p50_s"] = med(off, "final_p50_s")
+        out["median_no_bulkhead_p95_s"] = med(off, "final_p95_s")
     if out["median_alone_p95_s"] and out["median_uploads_p95_s"]:
         out["p95_ratio"] = round(out["median_uploads_p95_s"] / out["median_alone_p95_s"], 3)
         out["within_20_percent"] = out["p95_ratio"] <= 1.2
         # The engine audio the uploads got: the decoded audio rate with uploads minus alone.
         a, b = med(alone, "engine_audio_s_per_s"), med(loaded, "engine_audio_s_per_s")
         out["upload_audio_s_decoded_per_s"] = round(b - a, 2) if a is not None and b else None
+        if off:
+            out["p95_ratio_no_bulkhead"] = round(med(off, "final_p95_s")
+                                                 / out["median_alone_p95_s"], 3)
+            b = med(off, "engine_audio_s_per_s")
+            out["upload_audio_s_decoded_per_s_no_bulkhead"] = (
+                round(b - a, 2) if a is not None and b else None)
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
     c.log(json.dumps({k: v for k, v in out.items() if k not in ("alone", "with_uploads")}))
