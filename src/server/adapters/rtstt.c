@@ -83,8 +83,8 @@ static void send_final(rtstt_t *r, const char *text, const stt_result_t *res)
     send_obj(r, o);
 }
 
-/* Rounded to 1/per_unit (seconds to the millisecond, a confidence to 1e-4): the numbers json.dumps prints stay
- * short (0.42, not 0.41999999999999998). */
+/* Rounded to 1/per_unit (seconds to the millisecond, a confidence to 1e-4): the numbers
+ * json.dumps prints stay short (0.42, not 0.41999999999999998). */
 static double round_to(double v, double per_unit)
 {
     return (double)llround(v * per_unit) / per_unit;
@@ -541,7 +541,8 @@ static int adapter_open(const stt_adapter_env_t *env, stt_conn_t *c, const stt_r
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "type", "error");
         cJSON_AddStringToObject(o, "code", "bad_argument");
-        cJSON_AddStringToObject(o, "message", "words must be 1, true, yes, on, 0, false, no or off");
+        cJSON_AddStringToObject(o, "message",
+                                "words must be 1, true, yes, on, 0, false, no or off");
         stt_conn_send_json(c, stt_pyfmt_json_dumps(o));
         cJSON_Delete(o);
         stt_conn_close_code(c, 1008, "bad words argument");
