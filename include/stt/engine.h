@@ -59,7 +59,8 @@ typedef struct {
  * did not fill is all zero (callers start from {0}); stt_result_dispose leaves it so again. */
 typedef struct {
     char *text;
-    double confidence;        /* 0..1, or -1 if unknown */
+    double confidence;        /* 0..1, or -1 if unknown: pocketsphinx and whisper finals give
+                               * the mean of their words' confidences, partials -1 */
     char language[8];         /* detected or used language ("" if the engine does not say) */
     struct cJSON *segments;   /* finals only, may be NULL: [{start, end, text, words?}] */
     /* The words of `text`, in order: an array of n_words owned by the result, each word's string
@@ -67,7 +68,8 @@ typedef struct {
      * word times). For every word 0 <= start_s <= end_s <= the utterance's audio so far, and a
      * word never starts before the previous one ends. They are the engine's own words (no
      * fillers or silences, pocketsphinx's "(2)" pronunciation marks stripped; whisper's words
-     * keep their punctuation), before any server-side text clean-up.
+     * keep their punctuation, and a punctuation-only token is part of the word before it, or of
+     * the first word), before any server-side text clean-up.
      * Which results have them: pocketsphinx finals and partials (partials with confidence -1:
      * pocketsphinx has no posterior for a partial); whisper finals only (a partial's text spans
      * passes whose timestamps are not kept); the null engine whenever it has text

@@ -11,7 +11,10 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 /* A FIFO of jobs on the intrusive list (stt/list.h) through stt_job_t.qlink; a job knows the
  * queue it is in (job->queue), so taking it out is O(1). */
@@ -32,6 +35,8 @@ typedef struct stt_worker {
     stt_pool_t *pool;
     pthread_t thread;
     stt_job_t *job;
+    int batch; /* job is a batch job: it holds one of the pool's batch slots */
+    int niced; /* the thread runs at the batch jobs' lower CPU priority now */
     int retired;
     int needs_reset; /* its last job failed: recreate the engine state before the next one */
 } stt_worker_t;
@@ -47,6 +52,10 @@ struct stt_pool {
     stt_worker_t *workers;
     int retired_running; /* retired workers still inside an engine call */
     int busy;
+    /* The bulkhead (stt_pool_set_batch_workers): at most batch_max workers run batch jobs at
+     * once; batch_busy of them do now. */
+    int batch_max, batch_busy;
+    int batch_nice; /* nice value of a worker thread while it runs a batch job; 0 = none */
     double busy_s;    /* total seconds workers spent running jobs */
     double cpu_s;     /* total CPU seconds of the worker threads while running jobs */
     double wait_s;    /* total seconds jobs waited in the queues */
@@ -232,6 +241,41 @@ static void reset_worker_state(stt_pool_t *p)
                                     "failed job");
 }
 
+/* The calling thread's nice value (Linux: per thread). Returns 0 or -1. */
+static int set_thread_nice(int nice)
+{
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
+
+/* Whether this process may lower a thread's nice value back to 0 after raising it (root, or
+ * CAP_SYS_NICE, or RLIMIT_NICE >= 20): tried on a thread of its own, which then exits. */
+static void *probe_renice(void *arg)
+{
+    int *ok = arg;
+    *ok = set_thread_nice(1) == 0 && set_thread_nice(0) == 0;
+    return NULL;
+}
+
+static int can_renice(void)
+{
+    pthread_t t;
+    int ok = 0;
+    if (pthread_create(&t, NULL, probe_renice, &ok) != 0)
+        return 0;
+    pthread_join(t, NULL);
+    return ok;
+}
+
+/* Puts the worker's thread at the batch priority while it runs a batch job and back to normal
+ * for a live one (only when it changes: a system call). Called by the worker itself, without
+ * the pool lock (w->niced is the worker's own). */
+static void worker_priority(stt_worker_t *w, int batch, int nice)
+{
+    int want = batch && nice > 0;
+    if (want != w->niced && set_thread_nice(want ? nice : 0) == 0)
+        w->niced = want;
+}
+
 static void *worker_main(void *arg)
 {
     stt_worker_t *w = arg;
@@ -243,22 +287,27 @@ static void *worker_main(void *arg)
          * run and come back, so a stopping worker exits only once the queues are empty. */
         while (!(p->model &&
                  ((j = q_pop(&p->finals)) || (j = q_pop(&p->urgent)) || (j = q_pop(&p->feeds)) ||
-                  (j = q_pop(&p->batch)))) &&
+                  (p->batch_busy < p->batch_max && (j = q_pop(&p->batch))))) &&
                !p->stopping) {
             p->idle++;
             pthread_cond_wait(&p->cv, &p->mu);
             p->idle--;
         }
-        if (!j) /* stopping and nothing left */
+        if (!j) /* stopping and nothing left (but batch jobs a batch worker will take) */
             break;
         p->busy++;
+        w->batch = j->batch;
+        p->batch_busy += w->batch;
         p->started++;
         j->started_s = stt_now_s(); /* under the lock: the watchdog reads it */
         p->wait_s += j->started_s - j->submitted_s;
         w->job = j;
         int reset = w->needs_reset && p->engine->worker_reset;
         w->needs_reset = 0;
+        int nice = p->batch_nice, batch = w->batch; /* (the watchdog may clear w->batch) */
         pthread_mutex_unlock(&p->mu);
+
+        worker_priority(w, batch, nice);
 
         if (reset)
             reset_worker_state(p);
@@ -268,6 +317,12 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&p->mu);
         w->job = NULL;
+        if (w->batch) { /* its slot is free: another worker may take the next batch job */
+            w->batch = 0;
+            p->batch_busy--;
+            if (p->batch.len > 0)
+                pthread_cond_signal(&p->cv);
+        }
         double ran = j->finished_s - j->started_s;
         p->busy--;
         p->busy_s += ran;
@@ -355,6 +410,10 @@ size_t stt_pool_watchdog(stt_pool_t *p, double now, double grace_s, stt_job_t **
             (!retired || nr < max)) {
             /* The engine ignores the abort: give up on this thread, start another. */
             w->retired = 1;
+            if (w->batch) { /* its replacement may run batch jobs: the slot goes with it */
+                w->batch = 0;
+                p->batch_busy--;
+            }
             *wp = w->next;
             p->n_workers--;
             p->retired_running++;
@@ -393,6 +452,7 @@ stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
     q_init(&p->done);
     q_init(&p->staged);
     pthread_mutex_lock(&p->mu);
+    p->batch_max = n_workers;
     for (int i = 0; i < n_workers; i++)
         add_worker(p);
     p->running = 1;
@@ -405,6 +465,27 @@ void stt_pool_set_slice(stt_pool_t *p, size_t samples)
     pthread_mutex_lock(&p->mu);
     p->slice = samples;
     pthread_mutex_unlock(&p->mu);
+}
+
+void stt_pool_set_batch_workers(stt_pool_t *p, int n)
+{
+    pthread_mutex_lock(&p->mu);
+    p->batch_max = n > 0 ? n : 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+int stt_pool_set_batch_nice(stt_pool_t *p, int nice)
+{
+    if (nice < 0)
+        nice = 0;
+    if (nice > 19)
+        nice = 19;
+    int ok = nice == 0 || can_renice();
+    pthread_mutex_lock(&p->mu);
+    p->batch_nice = ok ? nice : 0;
+    pthread_mutex_unlock(&p->mu);
+    return ok ? 0 : STT_EUNSUPPORTED;
 }
 
 void stt_pool_set_batched(stt_pool_t *p, int on)
@@ -547,6 +628,9 @@ void stt_pool_stats(stt_pool_t *p, stt_pool_stats_t *out)
     out->queued_final = p->finals.len;
     out->queued_feed = p->feeds.len + p->urgent.len;
     out->queued_batch = p->batch.len;
+    out->busy_batch = p->batch_busy;
+    out->batch_workers = p->batch_max;
+    out->batch_nice = p->batch_nice;
     out->busy_s = p->busy_s;
     out->cpu_s = p->cpu_s;
     out->wait_s = p->wait_s;

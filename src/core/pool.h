@@ -17,7 +17,13 @@
  * uploads: any kind, lowest class, and a batch feed yields between slices to any live job, so
  * an upload never delays a live call's final or first partial); within a class, FIFO. Every
  * stream has at most one job in flight per utterance (the stream enforces it), so FIFO is
- * round-robin across streams. */
+ * round-robin across streams.
+ *
+ * Bulkhead: priorities decide only which job a free worker takes next; a batch job already
+ * running keeps its worker until it ends or (a feed) yields at a slice boundary, and a batch
+ * FINAL (the decode of a whole upload window: seconds with whisper) never yields. So at most
+ * `batch_workers` workers run batch jobs at once (stt_pool_set_batch_workers); the others only
+ * ever take live jobs, and a live final never waits for an upload's decode. */
 #ifndef STT_CORE_POOL_H
 #define STT_CORE_POOL_H
 
@@ -89,6 +95,18 @@ stt_pool_t *stt_pool_create(const stt_engine_vtable_t *engine, int n_workers,
  * stt_pool_set_model. */
 void stt_pool_set_slice(stt_pool_t *p, size_t samples);
 
+/* The bulkhead (see Bulkhead above): at most n workers (at least 1) run batch jobs at once.
+ * Default: every worker (no bulkhead). Any thread; takes effect for the next job taken. */
+void stt_pool_set_batch_workers(stt_pool_t *p, int n);
+
+/* CPU priority of batch jobs: a worker's thread runs them at nice `nice` (1..19; 0 = the
+ * normal priority) and live jobs at 0, so on a machine whose cores are busy an upload's decode
+ * gets the CPU live calls leave (the bulkhead above only keeps workers free; a free worker
+ * still shares a core with a busy one). Needs the right to lower a thread's nice value again
+ * (root, CAP_SYS_NICE or RLIMIT_NICE >= 20), which is checked once here: without it batch jobs
+ * run at normal priority and STT_EUNSUPPORTED is returned. Loop thread, before jobs arrive. */
+int stt_pool_set_batch_nice(stt_pool_t *p, int nice);
+
 /* Publishes the loaded model (from the loader thread); workers start taking jobs. */
 void stt_pool_set_model(stt_pool_t *p, stt_model_t *m);
 stt_model_t *stt_pool_model(stt_pool_t *p);
@@ -124,6 +142,9 @@ typedef struct {
     int workers;
     int busy;
     size_t queued_final, queued_feed, queued_batch;
+    int busy_batch;    /* workers running a batch job now */
+    int batch_workers; /* the bulkhead: the most that may (stt_pool_set_batch_workers) */
+    int batch_nice;    /* nice value of batch jobs' threads; 0 = normal priority */
     int decoders_in_use, decoders_pooled;
     double busy_s;    /* cumulative worker seconds spent in jobs */
     double cpu_s;     /* cumulative CPU seconds of the workers in jobs (busy_s less waits for a

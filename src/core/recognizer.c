@@ -429,6 +429,13 @@ stt_rec_news_t stt_recognizer_tick(stt_recognizer_t *rec, double now)
 
 /* ---- lifecycle ---- */
 
+int stt_recognizer_batch_workers(const stt_config_t *cfg, int workers)
+{
+    if (cfg->batch_workers > 0)
+        return cfg->batch_workers < workers ? (int)cfg->batch_workers : workers;
+    return workers / 2 > 1 ? workers / 2 : 1;
+}
+
 stt_recognizer_t *stt_recognizer_create(const stt_config_t *cfg,
                                         const stt_engine_vtable_t *engine, int workers,
                                         stt_recognizer_wakeup_cb wakeup, void *wakeup_data)
@@ -453,6 +460,10 @@ stt_recognizer_t *stt_recognizer_create(const stt_config_t *cfg,
     rec->pool = stt_pool_create(engine, workers, wakeup, wakeup_data);
     stt_pool_set_slice(rec->pool, (size_t)(cfg->engine_slice * 16000.0 + 0.5));
     stt_pool_set_batched(rec->pool, 1);
+    stt_pool_set_batch_workers(rec->pool, stt_recognizer_batch_workers(cfg, workers));
+    if (stt_pool_set_batch_nice(rec->pool, (int)cfg->batch_nice) != 0)
+        STT_WARN(0, "batch_nice", "--batch_nice %d needs root or CAP_SYS_NICE; uploads run at "
+                                  "normal CPU priority", (int)cfg->batch_nice);
     if (pthread_create(&rec->loader, NULL, loader_main, rec) != 0)
         stt_fatal(__FILE__, __LINE__, "pthread_create failed");
     rec->loader_running = 1;

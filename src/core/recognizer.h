@@ -74,6 +74,10 @@ struct stt_recognizer {
     void *wakeup_data;
 };
 
+/* The bulkhead's size for a pool of `workers`: --batch_workers, capped at workers; 0 (auto) is
+ * half the workers, at least 1. */
+int stt_recognizer_batch_workers(const stt_config_t *cfg, int workers);
+
 /* Creates the pool and starts loading the model on a loader thread. */
 stt_recognizer_t *stt_recognizer_create(const stt_config_t *cfg,
                                         const stt_engine_vtable_t *engine, int workers,

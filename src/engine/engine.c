@@ -141,6 +141,72 @@ void stt_words_spread(stt_result_t *r, const char *text, double duration_s, doub
     stt_words_clamp(r, duration_s);
 }
 
+static int has_alnum(const char *w)
+{
+    for (const unsigned char *p = (const unsigned char *)w; *p; p++)
+        if (*p >= 0x80 || (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))
+            return 1;
+    return 0;
+}
+
+/* Writes `from`'s text after (append) or before `into`'s, and widens into's times. */
+static void merge_word(stt_word_t *into, const stt_word_t *from, int append)
+{
+    size_t a = strlen(into->word), b = strlen(from->word);
+    char *w = stt_malloc(a + b + 1);
+    if (append) {
+        memcpy(w, into->word, a);
+        memcpy(w + a, from->word, b + 1);
+    } else {
+        memcpy(w, from->word, b);
+        memcpy(w + b, into->word, a + 1);
+    }
+    free(into->word);
+    into->word = w;
+    if (from->start_s < into->start_s)
+        into->start_s = from->start_s;
+    if (from->end_s > into->end_s)
+        into->end_s = from->end_s;
+}
+
+void stt_words_attach_punct(stt_result_t *r)
+{
+    size_t first = 0; /* the first word with a letter */
+    while (first < r->n_words && !has_alnum(r->words[first].word))
+        first++;
+    if (first == r->n_words)
+        return;
+    /* Leading punctuation goes to the first real word, the last piece first (so the order
+     * stays); then each later piece to the real word kept before it. */
+    for (size_t i = first; i-- > 0;) {
+        merge_word(&r->words[first], &r->words[i], 0);
+        free(r->words[i].word);
+    }
+    size_t out = 0;
+    for (size_t i = first; i < r->n_words; i++) {
+        if (out > 0 && !has_alnum(r->words[i].word)) {
+            merge_word(&r->words[out - 1], &r->words[i], 1);
+            free(r->words[i].word);
+            continue;
+        }
+        r->words[out++] = r->words[i];
+    }
+    r->n_words = out;
+}
+
+double stt_words_mean_confidence(const stt_result_t *r)
+{
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_words; i++) {
+        if (r->words[i].confidence >= 0) {
+            sum += r->words[i].confidence;
+            n++;
+        }
+    }
+    return n ? sum / (double)n : -1;
+}
+
 static _Thread_local const volatile int *tl_cancel;
 
 void stt_engine_set_cancel_flag(const volatile int *flag)

@@ -324,6 +324,10 @@ static int hyp_into(stt_utt_t *u, int final, stt_result_t *r)
     r->confidence = -1;
     if (r->text[0])
         words_into(u->ps, final, u->samples, r);
+    /* A final's confidence: its words' mean posterior. ps_get_prob's posterior of the whole
+     * hypothesis is the product over its words, near 0 for any sentence of some length. */
+    if (final)
+        r->confidence = stt_words_mean_confidence(r);
     return 0;
 }
 

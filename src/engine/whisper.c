@@ -23,7 +23,9 @@
  *
  * Words (stt_result_t.words) come with finals only: the final decodes the utterance's audio from
  * its first sample with token timestamps, so whisper's times are already the utterance times
- * engine.h defines; BPE tokens are merged into words (segment_words). Partials have none: their
+ * engine.h defines; BPE tokens are merged into words (segment_words), a punctuation-only token
+ * joins the word before it, and the final's confidence is its words' mean probability (whisper
+ * has no score of the whole text that reads as one). Partials have none: their
  * text joins passes over different windows, and their token times are not computed.
  *
  * Every whisper call polls an abort callback: a cancelled job (stt_engine_cancelled: its session
@@ -606,7 +608,15 @@ static cJSON *final_words_and_segments(struct whisper_context *ctx, struct whisp
     size_t *first = stt_calloc((size_t)n + 1, sizeof(*first));
     for (int i = 0; i < n; i++) {
         first[i] = out->n_words;
-        segment_words(ctx, st, i, out);
+        /* Punctuation-only tokens (" -", " ...") join a word of their own segment. */
+        stt_result_t seg = {0};
+        segment_words(ctx, st, i, &seg);
+        stt_words_attach_punct(&seg);
+        for (size_t k = 0; k < seg.n_words; k++) {
+            const stt_word_t *w = &seg.words[k];
+            stt_words_add(out, w->word, strlen(w->word), w->start_s, w->end_s, w->confidence);
+        }
+        stt_result_dispose(&seg);
     }
     first[n] = out->n_words;
     stt_words_clamp(out, duration_s);
@@ -824,6 +834,7 @@ static int wh_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *out)
     append_pcm(u, pcm, n);
     wstate_t *ws = worker_states(m);
     int rc = ws ? 0 : STT_ENOMEM;
+    out->confidence = -1;
     if (rc == 0 && u->n > 0) {
         job_ctx_t c = {u, m};
         char *prompt = join_words(m->prompt, u->hints);
@@ -843,6 +854,7 @@ static int wh_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *out)
             out->text = segments_text(ws->main, 0);
             out->segments = final_words_and_segments(m->main, ws->main, m->word_timestamps,
                                                      (double)u->n / RATE, out);
+            out->confidence = stt_words_mean_confidence(out);
             int lang = whisper_full_lang_id_from_state(ws->main);
             if (lang >= 0)
                 snprintf(out->language, sizeof(out->language), "%s", whisper_lang_str(lang));
@@ -850,7 +862,6 @@ static int wh_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *out)
     } else if (rc == 0) {
         out->text = stt_strdup("");
     }
-    out->confidence = -1;
     utt_free(u);
     return rc;
 }

@@ -23,4 +23,15 @@ void stt_words_clamp(stt_result_t *r, double duration_s);
  * `confidence`: for engines whose text has no times of its own. */
 void stt_words_spread(stt_result_t *r, const char *text, double duration_s, double confidence);
 
+/* Attaches every word that has no letter or digit (a punctuation-only token of whisper's: " -",
+ * " ...", " \"") to the word before it, or to the word after it when it comes first: it is
+ * written into that word (with no space, as the text would read once spaces are ignored) and
+ * widens its times; its own confidence is dropped. A result of punctuation only keeps its
+ * words. Bytes >= 0x80 (non-ASCII letters, but also non-ASCII punctuation) count as letters. */
+void stt_words_attach_punct(stt_result_t *r);
+
+/* The mean of the words' known (>= 0) confidences, or -1 when no word has one: a final's
+ * confidence for engines without a score of the whole hypothesis. */
+double stt_words_mean_confidence(const stt_result_t *r);
+
 #endif /* STT_ENGINE_WORDS_H */

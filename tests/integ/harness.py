@@ -55,6 +55,7 @@ EVENT_TYPES = {
     "start_turn_detection", "stop_turn_detection", "recording_stop", "transcription_start",
     "fullSentence", "wakeword_detection_start", "wakeword_detection_end", "wakeword_detected",
     "error", "warning", "info",
+    "transcript_words",  # the opt-in word event (?words=1, --realtimestt_words)
 }
 
 

@@ -7,7 +7,9 @@
  * post-processing (capitalise, end with a period), `transcription_start` with the utterance's
  * float32 audio, dynamic silence timing and the 3-second hard break (spec 5.10), the epoch
  * timestamps and last utterance audio that get_parameter reads, -W, and pairing with a control
- * connection.
+ * connection. One extension, off unless asked for (URL argument ?words=1 or
+ * --realtimestt_words): a transcript_words message after each fullSentence, with the final's
+ * words in stream time; the original's messages stay byte for byte what they were.
  *
  * Threads: the loop thread only. Ownership: the adapter state (rtstt_t) owns its stream until
  * the stream's closed callback, which frees the state; it outlives its connection when jobs are
@@ -22,6 +24,7 @@
 #include "stt/text.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,6 +80,66 @@ static void send_final(rtstt_t *r, const char *text, const stt_result_t *res)
         cJSON_AddStringToObject(o, "language", res->language);
     if (res->segments)
         cJSON_AddItemToObject(o, "segments", cJSON_Duplicate(res->segments, 1));
+    send_obj(r, o);
+}
+
+/* Rounded to 1/per_unit (seconds to the millisecond, a confidence to 1e-4): the numbers
+ * json.dumps prints stay short (0.42, not 0.41999999999999998). */
+static double round_to(double v, double per_unit)
+{
+    return (double)llround(v * per_unit) / per_unit;
+}
+
+static void add_confidence(cJSON *o, double c)
+{
+    if (c >= 0 && c <= 1)
+        cJSON_AddNumberToObject(o, "confidence", round_to(c, 1e4));
+    else
+        cJSON_AddNullToObject(o, "confidence");
+}
+
+/* The final's confidence: the engine's, else the mean of the words' known confidences, else
+ * unknown (-1). */
+static double final_confidence(const stt_result_t *res)
+{
+    if (res->confidence >= 0)
+        return res->confidence;
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < res->n_words; i++) {
+        if (res->words[i].confidence >= 0) {
+            sum += res->words[i].confidence;
+            n++;
+        }
+    }
+    return n ? sum / (double)n : -1;
+}
+
+/* The opt-in extension (?words=1): after fullSentence, its words in stream seconds (since the
+ * connection's first sample): {"type": "transcript_words", "text" (fullSentence's text),
+ * "utterance", "start", "end" (the audio the final decoded), "confidence", "words": [{"word",
+ * "start", "end", "confidence"}]}. An unknown confidence is null. */
+static void send_words(rtstt_t *r, const char *text, const stt_stream_event_t *ev)
+{
+    const stt_result_t *res = ev->result;
+    double off_s = (double)ev->start_sample / 16000.0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "transcript_words");
+    cJSON_AddStringToObject(o, "text", text);
+    cJSON_AddNumberToObject(o, "utterance", ev->utt);
+    cJSON_AddNumberToObject(o, "start", round_to(off_s, 1e3));
+    cJSON_AddNumberToObject(o, "end", round_to((double)ev->end_sample / 16000.0, 1e3));
+    add_confidence(o, final_confidence(res));
+    cJSON *arr = cJSON_AddArrayToObject(o, "words");
+    for (size_t i = 0; i < res->n_words; i++) {
+        const stt_word_t *w = &res->words[i];
+        cJSON *wo = cJSON_CreateObject();
+        cJSON_AddStringToObject(wo, "word", w->word);
+        cJSON_AddNumberToObject(wo, "start", round_to(off_s + w->start_s, 1e3));
+        cJSON_AddNumberToObject(wo, "end", round_to(off_s + w->end_s, 1e3));
+        add_confidence(wo, w->confidence);
+        cJSON_AddItemToArray(arr, wo);
+    }
     send_obj(r, o);
 }
 
@@ -218,6 +281,8 @@ static void on_final(rtstt_t *r, const stt_stream_event_t *ev)
     char text[8192];
     stt_text_final(ev->result->text ? ev->result->text : "", text, sizeof(text));
     send_final(r, text, ev->result);
+    if (r->words)
+        send_words(r, text, ev);
     free(r->last_utt);
     r->last_utt = NULL;
     r->last_utt_n = 0;
@@ -447,10 +512,44 @@ void rtstt_unpair_ctl(rtstt_ctl_t *c)
 
 /* ---- lifecycle ---- */
 
+/* The words URL argument: 1 on, 0 off, -1 not a boolean. */
+static int parse_bool(const char *v)
+{
+    static const char *const on[] = {"1", "true", "yes", "on"}, *const off[] = {"0", "false",
+                                                                                 "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcmp(v, on[i]) == 0)
+            return 1;
+        if (strcmp(v, off[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
 static int adapter_open(const stt_adapter_env_t *env, stt_conn_t *c, const stt_request_t *req,
                         void **state)
 {
+    char v[16];
+    int words = env->cfg->realtimestt_words;
+    if (req->arg(req->req, "words", v, sizeof(v)) >= 0 && (words = parse_bool(v)) < 0) {
+        /* Refused before a stream exists: a client that asks for an extension it misspells
+         * would otherwise not get what it expects and not know why. */
+        stt_metrics_protocol_error(&env->rec->m, "realtimestt", "bad_argument");
+        env->rec->m.recorder_errors++;
+        STT_WARN(stt_conn_id(c), "bad_argument", "words=%s is not 1/true/yes/on or 0/false/no/off",
+                 v);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "type", "error");
+        cJSON_AddStringToObject(o, "code", "bad_argument");
+        cJSON_AddStringToObject(o, "message",
+                                "words must be 1, true, yes, on, 0, false, no or off");
+        stt_conn_send_json(c, stt_pyfmt_json_dumps(o));
+        cJSON_Delete(o);
+        stt_conn_close_code(c, 1008, "bad words argument");
+        return STT_EINVAL;
+    }
     rtstt_t *r = stt_calloc(1, sizeof(*r));
+    r->words = words;
     stt_list_init(&r->link);
     r->conn = c;
     r->env = env;

@@ -35,6 +35,7 @@ typedef struct rtstt {
     size_t last_utt_n;
     double listen_start_epoch, recording_stop_epoch, speech_end_silence_epoch;
     stt_wav_writer_t wav; /* -W output, raw input PCM */
+    int words; /* send transcript_words after each fullSentence (?words=1, --realtimestt_words) */
 } rtstt_t;
 
 /* One control connection. */

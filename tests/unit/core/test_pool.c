@@ -7,7 +7,8 @@
  * queued jobs when no model ever loaded, and runs them when one did (regression: a stopping
  * worker used to exit with jobs still queued, losing them); after stop, submit runs inline;
  * stt_pool_disable_wakeup and stt_pool_cancel_queued (shutdown order); stt_pool_stats counts
- * queued, busy and leased.
+ * queued, busy and leased; the bulkhead keeps batch jobs to their workers and a live final
+ * runs beside them.
  *
  * Every wait is bounded by a deadline and fails the test instead of hanging. The test thread plays
  * the loop thread: it alone submits, drains and stops. */
@@ -19,7 +20,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -181,7 +185,13 @@ static struct {
     int entered;     /* calls that reached the gate */
     int hold_finals; /* ends wait at the gate too (else they only count samples) */
     size_t samples;  /* samples given to feed and end calls, in total */
-} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0};
+    int nice_feed, nice_end; /* the thread's nice value in the last feed and end calls */
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0};
+
+static int thread_nice(void)
+{
+    return getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+}
 
 /* Waits at the gate; returns nonzero if the test never opened it. */
 static int gate_pass(size_t n)
@@ -205,6 +215,10 @@ static int gate_pass(size_t n)
 static int gate_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partial,
                      stt_result_t *partial)
 {
+    int nice = thread_nice();
+    pthread_mutex_lock(&gate.mu);
+    gate.nice_feed = nice;
+    pthread_mutex_unlock(&gate.mu);
     if (gate_pass(n) != 0)
         return STT_EENGINE; /* the test never opened the gate: fail the job, don't hang */
     return stt_engine_null.utt_feed(u, pcm, n, want_partial, partial);
@@ -212,7 +226,9 @@ static int gate_feed(stt_utt_t *u, const int16_t *pcm, size_t n, int want_partia
 
 static int gate_end(stt_utt_t *u, const int16_t *pcm, size_t n, stt_result_t *final_result)
 {
+    int nice = thread_nice();
     pthread_mutex_lock(&gate.mu);
+    gate.nice_end = nice;
     int hold = gate.hold_finals;
     if (!hold)
         gate.samples += n;
@@ -1190,6 +1206,85 @@ static void test_batched_handover(void **state)
     gate_pool_free(p, m, &w);
 }
 
+/* The bulkhead (stt_pool_set_batch_workers): with 1 of 2 workers for batch jobs, a second upload
+ * job waits while the first holds its worker, and a live final runs at once on the other worker
+ * (regression: two upload jobs took both workers, and a live final waited until an upload's
+ * decode ended; a batch FINAL never yields). The slot comes back when the batch job ends. Without
+ * the bulkhead (the default) both workers take batch jobs, which is what the first part would
+ * catch. */
+static int gate_entered(void)
+{
+    pthread_mutex_lock(&gate.mu);
+    int n = gate.entered;
+    pthread_mutex_unlock(&gate.mu);
+    return n;
+}
+
+static void test_batch_bulkhead(void **state)
+{
+    wake_t w;
+    stt_model_t *m;
+    stt_pool_t *p = gate_pool(2, &w, &m); /* no slicing: a batch feed holds its worker */
+    stt_pool_set_batch_workers(p, 1);
+    /* Batch jobs at nice 10 where the process may lower it again (root in CI), else none. */
+    int niced = stt_pool_set_batch_nice(p, 10) == 0;
+    stt_job_t *a = job_new(STT_JOB_FEED, 0, 160, 0), *b = job_new(STT_JOB_FEED, 1, 160, 0);
+    a->batch = b->batch = 1;
+    stt_pool_submit(p, a);
+    stt_pool_submit(p, b);
+    gate_wait_entered(1);
+    sleep_ms(100); /* without the bulkhead the idle worker takes b at once */
+    stt_pool_stats_t st;
+    stt_pool_stats(p, &st);
+    assert_int_equal(gate_entered(), 1);
+    assert_int_equal(st.busy, 1);
+    assert_int_equal(st.busy_batch, 1);
+    assert_int_equal(st.queued_batch, 1);
+    assert_int_equal(st.batch_workers, 1);
+    /* A live final (ends do not wait at the gate) runs on the free worker meanwhile. */
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, 2, 100, 0));
+    done_list_t d = {0};
+    wait_done(p, &w, &d, 1);
+    assert_int_equal(d.v[0]->utt_seq, 2);
+    assert_int_equal(d.v[0]->status, 0);
+    assert_int_equal(gate_entered(), 1);
+    pthread_mutex_lock(&gate.mu);
+    assert_int_equal(gate.nice_feed, niced ? 10 : 0); /* the batch feed */
+    assert_int_equal(gate.nice_end, 0);               /* the live final */
+    pthread_mutex_unlock(&gate.mu);
+    gate_set_open(); /* a ends, its slot goes to b */
+    wait_done(p, &w, &d, 3);
+    assert_int_equal(d.v[1]->utt_seq, 0);
+    assert_int_equal(d.v[2]->utt_seq, 1);
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.busy_batch, 0);
+    assert_int_equal(st.batch_nice, niced ? 10 : 0);
+    /* A live job on a worker that ran a batch job is back at normal priority. */
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, 3, 100, 0));
+    stt_pool_submit(p, job_new(STT_JOB_FINAL, 4, 100, 0));
+    wait_done(p, &w, &d, 5);
+    pthread_mutex_lock(&gate.mu);
+    assert_int_equal(gate.nice_end, 0);
+    pthread_mutex_unlock(&gate.mu);
+    done_list_free(&d, &gate_engine);
+    gate_pool_free(p, m, &w);
+
+    /* The default: no bulkhead, both workers run batch jobs. */
+    p = gate_pool(2, &w, &m);
+    a = job_new(STT_JOB_FEED, 0, 160, 0), b = job_new(STT_JOB_FEED, 1, 160, 0);
+    a->batch = b->batch = 1;
+    stt_pool_submit(p, a);
+    stt_pool_submit(p, b);
+    gate_wait_entered(2);
+    stt_pool_stats(p, &st);
+    assert_int_equal(st.busy_batch, 2);
+    assert_int_equal(st.batch_workers, 2);
+    gate_set_open();
+    wait_done(p, &w, &d, 2);
+    done_list_free(&d, &gate_engine);
+    gate_pool_free(p, m, &w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1208,6 +1303,7 @@ int main(void)
         cmocka_unit_test(test_expedite),
         cmocka_unit_test(test_slices_yield),
         cmocka_unit_test(test_batch_class_last),
+        cmocka_unit_test(test_batch_bulkhead),
         cmocka_unit_test(test_done_callbacks),
         cmocka_unit_test(test_batched_handover),
     };

@@ -3,7 +3,10 @@
  * Covered: stt_result_dispose frees words and may be called twice and on NULL; stt_words_add
  * trims spaces, drops bytes that are not valid UTF-8 and skips words left empty, and grows past
  * its first capacity; stt_words_clamp keeps times inside [0, duration], in order and
- * non-overlapping, NaN included; stt_words_spread splits at any run of spaces. */
+ * non-overlapping, NaN included; stt_words_spread splits at any run of spaces;
+ * stt_words_attach_punct joins punctuation-only words to the word before them (leading ones to
+ * the first word), keeps the text's characters in order and widens the times, and leaves a
+ * result of punctuation only alone; stt_words_mean_confidence ignores unknown (-1) ones. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,6 +98,47 @@ static void test_spread(void **state)
     assert_null(r.words);
 }
 
+static void test_attach_punct(void **state)
+{
+    stt_result_t r = {0};
+    /* whisper: ' "' ' Well' ' -' ' I' ' think' ' ...' ' so.' ' "' */
+    stt_words_add(&r, "\"", 1, 0.0, 0.1, 0.5);
+    stt_words_add(&r, "Well", 4, 0.1, 0.4, 0.9);
+    stt_words_add(&r, "-", 1, 0.4, 0.5, 0.2);
+    stt_words_add(&r, "I", 1, 0.6, 0.7, 0.8);
+    stt_words_add(&r, "think", 5, 0.7, 1.0, 0.7);
+    stt_words_add(&r, "...", 3, 1.0, 1.2, 0.1);
+    stt_words_add(&r, "so.", 3, 1.3, 1.5, 0.6);
+    stt_words_add(&r, "\"", 1, 1.5, 1.6, 0.3);
+    stt_words_add(&r, "\xc3\xa9t\xc3\xa9", 6, 1.7, 1.9, 0.4); /* non-ASCII letters: a word */
+    stt_words_attach_punct(&r);
+    const char *const want[] = {"\"Well-", "I", "think...", "so.\"", "\xc3\xa9t\xc3\xa9"};
+    const double times[][2] = {{0.0, 0.5}, {0.6, 0.7}, {0.7, 1.2}, {1.3, 1.6}, {1.7, 1.9}};
+    const double conf[] = {0.9, 0.8, 0.7, 0.6, 0.4};
+    assert_int_equal(r.n_words, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_string_equal(r.words[i].word, want[i]);
+        assert_true(r.words[i].start_s == times[i][0] && r.words[i].end_s == times[i][1]);
+        assert_true(r.words[i].confidence == conf[i]);
+    }
+    assert_true(fabs(stt_words_mean_confidence(&r) - 3.4 / 5) < 1e-12);
+    stt_result_dispose(&r);
+    /* Punctuation only: nothing to attach to, kept. */
+    stt_words_add(&r, "-", 1, 0, 1, -1);
+    stt_words_add(&r, "?", 1, 1, 2, -1);
+    stt_words_attach_punct(&r);
+    assert_int_equal(r.n_words, 2);
+    assert_true(stt_words_mean_confidence(&r) == -1);
+    stt_result_dispose(&r);
+    stt_words_attach_punct(&r); /* empty */
+    assert_int_equal(r.n_words, 0);
+    /* Unknown confidences do not count. */
+    stt_words_add(&r, "a", 1, 0, 1, -1);
+    stt_words_add(&r, "b", 1, 1, 2, 0.25);
+    assert_true(stt_words_mean_confidence(&r) == 0.25);
+    stt_result_dispose(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -102,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_add_grows),
         cmocka_unit_test(test_clamp),
         cmocka_unit_test(test_spread),
+        cmocka_unit_test(test_attach_punct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

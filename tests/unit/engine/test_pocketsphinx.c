@@ -14,6 +14,7 @@
  *
  * The engine's utt_* calls normally run on pool workers; here the test thread plays the worker,
  * which the engine allows (an utterance is used by one thread at a time). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -465,6 +466,12 @@ static void test_word_times_librivox(void **state)
         assert_true(partial_words > 0);
         assert_words_sane(&fin, a.n, 1);
         assert_words_are_text(&fin);
+        /* the final's confidence is its words' mean posterior */
+        double sum = 0;
+        for (size_t i = 0; i < fin.n_words; i++)
+            sum += fin.words[i].confidence;
+        assert_true(fin.confidence >= 0 && fin.confidence <= 1);
+        assert_true(fabs(fin.confidence - sum / (double)fin.n_words) < 1e-9);
         double dur = (double)a.n / 16000.0;
         const stt_word_t *first = &fin.words[0], *last = &fin.words[fin.n_words - 1];
         assert_true(last->end_s > dur - 1.0);

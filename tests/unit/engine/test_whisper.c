@@ -9,6 +9,8 @@
  * carry no words; with --word_timestamps the segments' words are the same words.
  *
  * Skipped (not failed) in a build without whisper.cpp. The test thread plays the pool worker. */
+#include <ctype.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,6 +153,20 @@ static void assert_words_sane(const stt_result_t *r, size_t samples)
     assert_string_equal(joined, text);
     free(joined);
     free(text);
+    /* Punctuation-only tokens belong to a word (unless the text has no word at all), and the
+     * final's confidence is its words' mean. */
+    size_t with_alnum = 0;
+    double sum = 0;
+    for (size_t i = 0; i < r->n_words; i++) {
+        int alnum = 0;
+        for (const unsigned char *p = (const unsigned char *)r->words[i].word; *p; p++)
+            alnum |= *p >= 0x80 || isalnum(*p);
+        with_alnum += (size_t)alnum;
+        sum += r->words[i].confidence;
+    }
+    assert_true(with_alnum == 0 || with_alnum == r->n_words);
+    if (r->n_words)
+        assert_true(fabs(r->confidence - sum / (double)r->n_words) < 1e-9);
 }
 
 static void print_words(const char *what, const stt_result_t *r, size_t samples)
