@@ -10,6 +10,7 @@
  *
  * Pure: no sockets, no globals. */
 #include "stt/audiofork.h"
+#include "stt/error.h"
 
 #include "json_text.h"
 
@@ -47,17 +48,8 @@ int stt_af_err_close_code(stt_af_err_t e)
     return 1011;
 }
 
-__attribute__((format(printf, 4, 5))) static stt_af_err_t fail(stt_af_err_t code, char *err,
-                                                               size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+/* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
+#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 void stt_af_header_init(stt_af_header_t *h)
 {

@@ -2,23 +2,13 @@
  * codec with base64 audio (Twilio family, OpenAI Realtime) shares one table decoder.
  * Pure functions; any thread. */
 #include "stt/base64.h"
+#include "stt/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
-static stt_base64_err_t fail(stt_base64_err_t code, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static stt_base64_err_t fail(stt_base64_err_t code, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+/* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
+#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 size_t stt_base64_strict_len(const char *s, size_t len)
 {

@@ -9,6 +9,7 @@
  *
  * Pure: no sockets, no globals. */
 #include "stt/deepgram.h"
+#include "stt/error.h"
 
 #include "json_text.h"
 
@@ -23,17 +24,8 @@
 #define NAME_MAX_BYTES 64
 #define VALUE_MAX_BYTES 1024
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+/* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
+#define fail(err, errlen, ...) stt_error_fmt((err), (errlen), -1, __VA_ARGS__)
 
 void stt_dg_params_init(stt_dg_params_t *p)
 {

@@ -39,6 +39,7 @@
  * Concurrent failing parses race on that variable; nothing reads it, so the race is harmless in
  * practice, but TSan will report it if frames are ever parsed on several threads at once. */
 #include "stt/rtstt_frame.h"
+#include "stt/error.h"
 
 #include "json_text.h"
 
@@ -76,17 +77,8 @@ int stt_frame_err_close_code(stt_frame_err_t e)
     return 1011; /* internal error: an out-of-range value is a bug in the caller */
 }
 
-__attribute__((format(printf, 4, 5))) static stt_frame_err_t
-fail(stt_frame_err_t code, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+/* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
+#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 /* Validates the metadata object; on success fills rate and timestamp. */
 static stt_frame_err_t check_metadata(const cJSON *root, stt_rtstt_frame_t *out, char *err,

@@ -22,6 +22,7 @@
  * Building writes the same members back under a dialect's names with cJSON, so a parse of the
  * result gives the same struct (the fuzz driver's round trip). */
 #include "stt/twilio.h"
+#include "stt/error.h"
 #include "stt/base64.h"
 #include "stt/text.h"
 
@@ -94,19 +95,8 @@ const char *stt_tw_track_name(stt_tw_track_t t)
 
 /* ---- helpers ---- */
 
-static stt_tw_err_t fail(stt_tw_err_t code, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static stt_tw_err_t fail(stt_tw_err_t code, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+/* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
+#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 /* The last member named key, or NULL when absent or null. */
 static const cJSON *member(const cJSON *obj, const char *key)

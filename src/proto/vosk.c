@@ -38,6 +38,7 @@
  * (cJSON_GetErrorPtr) even when, as here, the caller asks for it via return_parse_end. Concurrent
  * failing parses race on it; nothing reads it, so the race is harmless, but TSan reports it. */
 #include "stt/vosk.h"
+#include "stt/error.h"
 
 #include "json_text.h"
 
@@ -80,17 +81,8 @@ int stt_vosk_err_close_code(stt_vosk_err_t e)
     return 1011; /* internal error: an out-of-range value is a bug in the caller */
 }
 
-__attribute__((format(printf, 4, 5))) static stt_vosk_err_t
-fail(stt_vosk_err_t code, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+/* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
+#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 /* ------------------------------------------------------------------------------------------ */
 /* UTF-8                                                                                       */
