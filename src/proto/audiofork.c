@@ -49,7 +49,8 @@ int stt_af_err_close_code(stt_af_err_t e)
 }
 
 /* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
-#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
+#define fail(code, err, errlen, ...) \
+    stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 void stt_af_header_init(stt_af_header_t *h)
 {

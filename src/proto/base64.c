@@ -8,7 +8,8 @@
 #include <stdio.h>
 
 /* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
-#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
+#define fail(code, err, errlen, ...) \
+    stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 size_t stt_base64_strict_len(const char *s, size_t len)
 {

@@ -56,7 +56,8 @@ int stt_jambonz_err_close_code(stt_jambonz_err_t e)
 }
 
 /* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
-#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
+#define fail(code, err, errlen, ...) \
+    stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 /* ---- small checks ---- */
 

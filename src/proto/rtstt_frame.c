@@ -78,7 +78,8 @@ int stt_frame_err_close_code(stt_frame_err_t e)
 }
 
 /* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
-#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
+#define fail(code, err, errlen, ...) \
+    stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 /* Validates the metadata object; on success fills rate and timestamp. */
 static stt_frame_err_t check_metadata(const cJSON *root, stt_rtstt_frame_t *out, char *err,

@@ -96,7 +96,8 @@ const char *stt_tw_track_name(stt_tw_track_t t)
 /* ---- helpers ---- */
 
 /* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
-#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
+#define fail(code, err, errlen, ...) \
+    stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 /* The last member named key, or NULL when absent or null. */
 static const cJSON *member(const cJSON *obj, const char *key)
@@ -743,9 +744,10 @@ stt_tw_err_t stt_tw_parse(const char *buf, size_t len, size_t max_bytes, uint8_t
     size_t pos = (size_t)(end - buf);
     while (pos < len && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))
         pos++;
-    stt_tw_err_t rc = pos < len ? fail(STT_TW_ERR_JSON, err, errlen,
+    stt_tw_err_t rc =
+        pos < len ? (stt_tw_err_t)fail(STT_TW_ERR_JSON, err, errlen,
                                        "message has data after the JSON value (offset %zu)", pos)
-                                : parse_object(root, out, payload_buf, payload_cap, err, errlen);
+                  : parse_object(root, out, payload_buf, payload_cap, err, errlen);
     cJSON_Delete(root);
     if (rc != STT_TW_ERR_OK) {
         memset(out, 0, offsetof(stt_tw_msg_t, text));

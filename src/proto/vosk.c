@@ -82,7 +82,8 @@ int stt_vosk_err_close_code(stt_vosk_err_t e)
 }
 
 /* The codec's error path: the reason into err, the code returned (stt_error_fmt). */
-#define fail(code, err, errlen, ...) stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
+#define fail(code, err, errlen, ...) \
+    stt_error_fmt((err), (errlen), (code), __VA_ARGS__)
 
 /* ------------------------------------------------------------------------------------------ */
 /* UTF-8                                                                                       */
