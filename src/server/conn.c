@@ -287,6 +287,10 @@ int stt_conn_send_json(stt_conn_t *c, char *json)
 {
     if (!json)
         return -1;
+    if (!c) { /* the adapter's connection is already gone */
+        free(json);
+        return -1;
+    }
     int rc = stt_conn_send(c, 0, json, strlen(json));
     free(json);
     return rc;

@@ -39,7 +39,9 @@ typedef struct {
  * reading (then the connection is dropped at once, counted as stuck). */
 int stt_conn_send(stt_conn_t *c, int binary, const void *buf, size_t len);
 
-/* Queues a NUL-terminated text message and frees it (cJSON_Print output); NULL is a no-op. */
+/* Queues a NUL-terminated text message and frees it (cJSON_Print output); NULL is a no-op.
+ * `c` may be NULL (an adapter whose connection is gone) or closing: the message is freed
+ * unsent and -1 returned. */
 int stt_conn_send_json(stt_conn_t *c, char *json);
 
 /* Closes after the queued output is written: a close frame with the reason's code (WS), or a

@@ -83,14 +83,6 @@ struct af {
 
 /* ---- output ---- */
 
-static void send_json(af_t *a, char *json)
-{
-    if (a->conn && !stt_conn_closing(a->conn))
-        stt_conn_send_json(a->conn, json);
-    else
-        free(json);
-}
-
 static void send_transcription(chan_t *c, int is_final, const char *text, double confidence)
 {
     af_t *a = c->af;
@@ -101,7 +93,7 @@ static void send_transcription(chan_t *c, int is_final, const char *text, double
                                 .channel = c->index + 1,
                                 .language = cfg->sess.language[0] ? cfg->sess.language : NULL,
                                 .call_id = a->call_id};
-    send_json(a, stt_af_build_transcription(&t));
+    stt_conn_send_json(a->conn, stt_af_build_transcription(&t));
 }
 
 static const char *track_name(const af_t *a, int index)
@@ -170,7 +162,7 @@ static int refuse(af_t *a, int ws_code, const char *name, const char *msg)
         cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "data"), "error", msg);
         char *s = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
-        send_json(a, s);
+        stt_conn_send_json(a->conn, s);
     }
     if (a->conn)
         stt_conn_close_code(a->conn, ws_code, msg);

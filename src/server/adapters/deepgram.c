@@ -132,14 +132,6 @@ static void iso_now(char out[32])
 
 /* ---- output ---- */
 
-static void send_json(dg_t *d, char *json)
-{
-    if (d->conn && !stt_conn_closing(d->conn))
-        stt_conn_send_json(d->conn, json);
-    else
-        free(json);
-}
-
 /* A control message Deepgram's API has no answer for: counted, logged, closed with `code`. */
 static int fail(dg_t *d, int code, const char *name, const char *msg)
 {
@@ -183,7 +175,7 @@ static void send_results(chan_t *ch, const stt_stream_event_t *ev, int is_final,
                           .request_id = d->request_id,
                           .model_name = d->model_name,
                           .model_uuid = d->model_uuid};
-    send_json(d, stt_dg_build_results(&r));
+    stt_conn_send_json(d->conn, stt_dg_build_results(&r));
     if (nw) {
         ch->last_word_end_s = words[nw - 1].end_s;
         ch->ue_pending = 1;
@@ -209,7 +201,8 @@ static void check_utterance_end(chan_t *ch, int force)
     if (!force && now - ch->last_word_end_s < d->p.utterance_end_ms / 1000.0)
         return;
     ch->ue_pending = 0;
-    send_json(d, stt_dg_build_utterance_end(ch->index, d->n_chan, ch->last_word_end_s));
+    stt_conn_send_json(d->conn,
+                       stt_dg_build_utterance_end(ch->index, d->n_chan, ch->last_word_end_s));
 }
 
 /* After CloseStream: once every stream is idle, Metadata and close 1000. */
@@ -236,7 +229,7 @@ static void maybe_finish(dg_t *d)
                            .channels = d->wire_channels,
                            .model_name = d->model_name,
                            .model_uuid = d->model_uuid};
-    send_json(d, stt_dg_build_metadata(&m));
+    stt_conn_send_json(d->conn, stt_dg_build_metadata(&m));
     STT_INFO(d->id, "deepgram_closestream", "%s: %llu final(s) sent, closing",
              d->shutdown ? "shutdown" : "CloseStream", (unsigned long long)d->finals_sent);
     if (d->shutdown)
@@ -254,7 +247,7 @@ static void on_event(void *data, const stt_stream_event_t *ev)
     switch (ev->kind) {
     case STT_SEV_SPEECH_START:
         if (d->p.vad_events)
-            send_json(d, stt_dg_build_speech_started(ch->index, d->n_chan,
+            stt_conn_send_json(d->conn, stt_dg_build_speech_started(ch->index, d->n_chan,
                                                      (double)ev->start_sample / 16000.0));
         return;
     case STT_SEV_RECORDING_STOP:

@@ -54,20 +54,12 @@ typedef struct {
 
 /* ---- output ---- */
 
-static void send_json(jambonz_t *j, char *json)
-{
-    if (j->conn && !stt_conn_closing(j->conn))
-        stt_conn_send_json(j->conn, json);
-    else
-        free(json);
-}
-
 /* The error message, then a close with the code given. Returns -1 (the adapter closed). */
 static int fail(jambonz_t *j, int ws_code, const char *name, const char *msg)
 {
     STT_WARN(j->id, "jambonz_error", "%s: %s", name, msg);
     j->env->rec->m.recorder_errors++;
-    send_json(j, stt_jambonz_build_error(msg));
+    stt_conn_send_json(j->conn, stt_jambonz_build_error(msg));
     if (j->conn)
         stt_conn_close_code(j->conn, ws_code, msg);
     return -1;
@@ -80,7 +72,7 @@ static void send_transcription(jambonz_t *j, int is_final, const char *text, dou
                                      .confidence = confidence,
                                      .language = j->language,
                                      .channel = 1};
-    send_json(j, stt_jambonz_build_transcription(&t));
+    stt_conn_send_json(j->conn, stt_jambonz_build_transcription(&t));
 }
 
 /* After stop: close once nothing is recording and no final is due. */
@@ -136,7 +128,7 @@ static void on_event(void *data, const stt_stream_event_t *ev)
         snprintf(msg, sizeof(msg), "transcription failed: %s",
                  ev->message ? ev->message : "engine error");
         STT_WARN(j->id, "jambonz_final_failed", "utterance %u: %s", ev->utt, msg);
-        send_json(j, stt_jambonz_build_error(msg));
+        stt_conn_send_json(j->conn, stt_jambonz_build_error(msg));
         if (ev->finals_pending == 0)
             maybe_close(j);
         return;

@@ -82,14 +82,6 @@ typedef struct {
 
 /* ---- output ---- */
 
-static void send_json(rt_t *r, char *json)
-{
-    if (r->conn && !stt_conn_closing(r->conn))
-        stt_conn_send_json(r->conn, json);
-    else
-        free(json);
-}
-
 static const char *event_id(rt_t *r, char *buf, size_t cap)
 {
     snprintf(buf, cap, "event_%llx_%llu", (unsigned long long)r->id,
@@ -105,7 +97,9 @@ static void client_error(rt_t *r, const stt_oairt_error_t *e)
              e->message);
     stt_metrics_protocol_error(&r->env->rec->m, PROTOCOL, e->code);
     r->errors++;
-    send_json(r, stt_oairt_build_error(event_id(r, eid, sizeof(eid)), "invalid_request_error", e));
+    stt_conn_send_json(r->conn,
+                       stt_oairt_build_error(event_id(r, eid, sizeof(eid)),
+                                             "invalid_request_error", e));
 }
 
 __attribute__((format(printf, 5, 6))) static void client_error_f(rt_t *r, const char *code,
@@ -130,7 +124,7 @@ static void send_session(rt_t *r, const char *type)
     if (!s.model[0]) /* the default, reported under the name OpenAI clients expect */
         snprintf(s.model, sizeof(s.model), "%s",
                  stt_models_known(&r->models, "whisper-1") ? "whisper-1" : r->models.names[0]);
-    send_json(r, stt_oairt_build_session(type, event_id(r, eid, sizeof(eid)), &s));
+    stt_conn_send_json(r->conn, stt_oairt_build_session(type, event_id(r, eid, sizeof(eid)), &s));
 }
 
 /* ---- items ---- */
@@ -173,7 +167,8 @@ static void send_delta(rt_t *r, item_t *it, const char *text, size_t upto)
     memcpy(delta, text + sent, upto - sent);
     delta[upto - sent] = '\0';
     char eid[48];
-    send_json(r, stt_oairt_build_delta(event_id(r, eid, sizeof(eid)), it->item, delta));
+    stt_conn_send_json(r->conn,
+                       stt_oairt_build_delta(event_id(r, eid, sizeof(eid)), it->item, delta));
     free(delta);
     char *all = stt_malloc(upto + 1);
     memcpy(all, text, upto);
@@ -197,10 +192,13 @@ static void on_recording_stop(rt_t *r, const stt_stream_event_t *ev)
         return;
     char eid[48];
     if (r->sess.turn_detection)
-        send_json(r, stt_oairt_build_speech_stopped(event_id(r, eid, sizeof(eid)),
+        stt_conn_send_json(r->conn, stt_oairt_build_speech_stopped(event_id(r, eid, sizeof(eid)),
                                                     ev->start_sample / 16, it->item));
-    send_json(r, stt_oairt_build_committed(event_id(r, eid, sizeof(eid)), r->prev_item, it->item));
-    send_json(r, stt_oairt_build_item_created(event_id(r, eid, sizeof(eid)), r->prev_item,
+    stt_conn_send_json(r->conn,
+                       stt_oairt_build_committed(event_id(r, eid, sizeof(eid)), r->prev_item,
+                                                 it->item));
+    stt_conn_send_json(r->conn,
+                       stt_oairt_build_item_created(event_id(r, eid, sizeof(eid)), r->prev_item,
                                               it->item));
     snprintf(r->prev_item, sizeof(r->prev_item), "%s", it->item);
     r->items_committed++;
@@ -216,7 +214,8 @@ static void on_event(void *data, const stt_stream_event_t *ev)
         r->cur_utt = ev->utt;
         if (r->sess.turn_detection) {
             uint64_t ms = ev->start_sample / 16, pad = (uint64_t)r->sess.prefix_padding_ms;
-            send_json(r, stt_oairt_build_speech_started(event_id(r, eid, sizeof(eid)),
+            stt_conn_send_json(r->conn,
+                               stt_oairt_build_speech_started(event_id(r, eid, sizeof(eid)),
                                                         ms > pad ? ms - pad : 0, it->item));
         }
         return;
@@ -254,7 +253,9 @@ static void on_event(void *data, const stt_stream_event_t *ev)
             return;
         char *text = stt_text_trimmed(ev->result->text);
         send_delta(r, it, text, strlen(text));
-        send_json(r, stt_oairt_build_completed(event_id(r, eid, sizeof(eid)), it->item, text));
+        stt_conn_send_json(r->conn,
+                           stt_oairt_build_completed(event_id(r, eid, sizeof(eid)), it->item,
+                                                     text));
         r->completed_sent++;
         free(text);
         item_free(it);
@@ -267,7 +268,8 @@ static void on_event(void *data, const stt_stream_event_t *ev)
         STT_WARN(r->id, "openai_realtime_final_failed", "utterance %u: %s", ev->utt,
                  ev->message ? ev->message : "engine error");
         if (it) {
-            send_json(r, stt_oairt_build_failed(event_id(r, eid, sizeof(eid)), it->item,
+            stt_conn_send_json(r->conn,
+                               stt_oairt_build_failed(event_id(r, eid, sizeof(eid)), it->item,
                                                 ev->code ? ev->code : "transcription_failed",
                                                 ev->message ? ev->message : "engine error"));
             item_free(it);
@@ -436,7 +438,7 @@ static void on_clear(rt_t *r)
     }
     r->has_carry = 0;
     char eid[48];
-    send_json(r, stt_oairt_build_cleared(event_id(r, eid, sizeof(eid))));
+    stt_conn_send_json(r->conn, stt_oairt_build_cleared(event_id(r, eid, sizeof(eid))));
 }
 
 static int on_message(void *state, int binary, const uint8_t *buf, size_t len)
